@@ -1,0 +1,1 @@
+"""Activity implementations: everything with I/O that a workflow needs."""

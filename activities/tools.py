@@ -1,0 +1,83 @@
+"""The tool-execution activity: load sealed secrets, call one connector action."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+from temporalio import activity
+
+from activities.errors import to_application_error
+from activities.heartbeat import heartbeating
+from activities.secrets import SecretStore
+from connectors.base import ActionContext
+from connectors.errors import InvalidInputError
+from connectors.registry import find_tool
+
+
+class RunToolInput(BaseModel):
+    """Carries ids, never secrets: sealed material is loaded here, inside the activity."""
+
+    user_id: str
+    tool_name: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    sealed_secret_id: str | None = None
+    credential_id: str | None = None
+    config: dict[str, Any] = Field(default_factory=dict)
+
+
+def merge_params(params: dict[str, Any], sealed: dict[str, Any]) -> dict[str, Any]:
+    """Put sealed values back: nested dicts (such as headers) merge, others replace."""
+    merged = dict(params)
+    for key, value in sealed.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return merged
+
+
+class ToolActivities:
+    """Holds what the activity needs: the secret store, vendor base URLs, outbound policy."""
+
+    def __init__(
+        self,
+        secrets: SecretStore,
+        *,
+        base_urls: dict[str, str],
+        allow_private_urls: bool,
+        heartbeat_interval: float = 1.0,
+    ) -> None:
+        self.secrets = secrets
+        self.base_urls = base_urls
+        self.allow_private_urls = allow_private_urls
+        self.heartbeat_interval = heartbeat_interval
+
+    @activity.defn(name="run_tool_action")
+    async def run_tool_action(self, data: RunToolInput) -> dict[str, Any]:
+        found = find_tool(data.tool_name)
+        try:
+            if found is None:
+                raise InvalidInputError(f"unknown tool {data.tool_name!r}")
+            _connector, action = found
+            params = data.params
+            if data.sealed_secret_id:
+                sealed = await self.secrets.open_sealed(data.user_id, data.sealed_secret_id)
+                params = merge_params(params, sealed)
+            credentials: dict[str, Any] = {}
+            if data.credential_id:
+                credentials = await self.secrets.open_credential(data.user_id, data.credential_id)
+            model = action.input_model.model_validate(params)
+            info = activity.info()
+            ctx = ActionContext(
+                credentials=credentials,
+                config=data.config,
+                base_urls=self.base_urls,
+                idempotency_key=f"{info.workflow_id}:{info.activity_id}",
+                allow_private_urls=self.allow_private_urls,
+                heartbeat=activity.heartbeat,
+            )
+            output = await heartbeating(action.handler(ctx, model), self.heartbeat_interval)
+        except Exception as exc:
+            raise to_application_error(exc) from None
+        return output.model_dump(mode="json")

@@ -1,0 +1,1 @@
+"""The Starlette API: auth, permissions, errors, rate limits, one module per resource."""

@@ -1,0 +1,121 @@
+"""API keys: generation, hashing, lookup, and the per-route checks handlers call."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlmodel import select
+from starlette.requests import Request
+
+from api import scopes
+from api.errors import GlobalKeyOnUserRoute, NotFound, PermissionDenied, Unauthorized
+from store.db import Database, as_utc, utcnow
+from store.models import ApiKey
+
+KEY_PREFIX = "bna_"
+LAST_USED_RESOLUTION = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a user key (``user_id`` set) or a global key (``user_id`` None)."""
+
+    key_id: str
+    user_id: str | None
+    permissions: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def is_global(self) -> bool:
+        return self.user_id is None
+
+
+def generate_key() -> str:
+    return KEY_PREFIX + secrets.token_hex(32)
+
+
+def hash_key(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def preview(raw: str) -> str:
+    return raw[:8] + "..."
+
+
+def key_from_headers(request_headers: dict[str, str] | object) -> str | None:
+    headers = request_headers  # starlette Headers or dict, both have .get
+    raw = headers.get("x-api-key")  # type: ignore[attr-defined]
+    if raw:
+        return str(raw).strip()
+    authorization = headers.get("authorization")  # type: ignore[attr-defined]
+    if authorization and authorization.lower().startswith("bearer "):
+        return str(authorization[7:]).strip() or None
+    return None
+
+
+async def resolve(db: Database, raw: str) -> Principal:
+    """Find an active, unexpired key; 401 otherwise. ``last_used`` is updated coarsely."""
+    digest = hash_key(raw)
+    async with db.session() as session:
+        row = (await session.exec(select(ApiKey).where(ApiKey.key_hash == digest))).first()
+        if row is None or not row.is_active:
+            raise Unauthorized("Invalid or revoked API key", code="INVALID_API_KEY")
+        now = utcnow()
+        expires = as_utc(row.expires_at)
+        if expires is not None and expires <= now:
+            raise Unauthorized("API key has expired", code="API_KEY_EXPIRED")
+        last = as_utc(row.last_used)
+        if last is None or now - last > LAST_USED_RESOLUTION:
+            row.last_used = now
+            session.add(row)
+            await session.commit()
+        return Principal(key_id=row.id, user_id=row.user_id, permissions=tuple(row.permissions))
+
+
+def principal_of(request: Request) -> Principal:
+    principal: Principal | None = request.scope.get("taskyard.principal")
+    if principal is None:
+        raise Unauthorized(
+            "Missing API key: send it as 'x-api-key' or 'Authorization: Bearer'",
+            code="MISSING_API_KEY",
+        )
+    return principal
+
+
+def require(request: Request, scope: str, *, message: str | None = None) -> Principal:
+    """The caller, if its key holds ``scope``; 401/403 otherwise."""
+    principal = principal_of(request)
+    if not scopes.grants(principal.permissions, scope):
+        raise PermissionDenied(
+            message or f"Insufficient permissions: this route requires {scope}",
+            required=scope,
+            available=list(principal.permissions),
+        )
+    return principal
+
+
+def require_user(request: Request, scope: str, legacy_route: str, message: str) -> str:
+    """Simplified user routes: a user key with ``scope``; a global key is pointed elsewhere."""
+    principal = require(request, scope, message=message)
+    if principal.user_id is None:
+        raise GlobalKeyOnUserRoute(legacy_route)
+    return principal.user_id
+
+
+def acting_user(principal: Principal, requested: str | None) -> str | None:
+    """The user a call acts for: a user key acts for itself; a global key for ``requested``.
+
+    A user key naming another user gets 404, as if that user did not exist.
+    """
+    if principal.user_id is not None:
+        if requested and requested != principal.user_id:
+            raise NotFound("User not found", code="USER_NOT_FOUND")
+        return principal.user_id
+    return requested
+
+
+def key_expired(expires_at: datetime | None) -> bool:
+    value = as_utc(expires_at)
+    return value is not None and value <= utcnow()

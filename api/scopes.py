@@ -1,0 +1,49 @@
+"""Permission scopes. ``*`` grants all of them."""
+
+from __future__ import annotations
+
+ALL = "*"
+SCOPES: tuple[str, ...] = (
+    # seeds 000, 001, 002
+    "users:read",
+    "users:write",
+    "leads:read",
+    "leads:write",
+    "leads:delete",
+    "api_keys:read",
+    "api_keys:write",
+    "webhooks:read",
+    "webhooks:write",
+    "linkedin:schedule",
+    "jobs:read",
+    "jobs:update",
+    # seed 004 (/api/v1)
+    "workflows:read",
+    "workflows:write",
+    "workflows:execute",
+    "executions:read",
+    "executions:write",
+    "credentials:read",
+    "credentials:write",
+    "connectors:read",
+    "connectors:write",
+    "tools:execute",
+    # seed 003 (/v1/{appId}/integrations)
+    "apps:read",
+    "apps:write",
+    "integrations:read",
+    "integrations:write",
+    "integrations:execute",
+)
+KNOWN = frozenset((*SCOPES, ALL))
+
+
+def grants(held: list[str] | tuple[str, ...], wanted: str) -> bool:
+    return ALL in held or wanted in held
+
+
+def covers(held: list[str], asked: list[str]) -> bool:
+    """A key may only mint keys whose scopes it holds itself."""
+    return ALL in held or (all(scope in held for scope in asked if scope != ALL) and (
+        ALL not in asked
+    ))

@@ -1,0 +1,32 @@
+"""Typed access to what the lifespan hands out (database, vault, Temporal, limiter)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import Request
+from temporalio.client import Client
+
+from api.ratelimit import RateLimiter
+from engine.service import JobService
+from settings import Settings
+from store.db import Database
+from store.vault import Vault
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    vault: Vault
+    temporal: Client
+    jobs: JobService
+    limiter: RateLimiter
+
+    def as_state(self) -> dict[str, Any]:
+        return {"services": self, "db": self.db, "limiter": self.limiter}
+
+
+def services(request: Request) -> Services:
+    return request.state.services  # type: ignore[no-any-return]

@@ -1,0 +1,133 @@
+"""``POST /api/v1/tools/execute``: run one connector action as a ``tool_execution`` job."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from api import bodies
+from api.auth import acting_user, require
+from api.errors import BadRequest, Unprocessable
+from api.sealing import seal, split_secrets
+from api.state import services
+from connectors.registry import find_tool
+from engine import queues
+from engine.service import ExecutionResult
+from engine.tool_execution import ToolExecutionInput, ToolExecutionOutput, ToolExecutionWorkflow
+
+SYNC_WAIT_SECONDS = 120.0
+PERMANENT = frozenset({"InvalidInputError", "NotFoundError", "AuthError"})
+
+
+class ExecuteTool(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    toolName: str = Field(min_length=1, max_length=200)
+    params: dict[str, Any] = Field(default_factory=dict)
+    run_async: bool = Field(default=False, alias="async")
+    userId: str | None = None
+
+
+def new_execution_id() -> str:
+    return "exec_" + uuid.uuid4().hex
+
+
+def result_response(execution_id: str, outcome: ExecutionResult) -> JSONResponse:
+    if outcome.successful:
+        return JSONResponse(
+            {"successful": True, "data": outcome.data, "executionId": execution_id}
+        )
+    if outcome.error_type == "Cancelled":
+        status = 409
+    elif outcome.error_type in PERMANENT:
+        status = 422
+    else:
+        status = 502
+    return JSONResponse(
+        {
+            "successful": False,
+            "error": outcome.error,
+            "errorType": outcome.error_type,
+            "executionId": execution_id,
+        },
+        status_code=status,
+    )
+
+
+async def start_tool_job(
+    request: Request,
+    *,
+    user_id: str,
+    tool_name: str,
+    params: dict[str, Any],
+    credential_id: str | None = None,
+    config: dict[str, Any] | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> tuple[str, Any]:
+    """Validate, seal secrets and start the workflow; returns (execution id, handle)."""
+    found = find_tool(tool_name)
+    if found is None:
+        raise BadRequest(f"Unknown tool {tool_name!r}", code="UNKNOWN_TOOL")
+    _connector, action = found
+    try:
+        action.input_model.model_validate(params)
+    except ValidationError as exc:
+        problems = bodies.describe(exc)
+        raise Unprocessable(
+            "Invalid params: " + "; ".join(f"{p['field']}: {p['message']}" for p in problems),
+            details={"errors": problems},
+        ) from exc
+    s = services(request)
+    public, secret = split_secrets(params)
+    sealed_id = await seal(s.db, s.vault, user_id, secret) if secret else None
+    execution_id = new_execution_id()
+    canonical = tool_name.upper()
+    handle = await s.jobs.start(
+        ToolExecutionWorkflow.run,
+        ToolExecutionInput(
+            user_id=user_id,
+            tool_name=canonical,
+            params=public,
+            sealed_secret_id=sealed_id,
+            credential_id=credential_id,
+            config=config or {},
+            metadata=metadata or {},
+            timeout_seconds=s.settings.http_timeout_seconds + 30,
+            heartbeat_timeout_seconds=s.settings.activity_heartbeat_timeout_seconds,
+        ),
+        job_id=execution_id,
+        user_id=user_id,
+        job_type="tool_execution",
+        queue=queues.TOOLS,
+        message=f"Queued {canonical}",
+        metadata={"toolName": canonical, **(metadata or {})},
+        result_type=ToolExecutionOutput,
+    )
+    return execution_id, handle
+
+
+async def execute_tool(request: Request) -> JSONResponse:
+    principal = require(request, "tools:execute")
+    data = await bodies.read(request, ExecuteTool)
+    user_id = acting_user(principal, data.userId)
+    if user_id is None:
+        raise BadRequest("userId is required with a global API key", code="USER_ID_REQUIRED")
+    execution_id, handle = await start_tool_job(
+        request, user_id=user_id, tool_name=data.toolName, params=data.params
+    )
+    if data.run_async:
+        return JSONResponse({"executionId": execution_id, "status": "pending"}, status_code=202)
+    try:
+        outcome = await asyncio.wait_for(services(request).jobs.outcome(handle), SYNC_WAIT_SECONDS)
+    except TimeoutError:
+        return JSONResponse({"executionId": execution_id, "status": "running"}, status_code=202)
+    return result_response(execution_id, outcome)
+
+
+routes = [Route("/api/v1/tools/execute", execute_tool, methods=["POST"])]

@@ -1,0 +1,68 @@
+"""``GET /api/v2/health`` (no key): database, Temporal, Redis, API."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+
+from sqlalchemy import text
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from api.ratelimit import RedisRateLimiter
+from api.state import Services, services
+
+VERSION = "2.0"
+CHECK_TIMEOUT = 2.0
+
+
+async def _database(s: Services) -> str:
+    async with s.db.engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+    return "healthy"
+
+
+async def _temporal(s: Services) -> str:
+    ok = await s.temporal.service_client.check_health()
+    return "healthy" if ok else "down"
+
+
+async def _redis(s: Services) -> str:
+    if not isinstance(s.limiter, RedisRateLimiter):
+        return "disabled"
+    return "healthy" if await s.limiter.ping() else "down"
+
+
+async def _check(probe: object) -> str:
+    try:
+        return await asyncio.wait_for(probe, CHECK_TIMEOUT)  # type: ignore[arg-type]
+    except Exception:
+        return "down"
+
+
+async def health(request: Request) -> JSONResponse:
+    started = time.perf_counter()
+    s = services(request)
+    database, temporal, redis = await asyncio.gather(
+        _check(_database(s)), _check(_temporal(s)), _check(_redis(s))
+    )
+    checks = {"database": database, "temporal": temporal, "redis": redis, "api": "healthy"}
+    if database == "down":
+        status = "down"
+    elif "down" in (temporal, redis):
+        status = "degraded"
+    else:
+        status = "healthy"
+    body = {
+        "status": status,
+        "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "version": VERSION,
+        "services": checks,
+        "response_time": int((time.perf_counter() - started) * 1000),
+    }
+    return JSONResponse(body, status_code=503 if status == "down" else 200)
+
+
+routes = [Route("/api/v2/health", health, methods=["GET"])]

@@ -1,0 +1,230 @@
+"""User jobs (seed 002): list with filters and statistics, one job, cancel, legacy routes.
+
+Lists and counts come from Temporal visibility; one job's progress comes from
+its workflow query. Another user's job id is a 404.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, model_validator
+from sqlmodel import col, select
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from api import bodies
+from api.auth import Principal, acting_user, require, require_user
+from api.errors import BadRequest, Conflict, NotFound
+from api.state import services
+from engine.service import Job, JobAlreadyFinished, JobFilter, JobNotFound
+from store.db import utcnow
+from store.models import JobNote
+
+LEGACY_ROUTE = "/api/v2/users/jobs/userJobStatus/:userId"
+USER_JOBS_DENIED = "Insufficient permissions for user job access"
+
+
+class JobQuery(BaseModel):
+    startDate: int | None = Field(default=None, ge=0, le=32503680000)
+    endDate: int | None = Field(default=None, ge=0, le=32503680000)
+    status: Literal["pending", "running", "completed", "failed", "cancelled"] | None = None
+    type: Literal[
+        "linkedin_action", "data_enrichment", "workflow_run", "tool_execution", "webhook_delivery"
+    ] | None = None
+    limit: int = Field(default=50, ge=1, le=100)
+    pageToken: str | None = Field(default=None, max_length=4096)
+    userId: str | None = Field(default=None, max_length=64)
+
+    @model_validator(mode="after")
+    def _range(self) -> JobQuery:
+        if self.startDate and self.endDate and self.startDate > self.endDate:
+            raise ValueError("startDate must not be after endDate")
+        return self
+
+
+def _ts(value: int | None) -> datetime | None:
+    return datetime.fromtimestamp(value, UTC) if value is not None else None
+
+
+def _filter(user_id: str | None, q: JobQuery) -> JobFilter:
+    return JobFilter(
+        user_id=user_id,
+        status=q.status,
+        job_type=q.type,
+        start=_ts(q.startDate),
+        end=_ts(q.endDate),
+    )
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+
+
+def job_public(job: Job) -> dict[str, Any]:
+    data = job.model_dump(mode="json")
+    data["createdAt"] = _iso(job.createdAt)
+    data["completedAt"] = _iso(job.completedAt)
+    return data
+
+
+async def _apply_notes(request: Request, jobs: list[Job]) -> None:
+    if not jobs:
+        return
+    async with services(request).db.session() as session:
+        notes = (
+            await session.exec(select(JobNote).where(col(JobNote.job_id).in_([j.id for j in jobs])))
+        ).all()
+    by_id = {n.job_id: n for n in notes}
+    for job in jobs:
+        note = by_id.get(job.id)
+        if note is not None and note.user_id == job.userId:
+            job.message = note.message
+
+
+async def _jobs_payload(
+    request: Request, user_id: str | None, q: JobQuery, *, with_jobs: bool = True
+) -> dict[str, Any]:
+    jobs_service = services(request).jobs
+    f = _filter(user_id, q)
+    try:
+        if with_jobs:
+            page, stats = await asyncio.gather(
+                jobs_service.list(f, limit=q.limit, page_token=q.pageToken),
+                jobs_service.statistics(f),
+            )
+        else:
+            page, stats = None, await jobs_service.statistics(f)
+    except ValueError as exc:
+        raise BadRequest(str(exc), code="INVALID_QUERY") from exc
+    data: dict[str, Any] = {"statistics": stats.model_dump()}
+    if page is not None:
+        await _apply_notes(request, page.jobs)
+        data["jobs"] = [job_public(j) for j in page.jobs]
+        data["pagination"] = {
+            "limit": q.limit,
+            "nextPageToken": page.next_page_token,
+            "hasMore": page.next_page_token is not None,
+        }
+    return data
+
+
+async def user_jobs(request: Request) -> JSONResponse:
+    user_id = require_user(request, "users:read", LEGACY_ROUTE, USER_JOBS_DENIED)
+    q = bodies.query_model(request, JobQuery)
+    data = await _jobs_payload(request, user_id, q)
+    return JSONResponse({"userId": user_id, "success": True, "data": data})
+
+
+def _owner(principal: Principal, job_owner: str | None) -> str:
+    """Who a single-job call is about: a user key's own user, or a global key's named one."""
+    user_id = principal.user_id or job_owner
+    if user_id is None:
+        raise BadRequest("userId is required with a global API key", code="USER_ID_REQUIRED")
+    return user_id
+
+
+async def _get_job(request: Request, user_id: str, job_id: str) -> dict[str, Any]:
+    try:
+        job, state = await services(request).jobs.get(user_id, job_id)
+    except JobNotFound as exc:
+        raise NotFound("Job not found", code="JOB_NOT_FOUND") from exc
+    await _apply_notes(request, [job])
+    data = job_public(job)
+    if state is not None:
+        data["result"], data["error"] = state.result, state.error
+    return data
+
+
+async def one_job(request: Request) -> JSONResponse:
+    principal = require(request, "users:read", message=USER_JOBS_DENIED)
+    user_id = _owner(principal, acting_user(principal, request.query_params.get("userId")))
+    data = await _get_job(request, user_id, request.path_params["job_id"])
+    return JSONResponse({"userId": user_id, "success": True, "data": data})
+
+
+async def cancel_job(request: Request) -> JSONResponse:
+    principal = require(request, "jobs:update")
+    user_id = _owner(principal, acting_user(principal, request.query_params.get("userId")))
+    job_id = request.path_params["job_id"]
+    try:
+        await services(request).jobs.cancel(user_id, job_id)
+    except JobNotFound as exc:
+        raise NotFound("Job not found", code="JOB_NOT_FOUND") from exc
+    except JobAlreadyFinished as exc:
+        raise Conflict("Job has already finished", code="JOB_ALREADY_FINISHED") from exc
+    return JSONResponse(
+        {
+            "userId": user_id,
+            "success": True,
+            "message": "Cancellation requested",
+            "data": {"id": job_id, "status": "cancelling"},
+        },
+        status_code=202,
+    )
+
+
+async def legacy_user_job_status(request: Request) -> JSONResponse:
+    principal = require(request, "users:read", message=USER_JOBS_DENIED)
+    user_id = acting_user(principal, request.path_params["user_id"])
+    q = bodies.query_model(request, JobQuery)
+    data = await _jobs_payload(request, user_id, q)
+    return JSONResponse({"userId": user_id, "success": True, "data": data})
+
+
+async def legacy_job_status(request: Request) -> JSONResponse:
+    principal = require(request, "jobs:read")
+    q = bodies.query_model(request, JobQuery)
+    user_id = acting_user(principal, q.userId)
+    data = await _jobs_payload(request, user_id, q)
+    return JSONResponse({"userId": user_id, "success": True, "data": data})
+
+
+async def legacy_job_counts(request: Request) -> JSONResponse:
+    principal = require(request, "jobs:read")
+    q = bodies.query_model(request, JobQuery)
+    user_id = acting_user(principal, q.userId)
+    data = await _jobs_payload(request, user_id, q, with_jobs=False)
+    return JSONResponse({"userId": user_id, "success": True, "data": data})
+
+
+class EditMessage(BaseModel):
+    message: str = Field(min_length=1, max_length=2000)
+    userId: str | None = None
+
+
+async def legacy_edit_job_message(request: Request) -> JSONResponse:
+    principal = require(request, "jobs:update")
+    data = await bodies.read(request, EditMessage)
+    user_id = _owner(principal, acting_user(principal, data.userId))
+    job_id = request.path_params["job_id"]
+    try:
+        await services(request).jobs.get(user_id, job_id)
+    except JobNotFound as exc:
+        raise NotFound("Job not found", code="JOB_NOT_FOUND") from exc
+    async with services(request).db.session() as session:
+        note = await session.get(JobNote, job_id)
+        if note is None:
+            note = JobNote(job_id=job_id, user_id=user_id, message=data.message)
+        else:
+            note.message, note.updated_at = data.message, utcnow()
+        session.add(note)
+        await session.commit()
+    job = await _get_job(request, user_id, job_id)
+    return JSONResponse({"userId": user_id, "success": True, "data": job})
+
+
+routes = [
+    Route("/api/v2/users/jobs", user_jobs, methods=["GET"]),
+    Route("/api/v2/users/jobs/userJobStatus/{user_id}", legacy_user_job_status, methods=["GET"]),
+    Route("/api/v2/users/jobs/jobStatus", legacy_job_status, methods=["GET"]),
+    Route("/api/v2/users/jobs/jobCounts", legacy_job_counts, methods=["GET"]),
+    Route(
+        "/api/v2/users/jobs/editJobMessage/{job_id}", legacy_edit_job_message, methods=["PUT"]
+    ),
+    Route("/api/v2/users/jobs/{job_id}", one_job, methods=["GET"]),
+    Route("/api/v2/users/jobs/{job_id}", cancel_job, methods=["DELETE"]),
+]

@@ -1,0 +1,59 @@
+"""Users (global keys only): ``POST /api/v2/users``."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, EmailStr, Field
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import func, select
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from api import bodies
+from api.auth import require
+from api.errors import Conflict, PermissionDenied
+from api.state import services
+from store.models import User
+
+
+class CreateUser(BaseModel):
+    email: EmailStr
+    name: str = Field(default="", max_length=200)
+
+
+def user_public(user: User) -> dict[str, object]:
+    return {
+        "id": user.id,
+        "email": user.email,
+        "name": user.name,
+        "createdAt": user.created_at.isoformat().replace("+00:00", "Z"),
+    }
+
+
+async def create_user(request: Request) -> JSONResponse:
+    principal = require(request, "users:write")
+    if not principal.is_global:
+        raise PermissionDenied(
+            "Creating users requires a global API key",
+            required="global key with users:write",
+            available=list(principal.permissions),
+        )
+    data = await bodies.read(request, CreateUser)
+    db = services(request).db
+    email = str(data.email).lower()
+    async with db.session() as session:
+        taken = select(func.count()).select_from(User).where(User.email == email)
+        if (await session.exec(taken)).one():
+            raise Conflict("A user with this email already exists", code="USER_EXISTS")
+        user = User(email=email, name=data.name)
+        session.add(user)
+        try:
+            await session.commit()
+        except IntegrityError as exc:
+            raise Conflict("A user with this email already exists", code="USER_EXISTS") from exc
+    return JSONResponse(
+        {"success": True, "userId": user.id, "data": user_public(user)}, status_code=201
+    )
+
+
+routes = [Route("/api/v2/users", create_user, methods=["POST"])]

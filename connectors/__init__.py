@@ -1,0 +1,1 @@
+"""Connectors: one module per vendor, no imports from the rest of Taskyard."""

@@ -1,0 +1,171 @@
+"""HTTP connector: one authenticated request to any public URL.
+
+Speaks plain HTTP/1.1 over httpx. Auth: bearer token, basic, or an API key in a
+header or query parameter, given inline or from a ``custom`` credential. The
+address connected to is checked by ``connectors.netguard``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any, Literal
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field
+
+from connectors import netguard
+from connectors.base import Action, ActionContext, Connector, CredentialField
+from connectors.errors import InvalidInputError, TransientError
+
+MAX_BODY_BYTES = 1024 * 1024
+
+
+class HttpAuth(BaseModel):
+    """How to authenticate; secret values are sealed by the API before a workflow sees them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["bearer", "basic", "api_key", "none"] = "none"
+    token: str | None = None
+    username: str | None = None
+    password: str | None = None
+    key: str | None = None
+    header: str = "X-API-Key"
+    location: Literal["header", "query"] = Field(default="header", alias="in")
+
+
+class HttpRequestInput(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"] = "GET"
+    url: str = Field(min_length=1, max_length=8192)
+    headers: dict[str, str] = Field(default_factory=dict)
+    query: dict[str, str] = Field(default_factory=dict)
+    body: Any = None
+    auth: HttpAuth | None = None
+    timeout_seconds: float = Field(default=30.0, gt=0, le=300, alias="timeout")
+    follow_redirects: bool = Field(default=True, alias="followRedirects")
+
+
+class HttpRequestOutput(BaseModel):
+    status: int
+    headers: dict[str, str]
+    body: Any
+    truncated: bool = False
+
+
+def _auth_into(auth: HttpAuth, headers: dict[str, str], query: dict[str, str]) -> None:
+    if auth.type == "bearer":
+        if not auth.token:
+            raise InvalidInputError("auth.token is required for bearer auth")
+        headers["Authorization"] = f"Bearer {auth.token}"
+    elif auth.type == "basic":
+        if auth.username is None or auth.password is None:
+            raise InvalidInputError("auth.username and auth.password are required for basic auth")
+        raw = f"{auth.username}:{auth.password}".encode()
+        headers["Authorization"] = "Basic " + base64.b64encode(raw).decode("ascii")
+    elif auth.type == "api_key":
+        if not auth.key:
+            raise InvalidInputError("auth.key is required for api_key auth")
+        if auth.location == "query":
+            query[auth.header] = auth.key
+        else:
+            headers[auth.header] = auth.key
+
+
+def _encode_body(body: Any, headers: dict[str, str]) -> bytes | None:
+    if body is None:
+        return None
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, str):
+        return body.encode()
+    if not any(k.lower() == "content-type" for k in headers):
+        headers["Content-Type"] = "application/json"
+    return json.dumps(body).encode()
+
+
+def _decode_body(raw: bytes, content_type: str) -> Any:
+    text = raw.decode("utf-8", errors="replace")
+    if "json" in content_type.lower():
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+    return text
+
+
+async def request(ctx: ActionContext, data: HttpRequestInput) -> HttpRequestOutput:
+    """Send the request; any HTTP status is a result, network failures are errors."""
+    headers = dict(data.headers)
+    query = dict(data.query)
+    auth = data.auth
+    if auth is None and ctx.credentials:
+        auth = HttpAuth.model_validate(dict(ctx.credentials))
+    if auth is not None:
+        _auth_into(auth, headers, query)
+    content = _encode_body(data.body, headers)
+    try:
+        async with httpx.AsyncClient() as client:
+            response = await netguard.send(
+                client,
+                data.method,
+                data.url,
+                allow_private=ctx.allow_private_urls,
+                headers=headers,
+                params=query or None,
+                content=content,
+                timeout=data.timeout_seconds,
+                max_redirects=5 if data.follow_redirects else 0,
+            )
+            try:
+                chunks: list[bytes] = []
+                size = 0
+                truncated = False
+                async for chunk in response.aiter_bytes():
+                    ctx.heartbeat()
+                    chunks.append(chunk)
+                    size += len(chunk)
+                    if size > MAX_BODY_BYTES:
+                        truncated = True
+                        break
+            finally:
+                await response.aclose()
+    except httpx.TimeoutException as exc:
+        raise TransientError(f"request timed out after {data.timeout_seconds}s") from exc
+    except httpx.HTTPError as exc:
+        raise TransientError(f"request failed: {type(exc).__name__}") from exc
+    raw = b"".join(chunks)[:MAX_BODY_BYTES]
+    return HttpRequestOutput(
+        status=response.status_code,
+        headers={k: v for k, v in response.headers.items()},
+        body=_decode_body(raw, response.headers.get("content-type", "")),
+        truncated=truncated,
+    )
+
+
+CONNECTOR = Connector(
+    type="http",
+    name="HTTP",
+    description="Make an authenticated HTTP request",
+    credential_type="custom",
+    credential_fields=(
+        CredentialField("type", secret=False, required=False, description="bearer|basic|api_key"),
+        CredentialField("token", required=False),
+        CredentialField("username", secret=False, required=False),
+        CredentialField("password", required=False),
+        CredentialField("key", required=False),
+        CredentialField("header", secret=False, required=False),
+    ),
+    actions={
+        "request": Action(
+            name="request",
+            description="Make an authenticated HTTP request",
+            input_model=HttpRequestInput,
+            output_model=HttpRequestOutput,
+            handler=request,
+        )
+    },
+    requires_credentials=False,
+)

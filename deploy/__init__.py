@@ -1,0 +1,1 @@
+"""Running Taskyard: the embedded dev stack and deployment helpers."""

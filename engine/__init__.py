@@ -1,0 +1,1 @@
+"""Temporal workflows, the job model, and the client helpers the API uses."""

@@ -1,0 +1,192 @@
+"""Shared fixtures: a real Temporal dev server, real databases, a real API and worker.
+
+The suite runs on SQLite, and also on PostgreSQL when ``TASKYARD_TEST_POSTGRES_URL``
+is set (CI sets it): the database-backed stack fixture is parametrized by backend.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import os
+import secrets
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from activities.deps import ActivityDeps
+from api.app import create_app
+from engine.jobs import SEARCH_ATTRIBUTES
+from settings import Settings
+from store.migrate import upgrade
+from tests.fakes.server import serve
+from worker import build_workers
+
+BIN = Path(sys.executable).parent
+ADMIN_KEY = "bna_" + "ad" * 32
+POSTGRES_URL = os.environ.get("TASKYARD_TEST_POSTGRES_URL")
+REDIS_URL = os.environ.get("TASKYARD_TEST_REDIS_URL")
+
+
+@pytest.fixture(scope="session")
+async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(BIN / "temporal"),
+        search_attributes=SEARCH_ATTRIBUTES,
+        data_converter=pydantic_data_converter,
+        dev_server_log_level="error",
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+def _backends() -> list[str]:
+    return ["sqlite", "postgres"] if POSTGRES_URL else ["sqlite"]
+
+
+@pytest.fixture(scope="session", params=_backends())
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'taskyard.db'}"
+        return
+    yield from fresh_postgres_database()
+
+
+def fresh_postgres_database() -> Iterator[str]:
+    """A new database on the server CI provides, dropped afterwards."""
+    import psycopg
+
+    assert POSTGRES_URL
+    name = f"taskyard_test_{secrets.token_hex(4)}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base, _, _db = POSTGRES_URL.rpartition("/")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def master_keys() -> str:
+    return "test1:" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def make_settings(
+    temporal_env: WorkflowEnvironment, database_url: str, state_dir: Path, **overrides: Any
+) -> Settings:
+    values: dict[str, Any] = {
+        "environment": "test",
+        "state_dir": state_dir,
+        "database_url": database_url,
+        "temporal_address": temporal_env.client.service_client.config.target_host,
+        "admin_key": ADMIN_KEY,
+        "master_keys": master_keys(),
+        "allow_private_urls": True,
+        "rate_limit_per_minute": 100_000,
+        "task_queue_prefix": "t" + uuid.uuid4().hex[:10],
+        "activity_heartbeat_timeout_seconds": 2.0,
+        "redis_url": None,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@dataclass
+class Stack:
+    base_url: str
+    settings: Settings
+    client: Client
+    deps: ActivityDeps
+
+    def api(self, key: str | None = None) -> httpx.AsyncClient:
+        headers = {"x-api-key": key} if key else {}
+        return httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=60)
+
+    @property
+    def admin(self) -> httpx.AsyncClient:
+        return self.api(ADMIN_KEY)
+
+
+@contextlib.asynccontextmanager
+async def run_stack(
+    temporal_env: WorkflowEnvironment, settings: Settings, *, with_worker: bool = True
+) -> AsyncIterator[Stack]:
+    """Migrations, an in-process worker for every queue, and the API on a loopback port."""
+    await asyncio.to_thread(upgrade, settings.database_url)
+    deps = ActivityDeps.from_settings(settings)
+    workers = build_workers(temporal_env.client, deps) if with_worker else []
+    tasks = [asyncio.create_task(w.run()) for w in workers]
+    try:
+        async with serve(create_app(settings), lifespan="on") as base_url:
+            yield Stack(base_url, settings, temporal_env.client, deps)
+    finally:
+        await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await deps.close()
+
+
+@pytest.fixture(scope="session")
+async def stack(
+    temporal_env: WorkflowEnvironment, database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Stack]:
+    settings = make_settings(temporal_env, database_url, tmp_path_factory.mktemp("state"))
+    async with run_stack(temporal_env, settings) as running:
+        yield running
+
+
+async def new_user(stack: Stack, permissions: list[str] | None = None) -> tuple[str, str]:
+    """A fresh user and a key for it: (user id, raw key)."""
+    async with stack.admin as admin:
+        email = f"u{uuid.uuid4().hex[:12]}@example.com"
+        r = await admin.post("/api/v2/users", json={"email": email, "name": "Test User"})
+        assert r.status_code == 201, r.text
+        user_id = r.json()["userId"]
+        r = await admin.post(
+            "/api/v2/keys",
+            json={"name": "test", "permissions": permissions or ["*"], "userId": user_id},
+        )
+        assert r.status_code == 201, r.text
+        return user_id, r.json()["key"]
+
+
+async def wait_for(predicate: Any, *, timeout: float = 20.0, interval: float = 0.05) -> Any:
+    """Poll an async predicate until it returns something truthy, or fail at the deadline."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = await predicate()
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s (last: {result!r})")
+        await asyncio.sleep(interval)
+
+
+@pytest.fixture
+async def target() -> AsyncIterator[Any]:
+    """A fresh loopback HTTP target per test."""
+    from tests.fakes.target import Target
+
+    t = Target()
+    async with serve(t.app()) as base_url:
+        t.base_url = base_url
+        try:
+            yield t
+        finally:
+            t.release.set()

@@ -1,0 +1,102 @@
+"""Run Taskyard workers: ``python worker.py [--queue tools --queue webhooks ...]``.
+
+Each job kind has its own task queue, so one process can serve every queue
+(the dev default) or many machines can serve one queue each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.deps import ActivityDeps
+from activities.tools import ToolActivities
+from engine import queues
+from engine.client import connect
+from engine.tool_execution import ToolExecutionWorkflow
+from settings import Settings, get_settings
+
+log = logging.getLogger("taskyard.worker")
+
+
+@dataclass
+class QueuePlan:
+    workflows: list[type] = field(default_factory=list)
+    activities: list[Callable[..., Any]] = field(default_factory=list)
+
+
+def queue_plans(deps: ActivityDeps) -> dict[str, QueuePlan]:
+    """What each task queue runs. A new job kind adds its workflows and activities here."""
+    settings = deps.settings
+    tools = ToolActivities(
+        deps.secrets,
+        base_urls=settings.base_urls(),
+        allow_private_urls=settings.allow_private_urls,
+    )
+    return {
+        queues.TOOLS: QueuePlan([ToolExecutionWorkflow], [tools.run_tool_action]),
+    }
+
+
+def build_workers(
+    client: Client, deps: ActivityDeps, selected: Sequence[str] | None = None
+) -> list[Worker]:
+    plans = queue_plans(deps)
+    names = list(selected) if selected else list(plans)
+    unknown = [n for n in names if n not in plans]
+    if unknown:
+        raise SystemExit(f"unknown queue(s): {', '.join(unknown)}; known: {', '.join(plans)}")
+    return [
+        Worker(
+            client,
+            task_queue=queues.task_queue(deps.settings.task_queue_prefix, name),
+            workflows=plans[name].workflows,
+            activities=plans[name].activities,
+            graceful_shutdown_timeout=timedelta(seconds=5),
+        )
+        for name in names
+    ]
+
+
+async def run(settings: Settings, selected: Sequence[str] | None) -> None:
+    client = await connect(settings)
+    deps = ActivityDeps.from_settings(settings)
+    workers = build_workers(client, deps, selected)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    names = ", ".join(w.task_queue for w in workers)
+    log.info("worker serving %s", names)
+    print(f"taskyard worker: serving {names}", flush=True)
+    tasks = [asyncio.create_task(w.run()) for w in workers]
+    stopper = asyncio.create_task(stop.wait())
+    await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+    await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
+    for task in tasks:
+        if task.done() and task.exception():
+            raise task.exception()  # type: ignore[misc]  # re-raise a worker crash
+    await deps.close()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--queue", action="append", choices=queues.ALL, help="serve this queue (repeatable)"
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    asyncio.run(run(get_settings(), args.queue))
+
+
+if __name__ == "__main__":
+    main()
