@@ -23,6 +23,8 @@ def main() -> None:
         port=args.port,
         workers=args.workers,
         log_level="info",
+        loop="uvloop",
+        http="httptools",
         access_log=False,
     )
 

@@ -26,6 +26,7 @@ class Settings(BaseSettings):
     public_base_url: str = ""
     admin_key: SecretStr | None = None
     rate_limit_per_minute: int = 100
+    auth_cache_seconds: float = 2.0  # single-process only; off when redis_url is set
     redis_url: str | None = None
 
     # Storage and encryption
@@ -48,6 +49,16 @@ class Settings(BaseSettings):
     allow_private_urls: bool = False
     http_timeout_seconds: float = 30.0
 
+    # Workflows (issue 4): a run continues as new past this many history events
+    workflow_history_limit: int = 8000
+
+    # Webhooks (issue 5)
+    webhook_timeout_seconds: float = 10.0  # one delivery attempt; only a 2xx within it succeeds
+    webhook_max_backoff_seconds: float = 3600.0  # cap on one back-off wait (and on Retry-After)
+    webhook_error_after_failures: int = 3  # consecutive failed attempts before status "error"
+    webhook_disable_after_seconds: float = 3 * 24 * 3600.0  # continuous failure → disabled
+    webhook_secret_overlap_seconds: float = 24 * 3600.0  # old secret keeps signing after rotate
+
     # Vendor base URLs (tests point the official SDKs at local servers)
     slack_base_url: str = "https://slack.com/api/"
     stripe_base_url: str = "https://api.stripe.com"
@@ -58,6 +69,35 @@ class Settings(BaseSettings):
     linkedin_base_url: str = "https://api.linkedin.com"
     linkedin_auth_url: str = "https://www.linkedin.com/oauth/v2/authorization"
     linkedin_token_url: str = "https://www.linkedin.com/oauth/v2/accessToken"
+
+    # LinkedIn automation (issue 6). "sandbox" simulates LinkedIn so a new user can try
+    # everything; "unipile" speaks the Unipile v2 API for actions, LinkedIn OAuth to connect.
+    linkedin_provider: Literal["sandbox", "unipile"] = "sandbox"
+    linkedin_client_id: str = ""
+    linkedin_client_secret: SecretStr | None = None
+    linkedin_redirect_base_url: str = ""  # where LinkedIn sends users back; api_base_url if empty
+    linkedin_oauth_state_ttl_seconds: int = 600
+    linkedin_automation_base_url: str = "https://api.unipile.com"
+    linkedin_automation_api_key: SecretStr | None = None
+
+    # App integrations (seed 003): platform-managed OAuth clients, state and refresh timing
+    google_client_id: str = ""
+    google_client_secret: SecretStr | None = None
+    oauth_state_ttl_seconds: int = 600
+    connection_refresh_margin_seconds: int = 300
+
+    # Leads and enrichment (issue 7)
+    hunter_base_url: str = "https://api.hunter.io/v2"
+    pdl_base_url: str = "https://api.peopledatalabs.com/v5"
+    hunter_api_key: SecretStr | None = None  # operator-wide fallback when a batch names no key
+    pdl_api_key: SecretStr | None = None
+    hunter_requests_per_second: float = 10.0  # Hunter's documented Email Verifier limit
+    pdl_bulk_size: int = 100  # PDL bulk enrichment takes 1-100 requests per call
+    enrichment_chunk_size: int = 500  # leads per activity for the local provider
+    enrichment_http_chunk_size: int = 100  # leads per activity when an HTTP provider is used
+    default_phone_region: str = "US"  # region for phone numbers written without +country
+    leads_import_max_rows: int = 100_000
+    leads_import_max_bytes: int = 25 * 1024 * 1024
 
     @field_validator("rate_limit_per_minute")
     @classmethod
@@ -93,7 +133,18 @@ class Settings(BaseSettings):
             "linkedin": self.linkedin_base_url,
             "linkedin_auth": self.linkedin_auth_url,
             "linkedin_token": self.linkedin_token_url,
+            "linkedin_automation": self.linkedin_automation_base_url,
+            "hunter": self.hunter_base_url,
+            "pdl": self.pdl_base_url,
         }
+
+    def oauth_clients(self) -> dict[str, tuple[str, str]]:
+        """Platform-managed OAuth clients that are configured: provider → (id, secret)."""
+        clients: dict[str, tuple[str, str]] = {}
+        if self.google_client_id and self.google_client_secret is not None:
+            secret = self.google_client_secret.get_secret_value()
+            clients["google"] = (self.google_client_id, secret)
+        return clients
 
     def master_key_ring(self) -> dict[str, bytes]:
         """Key id → 32-byte key, primary first. Dev generates and keeps one under state_dir."""

@@ -18,11 +18,26 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.connections import ConnectionActivities
+from activities.credential_check import CredentialTestActivities
 from activities.deps import ActivityDeps
+from activities.enrichment import EnrichmentActivities
+from activities.lead_import import ImportActivities
+from activities.linkedin import LinkedInActivities
 from activities.tools import ToolActivities
+from activities.workflow_steps import WorkflowStepActivities
 from engine import queues
 from engine.client import connect
+from engine.connections import ConnectionWorkflow
+from engine.credential_check import CredentialTestWorkflow
+from engine.enrichment import EnrichmentBatchWorkflow
+from engine.lead_import import LeadImportWorkflow
+from engine.linkedin_action import LinkedInActionWorkflow
+from engine.linkedin_connect import LinkedInConnectWorkflow
+from engine.linkedin_governor import LinkedInGovernorWorkflow
 from engine.tool_execution import ToolExecutionWorkflow
+from engine.webhook_wiring import event_activities, webhook_activities, webhook_workflows
+from engine.workflow_run import WorkflowRunWorkflow
 from settings import Settings, get_settings
 
 log = logging.getLogger("taskyard.worker")
@@ -42,8 +57,55 @@ def queue_plans(deps: ActivityDeps) -> dict[str, QueuePlan]:
         base_urls=settings.base_urls(),
         allow_private_urls=settings.allow_private_urls,
     )
+    credential_tests = CredentialTestActivities(
+        deps.secrets,
+        base_urls=settings.base_urls(),
+        allow_private_urls=settings.allow_private_urls,
+        timeout_seconds=settings.http_timeout_seconds,
+    )
+    connections = ConnectionActivities(
+        deps.db, deps.vault, deps.secrets,
+        base_urls=settings.base_urls(),
+        oauth_clients=settings.oauth_clients(),
+        timeout_seconds=settings.http_timeout_seconds,
+    )
+    enrichment = EnrichmentActivities.from_deps(deps)
+    lead_import = ImportActivities.from_deps(deps)
+    workflow_steps = WorkflowStepActivities(tools, deps.db)
+    linkedin = LinkedInActivities(deps.db, deps.vault, settings)
     return {
-        queues.TOOLS: QueuePlan([ToolExecutionWorkflow], [tools.run_tool_action]),
+        queues.LINKEDIN: QueuePlan(
+            [LinkedInGovernorWorkflow, LinkedInActionWorkflow, LinkedInConnectWorkflow],
+            [linkedin.perform_linkedin_action, linkedin.complete_linkedin_connection],
+        ),
+        queues.WORKFLOWS: QueuePlan(
+            [WorkflowRunWorkflow],
+            [
+                workflow_steps.run_workflow_step,
+                workflow_steps.load_step_outputs,
+                workflow_steps.record_workflow_run,
+            ],
+        ),
+        queues.WEBHOOKS: QueuePlan(webhook_workflows(), webhook_activities(deps)),
+        queues.ENRICHMENT: QueuePlan(
+            [EnrichmentBatchWorkflow, LeadImportWorkflow],
+            [
+                enrichment.prepare_enrichment_batch,
+                enrichment.enrich_leads_chunk,
+                enrichment.finish_enrichment_batch,
+                lead_import.import_lead_rows,
+            ],
+        ),
+        queues.TOOLS: QueuePlan(
+            [ToolExecutionWorkflow, CredentialTestWorkflow, ConnectionWorkflow],
+            [
+                tools.run_tool_action,
+                credential_tests.test_credential,
+                connections.exchange_authorization_code,
+                connections.refresh_connection,
+                connections.mark_connection,
+            ],
+        ),
     }
 
 
@@ -55,12 +117,14 @@ def build_workers(
     unknown = [n for n in names if n not in plans]
     if unknown:
         raise SystemExit(f"unknown queue(s): {', '.join(unknown)}; known: {', '.join(plans)}")
+    # Every job workflow emits its events through this local activity on its own worker.
+    events = event_activities(deps)
     return [
         Worker(
             client,
             task_queue=queues.task_queue(deps.settings.task_queue_prefix, name),
             workflows=plans[name].workflows,
-            activities=plans[name].activities,
+            activities=[*plans[name].activities, *events],
             graceful_shutdown_timeout=timedelta(seconds=5),
         )
         for name in names

@@ -21,7 +21,8 @@ class ActivityDeps:
     def from_settings(cls, settings: Settings) -> ActivityDeps:
         db = Database(settings.database_url)
         vault = Vault(settings.master_key_ring())
-        return cls(settings=settings, db=db, vault=vault, secrets=SecretStore(db, vault))
+        secrets = SecretStore(db, vault, settings.oauth_clients())
+        return cls(settings=settings, db=db, vault=vault, secrets=secrets)
 
     async def close(self) -> None:
         await self.db.close()

@@ -78,6 +78,11 @@ class ToolActivities:
                 heartbeat=activity.heartbeat,
             )
             output = await heartbeating(action.handler(ctx, model), self.heartbeat_interval)
+            result = output.model_dump(mode="json")
+            # Refreshed OAuth tokens are stored here and never enter workflow history.
+            refreshed = result.pop("refreshed_credentials", None)
+            if refreshed and data.credential_id:
+                await self.secrets.save_refreshed(data.user_id, data.credential_id, refreshed)
         except Exception as exc:
             raise to_application_error(exc) from None
-        return output.model_dump(mode="json")
+        return result

@@ -11,13 +11,29 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
+from api.auth import AuthCache
 from api.bootstrap import ensure_admin_key
 from api.errors import EXCEPTION_HANDLERS
+from api.integrations import admin as integrations_admin
+from api.integrations import connections as integrations_connections
+from api.integrations import tools as integrations_tools
 from api.middleware import AuthRateLimitMiddleware
 from api.ratelimit import create_limiter
 from api.state import Services
-from api.v1 import tools
+from api.v1 import apps as v1_apps
+from api.v1 import connectors as v1_connectors
+from api.v1 import credentials as v1_credentials
+from api.v1 import docs as v1_docs
+from api.v1 import executions as v1_executions
+from api.v1 import schedules as v1_schedules
+from api.v1 import tools, webhook_deliveries, webhooks
+from api.v1 import workflows as v1_workflows
+from api.v2 import enrichment as v2_enrichment
 from api.v2 import health, jobs, keys, users
+from api.v2 import lead_import as v2_lead_import
+from api.v2 import leads as v2_leads
+from api.v2 import linkedin as v2_linkedin
+from api.v2 import user_integrations as v2_user_integrations
 from engine.client import connect
 from engine.service import JobService
 from settings import Settings, get_settings
@@ -31,7 +47,24 @@ ROUTES: list[BaseRoute] = [
     *users.routes,
     *keys.routes,
     *jobs.routes,
+    *v2_lead_import.routes,
+    *v2_leads.routes,
+    *v2_enrichment.routes,
+    *v2_user_integrations.routes,
+    *v2_linkedin.routes,
     *tools.routes,
+    *v1_credentials.routes,
+    *v1_connectors.routes,
+    *v1_apps.routes,
+    *integrations_admin.routes,
+    *integrations_connections.routes,
+    *integrations_tools.routes,
+    *webhooks.routes,
+    *webhook_deliveries.routes,
+    *v1_workflows.routes,
+    *v1_executions.routes,
+    *v1_schedules.routes,
+    *v1_docs.routes,
 ]
 
 
@@ -42,7 +75,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(_app: Starlette) -> AsyncIterator[dict[str, Any]]:
         db = Database(settings.database_url)
         vault = Vault(settings.master_key_ring())
-        temporal = await connect(settings)
+        temporal = await connect(settings, lazy=True)
         limiter = create_limiter(settings.rate_limit_per_minute, settings.redis_url)
         new_admin = await ensure_admin_key(db, settings)
         if new_admin:
@@ -58,6 +91,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             temporal=temporal,
             jobs=JobService(temporal, task_queue_prefix=settings.task_queue_prefix),
             limiter=limiter,
+            auth_cache=AuthCache(0.0 if settings.redis_url else settings.auth_cache_seconds),
         )
         try:
             yield svc.as_state()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -11,7 +13,13 @@ from sqlmodel import select
 from starlette.requests import Request
 
 from api import scopes
-from api.errors import GlobalKeyOnUserRoute, NotFound, PermissionDenied, Unauthorized
+from api.errors import (
+    BadRequest,
+    GlobalKeyOnUserRoute,
+    NotFound,
+    PermissionDenied,
+    Unauthorized,
+)
 from store.db import Database, as_utc, utcnow
 from store.models import ApiKey
 
@@ -44,19 +52,25 @@ def preview(raw: str) -> str:
     return raw[:8] + "..."
 
 
-def key_from_headers(request_headers: dict[str, str] | object) -> str | None:
-    headers = request_headers  # starlette Headers or dict, both have .get
-    raw = headers.get("x-api-key")  # type: ignore[attr-defined]
+def key_from_headers(headers: Mapping[str, str]) -> str | None:
+    """The key from ``x-api-key`` or ``Authorization: Bearer`` (starlette Headers or a dict)."""
+    raw = headers.get("x-api-key")
     if raw:
         return str(raw).strip()
-    authorization = headers.get("authorization")  # type: ignore[attr-defined]
+    authorization = headers.get("authorization")
     if authorization and authorization.lower().startswith("bearer "):
-        return str(authorization[7:]).strip() or None
+        token = str(authorization[7:]).strip()
+        if token.count(".") == 2:
+            return None  # an app end user's JWT (seed 003): the app routes verify it
+        return token or None
     return None
 
 
-async def resolve(db: Database, raw: str) -> Principal:
-    """Find an active, unexpired key; 401 otherwise. ``last_used`` is updated coarsely."""
+async def resolve(db: Database, raw: str) -> tuple[Principal, datetime | None]:
+    """Find an active, unexpired key; 401 otherwise. ``last_used`` is updated coarsely.
+
+    Returns the principal and the key's expiry.
+    """
     digest = hash_key(raw)
     async with db.session() as session:
         row = (await session.exec(select(ApiKey).where(ApiKey.key_hash == digest))).first()
@@ -71,7 +85,46 @@ async def resolve(db: Database, raw: str) -> Principal:
             row.last_used = now
             session.add(row)
             await session.commit()
-        return Principal(key_id=row.id, user_id=row.user_id, permissions=tuple(row.permissions))
+        principal = Principal(
+            key_id=row.id, user_id=row.user_id, permissions=tuple(row.permissions)
+        )
+        return principal, expires
+
+
+class AuthCache:
+    """Recently resolved keys, so a busy client is not one database read per request.
+
+    Used only when the API runs as a single process (no Redis configured): a
+    revocation in this process drops the entry at once. With Redis (several API
+    processes) the cache is off, so a revocation anywhere is seen everywhere at
+    once. Entries never outlive the key's own expiry.
+    """
+
+    def __init__(self, ttl_seconds: float) -> None:
+        self.ttl = ttl_seconds
+        self._entries: dict[str, tuple[Principal, float, datetime | None]] = {}
+
+    def get(self, raw: str) -> Principal | None:
+        entry = self._entries.get(hash_key(raw))
+        if entry is None:
+            return None
+        principal, until, expires_at = entry
+        if time.monotonic() > until or (expires_at is not None and expires_at <= utcnow()):
+            self._entries.pop(hash_key(raw), None)
+            return None
+        return principal
+
+    def put(self, raw: str, principal: Principal, expires_at: datetime | None) -> None:
+        if self.ttl <= 0:
+            return
+        if len(self._entries) > 10_000:
+            self._entries.clear()
+        self._entries[hash_key(raw)] = (principal, time.monotonic() + self.ttl, expires_at)
+
+    def forget_key(self, key_id: str) -> None:
+        for digest, (principal, _until, _exp) in list(self._entries.items()):
+            if principal.key_id == key_id:
+                self._entries.pop(digest, None)
 
 
 def principal_of(request: Request) -> Principal:
@@ -114,6 +167,14 @@ def acting_user(principal: Principal, requested: str | None) -> str | None:
             raise NotFound("User not found", code="USER_NOT_FOUND")
         return principal.user_id
     return requested
+
+
+def required_user(principal: Principal, requested: str | None) -> str:
+    """``acting_user`` for calls that need a user: a global key must name one (400)."""
+    user_id = acting_user(principal, requested)
+    if user_id is None:
+        raise BadRequest("userId is required with a global API key", code="USER_ID_REQUIRED")
+    return user_id
 
 
 def key_expired(expires_at: datetime | None) -> bool:

@@ -26,22 +26,26 @@ class AuthRateLimitMiddleware:
         raw = key_from_headers(Headers(scope=scope))
         principal = None
         if raw:
-            try:
-                principal = await resolve(state["db"], raw)
-            except ApiError as err:
-                await render(path, err)(scope, receive, send)
-                return
+            cache = state["auth_cache"]
+            principal = cache.get(raw)
+            if principal is None:
+                try:
+                    principal, expires_at = await resolve(state["db"], raw)
+                except ApiError as err:
+                    await render(path, err)(scope, receive, send)
+                    return
+                cache.put(raw, principal, expires_at)
         scope["taskyard.principal"] = principal
         client = scope.get("client")
         identity = f"key:{principal.key_id}" if principal else f"ip:{client[0] if client else '-'}"
         decision = await state["limiter"].hit(identity)
         limit_headers = decision.headers()
         if not decision.allowed:
-            err = RateLimited(
+            refusal = RateLimited(
                 f"Rate limit exceeded: {decision.limit} requests per minute",
                 headers=limit_headers,
             )
-            await render(path, err)(scope, receive, send)
+            await render(path, refusal)(scope, receive, send)
             return
 
         async def send_with_headers(message: Message) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 from starlette.requests import Request
 from temporalio.client import Client
 
+from api.auth import AuthCache
 from api.ratelimit import RateLimiter
 from engine.service import JobService
 from settings import Settings
@@ -23,9 +24,15 @@ class Services:
     temporal: Client
     jobs: JobService
     limiter: RateLimiter
+    auth_cache: AuthCache
 
     def as_state(self) -> dict[str, Any]:
-        return {"services": self, "db": self.db, "limiter": self.limiter}
+        return {
+            "services": self,
+            "db": self.db,
+            "limiter": self.limiter,
+            "auth_cache": self.auth_cache,
+        }
 
 
 def services(request: Request) -> Services:

@@ -8,7 +8,9 @@ address connected to is checked by ``connectors.netguard``.
 from __future__ import annotations
 
 import base64
+import functools
 import json
+import ssl
 from typing import Any, Literal
 
 import httpx
@@ -53,6 +55,13 @@ class HttpRequestOutput(BaseModel):
     headers: dict[str, str]
     body: Any
     truncated: bool = False
+
+
+@functools.lru_cache(maxsize=1)
+def _tls() -> ssl.SSLContext:
+    """One verifying TLS context per process: building one per request (loading the CA
+    bundle) costs more than a loopback request itself."""
+    return httpx.create_ssl_context()
 
 
 def _auth_into(auth: HttpAuth, headers: dict[str, str], query: dict[str, str]) -> None:
@@ -107,7 +116,7 @@ async def request(ctx: ActionContext, data: HttpRequestInput) -> HttpRequestOutp
         _auth_into(auth, headers, query)
     content = _encode_body(data.body, headers)
     try:
-        async with httpx.AsyncClient() as client:
+        async with httpx.AsyncClient(verify=_tls()) as client:
             response = await netguard.send(
                 client,
                 data.method,

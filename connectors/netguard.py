@@ -63,7 +63,7 @@ async def resolve_target(url: str | httpx.URL, *, allow_private: bool) -> Target
         raise InvalidInputError(f"cannot resolve host {host!r}") from exc
     addresses: list[IPAddress] = []
     for info in infos:
-        addr = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+        addr = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
         if addr not in addresses:
             addresses.append(addr)
     if not addresses:
@@ -90,7 +90,10 @@ async def send(
     max_redirects: int = 0,
 ) -> httpx.Response:
     """Send one request (streaming; the caller reads and closes the response)."""
-    current = httpx.URL(url, params=params) if params else httpx.URL(url)
+    try:
+        current = httpx.URL(url, params=params) if params else httpx.URL(url)
+    except (httpx.InvalidURL, TypeError, ValueError) as exc:
+        raise InvalidInputError(f"invalid URL: {exc}") from exc
     for _hop in range(max_redirects + 1):
         target = await resolve_target(current, allow_private=allow_private)
         host_ip = target.address

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
-from connectors import http
+from connectors import discord, gmail, http, hunter, pdl, slack, smtp, stripe
 from connectors.base import Action, Connector
 
-CONNECTORS: dict[str, Connector] = {c.type: c for c in (http.CONNECTOR,)}
+CONNECTORS: dict[str, Connector] = {
+    c.type: c
+    for c in (
+        http.CONNECTOR,
+        slack.CONNECTOR,
+        smtp.CONNECTOR,
+        stripe.CONNECTOR,
+        discord.CONNECTOR,
+        gmail.CONNECTOR,
+        hunter.CONNECTOR,
+        pdl.CONNECTOR,
+    )
+}
 
 
 def get_connector(connector_type: str) -> Connector | None:

@@ -9,6 +9,7 @@ API. Ctrl-C stops everything; the next start keeps every job, user and key.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import os
 import signal
 import socket
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from engine.client import connect, ensure_search_attributes
 from engine.jobs import SEARCH_ATTRIBUTES
@@ -23,7 +25,22 @@ from settings import Settings, get_settings
 from store.migrate import upgrade
 
 STARTUP_DEADLINE = 60.0
+PR_SET_PDEATHSIG = 1
 _SA_TYPES = {"KEYWORD": "Keyword", "INT": "Int", "TEXT": "Text", "BOOL": "Bool"}
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: if the supervisor dies, even by SIGKILL, so does it."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def child_options() -> dict[str, Any]:
+    """Popen options for every child of a supervisor: own process group, dies with us."""
+    options: dict[str, Any] = {"start_new_session": True}
+    if sys.platform == "linux":
+        options["preexec_fn"] = _die_with_parent
+    return options
 
 
 def temporal_binary() -> str:
@@ -60,7 +77,7 @@ def start_temporal(settings: Settings) -> subprocess.Popen[bytes] | None:
         kind = _SA_TYPES[key.indexed_value_type.name]
         args += ["--search-attribute", f"{key.name}={kind}"]
     log = open(settings.state_dir / "temporal.log", "ab")
-    return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, **child_options())
 
 
 async def wait_for_temporal(settings: Settings) -> None:
@@ -77,7 +94,7 @@ async def wait_for_temporal(settings: Settings) -> None:
 
 
 def spawn(args: list[str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, *args], start_new_session=True)
+    return subprocess.Popen([sys.executable, *args], **child_options())
 
 
 def stop_all(children: list[subprocess.Popen[bytes]]) -> None:
@@ -128,7 +145,7 @@ def main() -> None:
         while not stopping:
             for child in children:
                 if child.poll() is not None:
-                    print(f"taskyard: a process exited ({child.args}); stopping", flush=True)
+                    print(f"taskyard: a process exited ({child.args!r}); stopping", flush=True)
                     stopping = True
             time.sleep(0.5)
     finally:

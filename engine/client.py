@@ -14,8 +14,12 @@ from engine.jobs import SEARCH_ATTRIBUTES
 from settings import Settings
 
 
-async def connect(settings: Settings) -> Client:
-    """A client with the pydantic data converter, as every Taskyard process uses."""
+async def connect(settings: Settings, *, lazy: bool = False) -> Client:
+    """A client with the pydantic data converter, as every Taskyard process uses.
+
+    ``lazy`` connects on first use, so the API can start (and report itself degraded)
+    while Temporal is unreachable.
+    """
     tls: TLSConfig | bool = False
     if settings.temporal_tls or settings.temporal_api_key is not None:
         tls = TLSConfig(
@@ -35,6 +39,7 @@ async def connect(settings: Settings) -> Client:
         tls=tls,
         api_key=settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None,
         data_converter=pydantic_data_converter,
+        lazy=lazy,
     )
 
 

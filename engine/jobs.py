@@ -16,7 +16,8 @@ from temporalio import workflow
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 
 JobType = Literal[
-    "linkedin_action", "data_enrichment", "workflow_run", "tool_execution", "webhook_delivery"
+    "linkedin_action", "data_enrichment", "workflow_run", "tool_execution", "webhook_delivery",
+    "lead_import",
 ]
 JOB_TYPES: tuple[str, ...] = (
     "linkedin_action",
@@ -24,6 +25,7 @@ JOB_TYPES: tuple[str, ...] = (
     "workflow_run",
     "tool_execution",
     "webhook_delivery",
+    "lead_import",
 )
 JobStatus = Literal["pending", "running", "completed", "failed", "cancelled"]
 JOB_STATUSES: tuple[str, ...] = ("pending", "running", "completed", "failed", "cancelled")
@@ -32,11 +34,14 @@ SA_USER_ID = SearchAttributeKey.for_keyword("TaskyardUserId")
 SA_JOB_TYPE = SearchAttributeKey.for_keyword("TaskyardJobType")
 SA_JOB_STATUS = SearchAttributeKey.for_keyword("TaskyardJobStatus")
 SA_PROGRESS = SearchAttributeKey.for_int("TaskyardProgress")
+# workflow_run only: the definition an execution runs, so executions list by workflow.
+SA_WORKFLOW_ID = SearchAttributeKey.for_keyword("TaskyardWorkflowId")
 SEARCH_ATTRIBUTES: tuple[SearchAttributeKey[Any], ...] = (
     SA_USER_ID,
     SA_JOB_TYPE,
     SA_JOB_STATUS,
     SA_PROGRESS,
+    SA_WORKFLOW_ID,
 )
 
 QUERY_JOB_STATE = "job_state"
@@ -143,3 +148,13 @@ class JobTracker:
 
 def activity_timeout(seconds: float) -> timedelta:
     return timedelta(seconds=seconds)
+
+
+class JobWorkflow:
+    """Base of every job workflow: its ``JobTracker`` answers the ``job_state`` query."""
+
+    _job: JobTracker
+
+    @workflow.query(name=QUERY_JOB_STATE)
+    def job_state(self) -> JobState:
+        return self._job.state

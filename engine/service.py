@@ -9,9 +9,10 @@ from __future__ import annotations
 import base64
 import binascii
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel
 from temporalio.client import (
@@ -22,7 +23,7 @@ from temporalio.client import (
     WorkflowFailureError,
     WorkflowHandle,
 )
-from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError, CancelledError, TerminatedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -162,6 +163,32 @@ async def job_from_execution(execution: WorkflowExecution) -> Job:
     )
 
 
+
+async def list_jobs(client: Client, query: str, *, limit: int, page_token: str | None) -> JobPage:
+    """One page of jobs matching a visibility query; ``ValueError`` for a bad page token."""
+    token: bytes | None = None
+    if page_token:
+        try:
+            token = base64.b64decode(page_token.encode(), altchars=b"-_", validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ValueError("invalid pageToken") from exc
+        if not token:
+            raise ValueError("invalid pageToken")
+    iterator = client.list_workflows(query, page_size=limit, next_page_token=token)
+    try:
+        await iterator.fetch_next_page(page_size=limit)
+    except RPCError as exc:
+        # A forged or stale token can fail as UNKNOWN as well as INVALID_ARGUMENT.
+        if token and exc.status in (RPCStatusCode.INVALID_ARGUMENT, RPCStatusCode.UNKNOWN):
+            raise ValueError("invalid pageToken") from exc
+        raise
+    jobs = [await job_from_execution(e) for e in iterator.current_page or []]
+    next_token = iterator.next_page_token
+    return JobPage(
+        jobs=jobs,
+        next_page_token=base64.urlsafe_b64encode(next_token).decode() if next_token else None,
+    )
+
 class JobService:
     """Starts, reads, lists, counts and cancels jobs for one user at a time."""
 
@@ -174,7 +201,7 @@ class JobService:
 
     async def start(
         self,
-        workflow: str,
+        workflow: str | Callable[..., Any],
         arg: BaseModel,
         *,
         job_id: str,
@@ -184,13 +211,18 @@ class JobService:
         message: str,
         metadata: dict[str, Any] | None = None,
         result_type: type | None = None,
+        extra_attributes: list[SearchAttributePair[Any]] | None = None,
     ) -> WorkflowHandle[Any, Any]:
+        attributes = start_attributes(user_id, job_type)
+        if extra_attributes:  # a job kind's own search attributes (workflow_run: the workflow)
+            attributes = TypedSearchAttributes(
+                [*attributes.search_attributes, *extra_attributes])
         return await self.client.start_workflow(
-            workflow,
+            cast(Any, workflow),  # a workflow name or a run method; the SDK overloads both
             arg,
             id=job_id,
             task_queue=self.queue(queue),
-            search_attributes=start_attributes(user_id, job_type),
+            search_attributes=attributes,
             memo=start_memo(message, metadata or {}),
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             result_type=result_type,
@@ -215,8 +247,7 @@ class JobService:
         if description.status == WorkflowExecutionStatus.RUNNING:
             try:
                 state = await self.client.get_workflow_handle(job_id).query(
-                    JOB_TYPES,
-    QUERY_JOB_STATE, result_type=JobState
+                    QUERY_JOB_STATE, result_type=JobState
                 )
             except RPCError:
                 state = None
@@ -226,27 +257,8 @@ class JobService:
         return job, state
 
     async def list(self, f: JobFilter, *, limit: int, page_token: str | None) -> JobPage:
-        token: bytes | None = None
-        if page_token:
-            try:
-                token = base64.urlsafe_b64decode(page_token.encode())
-            except (binascii.Error, ValueError) as exc:
-                raise ValueError("invalid pageToken") from exc
-        iterator = self.client.list_workflows(
-            visibility_query(f), page_size=limit, next_page_token=token
-        )
-        try:
-            await iterator.fetch_next_page(page_size=limit)
-        except RPCError as exc:
-            if exc.status == RPCStatusCode.INVALID_ARGUMENT and token:
-                raise ValueError("invalid pageToken") from exc
-            raise
-        jobs = [await job_from_execution(e) for e in iterator.current_page or []]
-        next_token = iterator.next_page_token
-        return JobPage(
-            jobs=jobs,
-            next_page_token=base64.urlsafe_b64encode(next_token).decode() if next_token else None,
-        )
+        return await list_jobs(self.client, visibility_query(f), limit=limit,
+                               page_token=page_token)
 
     async def statistics(self, f: JobFilter) -> Statistics:
         """Two visibility counts: by execution status, and pending among the running."""

@@ -11,7 +11,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
-from engine.jobs import QUERY_JOB_STATE, JobState, JobTracker
+from engine.events import EventInput, emit_events
+from engine.jobs import JobTracker, JobWorkflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.tools import RunToolInput, ToolActivities
@@ -46,13 +47,9 @@ def _failure_of(err: BaseException) -> tuple[str, str | None]:
 
 
 @workflow.defn(name="ToolExecutionWorkflow")
-class ToolExecutionWorkflow:
+class ToolExecutionWorkflow(JobWorkflow):
     def __init__(self) -> None:
         self._job = JobTracker()
-
-    @workflow.query(name=QUERY_JOB_STATE)
-    def job_state(self) -> JobState:
-        return self._job.state
 
     @workflow.run
     async def run(self, data: ToolExecutionInput) -> ToolExecutionOutput:
@@ -86,6 +83,16 @@ class ToolExecutionWorkflow:
                 raise
             message, error_type = _failure_of(err)
             self._job.fail(f"{data.tool_name} failed: {message}", error_type)
+            await self._emit(data, "tool.failed", {"status": "failed", "error": message,
+                                                   "errorType": error_type})
             raise ApplicationError(message, type=error_type, non_retryable=True) from err
         self._job.complete(f"{data.tool_name} completed", result)
+        await self._emit(data, "tool.completed", {"status": "completed", "output": result})
         return ToolExecutionOutput(successful=True, data=result)
+
+    async def _emit(self, data: ToolExecutionInput, name: str, body: dict[str, Any]) -> None:
+        """Webhook events for the job's end (histories from before events replay unchanged)."""
+        if workflow.patched("emit-events-v1"):
+            payload = {"executionId": workflow.info().workflow_id, "toolName": data.tool_name,
+                       **body}
+            await emit_events(data.user_id, [EventInput(name=name, data=payload)])

@@ -6,11 +6,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+T = TypeVar("T")
 
 
 def async_url(url: str) -> str:
@@ -74,6 +76,12 @@ class Database:
     async def session(self) -> AsyncIterator[AsyncSession]:
         async with self._sessions() as session:
             yield session
+
+    async def get_owned(self, model: type[T], user_id: str, row_id: str) -> T | None:
+        """The row if ``user_id`` owns it; another user's row is the same as a missing one."""
+        async with self.session() as session:
+            row = await session.get(model, row_id)
+        return row if row is not None and getattr(row, "user_id", None) == user_id else None
 
     async def close(self) -> None:
         await self.engine.dispose()

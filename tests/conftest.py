@@ -190,3 +190,17 @@ async def target() -> AsyncIterator[Any]:
             yield t
         finally:
             t.release.set()
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """Environment for a worker subprocess that shares this test's Temporal, DB and queues."""
+    env = dict(os.environ)
+    for name, value in settings.model_dump().items():
+        if value is None:
+            continue
+        if hasattr(value, "get_secret_value"):
+            value = value.get_secret_value()
+        env[f"TASKYARD_{name.upper()}"] = str(value).lower() if isinstance(value, bool) else str(
+            value
+        )
+    return env

@@ -12,14 +12,16 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from api import bodies
-from api.auth import acting_user, require
-from api.errors import BadRequest, Unprocessable
+from api.auth import require, required_user
+from api.errors import BadRequest, NotFound, Unprocessable
 from api.sealing import seal, split_secrets
+from api.spec import operation
 from api.state import services
 from connectors.registry import find_tool
 from engine import queues
 from engine.service import ExecutionResult
 from engine.tool_execution import ToolExecutionInput, ToolExecutionOutput, ToolExecutionWorkflow
+from store import credentials
 
 SYNC_WAIT_SECONDS = 120.0
 PERMANENT = frozenset({"InvalidInputError", "NotFoundError", "AuthError"})
@@ -32,10 +34,38 @@ class ExecuteTool(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
     run_async: bool = Field(default=False, alias="async")
     userId: str | None = None
+    credentialId: str | None = Field(default=None, max_length=40)
+
+
+class ToolResult(BaseModel):
+    """A finished synchronous execution, or (202) the id of one still running."""
+
+    successful: bool | None = None
+    data: Any = None
+    executionId: str
+    status: str | None = None
+
+
+class ToolFailure(BaseModel):
+    """A failed execution (``successful: false``) or a rejected request (``code``)."""
+
+    successful: bool | None = None
+    error: str
+    errorType: str | None = None
+    executionId: str | None = None
+    code: str | None = None
+    details: Any = None
 
 
 def new_execution_id() -> str:
     return "exec_" + uuid.uuid4().hex
+
+
+def failure_status(outcome: ExecutionResult) -> int:
+    """409 cancelled, 422 a permanent (soft) failure, 502 anything the network or vendor caused."""
+    if outcome.error_type == "Cancelled":
+        return 409
+    return 422 if outcome.error_type in PERMANENT else 502
 
 
 def result_response(execution_id: str, outcome: ExecutionResult) -> JSONResponse:
@@ -43,12 +73,7 @@ def result_response(execution_id: str, outcome: ExecutionResult) -> JSONResponse
         return JSONResponse(
             {"successful": True, "data": outcome.data, "executionId": execution_id}
         )
-    if outcome.error_type == "Cancelled":
-        status = 409
-    elif outcome.error_type in PERMANENT:
-        status = 422
-    else:
-        status = 502
+    status = failure_status(outcome)
     return JSONResponse(
         {
             "successful": False,
@@ -112,14 +137,33 @@ async def start_tool_job(
     return execution_id, handle
 
 
+async def check_credential(request: Request, user_id: str, credential_id: str, tool: str) -> None:
+    """The credential exists, belongs to the caller and is for the tool's connector."""
+    row = await credentials.get_owned(services(request).db, user_id, credential_id)
+    if row is None:
+        raise NotFound("Credential not found", code="CREDENTIAL_NOT_FOUND")
+    found = find_tool(tool)
+    if found is not None and found[0].type != row.provider:
+        raise BadRequest(
+            f"Credential {row.id} is for {row.provider}, not {found[0].type}",
+            code="CREDENTIAL_PROVIDER_MISMATCH",
+        )
+
+
+@operation("Execute one connector action", tag="Tools", scope="tools:execute", body=ExecuteTool,
+           responses={200: ToolResult, 202: ToolResult, 400: None, 404: None, 409: ToolFailure,
+                      422: ToolFailure, 502: ToolFailure},
+           description="Runs a `tool_execution` job and waits for it (up to two minutes); with "
+           "`async: true` it answers 202 with the execution id at once.")
 async def execute_tool(request: Request) -> JSONResponse:
     principal = require(request, "tools:execute")
     data = await bodies.read(request, ExecuteTool)
-    user_id = acting_user(principal, data.userId)
-    if user_id is None:
-        raise BadRequest("userId is required with a global API key", code="USER_ID_REQUIRED")
+    user_id = required_user(principal, data.userId)
+    if data.credentialId is not None:
+        await check_credential(request, user_id, data.credentialId, data.toolName)
     execution_id, handle = await start_tool_job(
-        request, user_id=user_id, tool_name=data.toolName, params=data.params
+        request, user_id=user_id, tool_name=data.toolName, params=data.params,
+        credential_id=data.credentialId,
     )
     if data.run_async:
         return JSONResponse({"executionId": execution_id, "status": "pending"}, status_code=202)

@@ -17,10 +17,18 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from api import bodies
-from api.auth import Principal, acting_user, require, require_user
+from api.auth import acting_user, require, require_user, required_user
 from api.errors import BadRequest, Conflict, NotFound
+from api.spec import operation
 from api.state import services
-from engine.service import Job, JobAlreadyFinished, JobFilter, JobNotFound
+from engine.service import (
+    Job,
+    JobAlreadyFinished,
+    JobFilter,
+    JobNotFound,
+    JobService,
+    Statistics,
+)
 from store.db import utcnow
 from store.models import JobNote
 
@@ -33,7 +41,8 @@ class JobQuery(BaseModel):
     endDate: int | None = Field(default=None, ge=0, le=32503680000)
     status: Literal["pending", "running", "completed", "failed", "cancelled"] | None = None
     type: Literal[
-        "linkedin_action", "data_enrichment", "workflow_run", "tool_execution", "webhook_delivery"
+        "linkedin_action", "data_enrichment", "workflow_run", "tool_execution", "webhook_delivery",
+        "lead_import",
     ] | None = None
     limit: int = Field(default=50, ge=1, le=100)
     pageToken: str | None = Field(default=None, max_length=4096)
@@ -44,6 +53,61 @@ class JobQuery(BaseModel):
         if self.startDate and self.endDate and self.startDate > self.endDate:
             raise ValueError("startDate must not be after endDate")
         return self
+
+
+class JobOut(BaseModel):
+    id: str
+    type: str
+    userId: str | None = None
+    status: str
+    createdAt: str | None = None
+    completedAt: str | None = None
+    message: str = ""
+    progress: int = 0
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    result: Any = None
+    error: str | None = None
+
+
+class JobsPagination(BaseModel):
+    limit: int
+    nextPageToken: str | None = None
+    hasMore: bool
+
+
+class JobsData(BaseModel):
+    statistics: Statistics
+    jobs: list[JobOut] | None = None
+    pagination: JobsPagination | None = None
+
+
+class JobsResponse(BaseModel):
+    userId: str | None = None
+    success: bool
+    data: JobsData
+
+
+class JobResponse(BaseModel):
+    userId: str
+    success: bool
+    data: JobOut
+
+
+class CancelledJob(BaseModel):
+    id: str
+    status: str
+
+
+class JobCancelResponse(BaseModel):
+    userId: str
+    success: bool
+    message: str
+    data: CancelledJob
+
+
+class EditMessage(BaseModel):
+    message: str = Field(min_length=1, max_length=2000)
+    userId: str | None = None
 
 
 def _ts(value: int | None) -> datetime | None:
@@ -69,6 +133,17 @@ def job_public(job: Job) -> dict[str, Any]:
     data["createdAt"] = _iso(job.createdAt)
     data["completedAt"] = _iso(job.completedAt)
     return data
+
+
+async def job_view(jobs: JobService, user_id: str, job_id: str) -> dict[str, Any]:
+    """A job's public view for a record that names it (import, batch); ``failed`` when
+    Temporal no longer knows it (e.g. past the namespace's retention)."""
+    try:
+        job, _state = await jobs.get(user_id, job_id)
+    except JobNotFound:
+        return {"status": "failed", "progress": 0, "message": "Job not found in Temporal",
+                "createdAt": None, "completedAt": None}
+    return job_public(job)
 
 
 async def _apply_notes(request: Request, jobs: list[Job]) -> None:
@@ -112,19 +187,13 @@ async def _jobs_payload(
     return data
 
 
+@operation("List your jobs with statistics", tag="Jobs", scope="users:read", query=JobQuery,
+           responses={200: JobsResponse, 400: None}, global_key=False)
 async def user_jobs(request: Request) -> JSONResponse:
     user_id = require_user(request, "users:read", LEGACY_ROUTE, USER_JOBS_DENIED)
     q = bodies.query_model(request, JobQuery)
     data = await _jobs_payload(request, user_id, q)
     return JSONResponse({"userId": user_id, "success": True, "data": data})
-
-
-def _owner(principal: Principal, job_owner: str | None) -> str:
-    """Who a single-job call is about: a user key's own user, or a global key's named one."""
-    user_id = principal.user_id or job_owner
-    if user_id is None:
-        raise BadRequest("userId is required with a global API key", code="USER_ID_REQUIRED")
-    return user_id
 
 
 async def _get_job(request: Request, user_id: str, job_id: str) -> dict[str, Any]:
@@ -139,16 +208,19 @@ async def _get_job(request: Request, user_id: str, job_id: str) -> dict[str, Any
     return data
 
 
+@operation("Get one job", tag="Jobs", scope="users:read", responses={200: JobResponse, 404: None})
 async def one_job(request: Request) -> JSONResponse:
     principal = require(request, "users:read", message=USER_JOBS_DENIED)
-    user_id = _owner(principal, acting_user(principal, request.query_params.get("userId")))
+    user_id = required_user(principal, request.query_params.get("userId"))
     data = await _get_job(request, user_id, request.path_params["job_id"])
     return JSONResponse({"userId": user_id, "success": True, "data": data})
 
 
+@operation("Cancel a job", tag="Jobs", scope="jobs:update",
+           responses={202: JobCancelResponse, 404: None, 409: None})
 async def cancel_job(request: Request) -> JSONResponse:
     principal = require(request, "jobs:update")
-    user_id = _owner(principal, acting_user(principal, request.query_params.get("userId")))
+    user_id = required_user(principal, request.query_params.get("userId"))
     job_id = request.path_params["job_id"]
     try:
         await services(request).jobs.cancel(user_id, job_id)
@@ -167,6 +239,8 @@ async def cancel_job(request: Request) -> JSONResponse:
     )
 
 
+@operation("A user's jobs (legacy route; global keys name the user)", tag="Jobs",
+           scope="users:read", query=JobQuery, responses={200: JobsResponse, 400: None})
 async def legacy_user_job_status(request: Request) -> JSONResponse:
     principal = require(request, "users:read", message=USER_JOBS_DENIED)
     user_id = acting_user(principal, request.path_params["user_id"])
@@ -175,6 +249,8 @@ async def legacy_user_job_status(request: Request) -> JSONResponse:
     return JSONResponse({"userId": user_id, "success": True, "data": data})
 
 
+@operation("Jobs (legacy route)", tag="Jobs", scope="jobs:read", query=JobQuery,
+           responses={200: JobsResponse, 400: None})
 async def legacy_job_status(request: Request) -> JSONResponse:
     principal = require(request, "jobs:read")
     q = bodies.query_model(request, JobQuery)
@@ -183,6 +259,8 @@ async def legacy_job_status(request: Request) -> JSONResponse:
     return JSONResponse({"userId": user_id, "success": True, "data": data})
 
 
+@operation("Job statistics (legacy route)", tag="Jobs", scope="jobs:read", query=JobQuery,
+           responses={200: JobsResponse, 400: None})
 async def legacy_job_counts(request: Request) -> JSONResponse:
     principal = require(request, "jobs:read")
     q = bodies.query_model(request, JobQuery)
@@ -191,15 +269,12 @@ async def legacy_job_counts(request: Request) -> JSONResponse:
     return JSONResponse({"userId": user_id, "success": True, "data": data})
 
 
-class EditMessage(BaseModel):
-    message: str = Field(min_length=1, max_length=2000)
-    userId: str | None = None
-
-
+@operation("Set a job's message (legacy route)", tag="Jobs", scope="jobs:update",
+           body=EditMessage, responses={200: JobResponse, 404: None})
 async def legacy_edit_job_message(request: Request) -> JSONResponse:
     principal = require(request, "jobs:update")
     data = await bodies.read(request, EditMessage)
-    user_id = _owner(principal, acting_user(principal, data.userId))
+    user_id = required_user(principal, data.userId)
     job_id = request.path_params["job_id"]
     try:
         await services(request).jobs.get(user_id, job_id)

@@ -14,6 +14,7 @@ from starlette.routing import Route
 from api import bodies, scopes
 from api.auth import Principal, acting_user, generate_key, hash_key, preview, require
 from api.errors import NotFound, PermissionDenied, Unprocessable
+from api.spec import operation
 from api.state import services
 from store.db import as_utc, utcnow
 from store.models import ApiKey, User
@@ -33,6 +34,37 @@ class CreateKey(BaseModel):
         if unknown:
             raise ValueError(f"unknown permissions: {', '.join(unknown)}")
         return list(dict.fromkeys(value))
+
+
+class KeyPublic(BaseModel):
+    id: str
+    name: str
+    description: str | None = None
+    key_preview: str
+    permissions: list[str]
+    userId: str | None = None
+    is_active: bool
+    created_at: str | None = None
+    expires_at: str | None = None
+    last_used: str | None = None
+
+
+class KeyCreated(KeyPublic):
+    key: str
+    success: bool
+
+
+class KeyList(BaseModel):
+    success: bool
+    data: list[KeyPublic]
+    total: int
+
+
+class KeyRevoked(BaseModel):
+    success: bool
+    message: str
+    deleted_id: str
+    id: str
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -57,6 +89,9 @@ def key_public(row: ApiKey) -> dict[str, Any]:
     }
 
 
+@operation("Create an API key (shown once)", tag="API keys", scope="api_keys:write",
+           body=CreateKey, responses={201: KeyCreated, 400: None, 403: None, 404: None, 422: None},
+           description="A key can only grant scopes its creator holds.")
 async def create_key(request: Request) -> JSONResponse:
     principal = require(request, "api_keys:write")
     data = await bodies.read(request, CreateKey)
@@ -92,6 +127,8 @@ def _visible(principal: Principal, row: ApiKey) -> bool:
     return principal.is_global or row.user_id == principal.user_id
 
 
+@operation("List API keys (never the secret)", tag="API keys", scope="api_keys:read",
+           responses={200: KeyList})
 async def list_keys(request: Request) -> JSONResponse:
     principal = require(request, "api_keys:read")
     db = services(request).db
@@ -105,6 +142,8 @@ async def list_keys(request: Request) -> JSONResponse:
     return JSONResponse({"success": True, "data": data, "total": len(data)})
 
 
+@operation("Revoke an API key", tag="API keys", scope="api_keys:write",
+           responses={200: KeyRevoked, 404: None})
 async def revoke_key(request: Request) -> JSONResponse:
     principal = require(request, "api_keys:write")
     key_id = request.path_params["key_id"]
@@ -117,6 +156,7 @@ async def revoke_key(request: Request) -> JSONResponse:
         row.revoked_at = row.revoked_at or utcnow()
         session.add(row)
         await session.commit()
+    services(request).auth_cache.forget_key(key_id)
     return JSONResponse(
         {"success": True, "message": "API key revoked", "deleted_id": key_id, "id": key_id}
     )

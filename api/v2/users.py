@@ -12,6 +12,7 @@ from starlette.routing import Route
 from api import bodies
 from api.auth import require
 from api.errors import Conflict, PermissionDenied
+from api.spec import operation
 from api.state import services
 from store.models import User
 
@@ -19,6 +20,19 @@ from store.models import User
 class CreateUser(BaseModel):
     email: EmailStr
     name: str = Field(default="", max_length=200)
+
+
+class UserPublic(BaseModel):
+    id: str
+    email: str
+    name: str
+    createdAt: str
+
+
+class UserCreated(BaseModel):
+    success: bool
+    userId: str
+    data: UserPublic
 
 
 def user_public(user: User) -> dict[str, object]:
@@ -30,6 +44,9 @@ def user_public(user: User) -> dict[str, object]:
     }
 
 
+@operation("Create a user", tag="Users", scope="users:write", body=CreateUser,
+           responses={201: UserCreated, 400: None, 403: None, 409: None, 422: None},
+           global_key=True, description="Global keys only; give the user a key next.")
 async def create_user(request: Request) -> JSONResponse:
     principal = require(request, "users:write")
     if not principal.is_global:

@@ -26,3 +26,16 @@ async def test_sync_http_tool_execution(stack: Stack, target) -> None:
     assert body["successful"] is True
     assert body["data"]["status"] == 200
     assert body["executionId"].startswith("exec_")
+
+
+async def test_health_is_degraded_without_temporal(temporal_env, database_url, tmp_path) -> None:
+    from tests.conftest import make_settings, run_stack
+
+    settings = make_settings(temporal_env, database_url, tmp_path, temporal_address="127.0.0.1:1")
+    async with run_stack(temporal_env, settings, with_worker=False) as broken:
+        async with broken.api() as api:
+            r = await api.get("/api/v2/health")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["status"] == "degraded"
+    assert body["services"]["temporal"] == "down" and body["services"]["database"] == "healthy"

@@ -35,6 +35,11 @@ class Target:
                 }
             )
 
+        async def sink(request: Request) -> Response:
+            """Records the request and answers without echoing anything back."""
+            self.requests.append(await record(request))
+            return JSONResponse({"ok": True})
+
         async def status(request: Request) -> Response:
             self.requests.append(await record(request))
             return PlainTextResponse("status", status_code=int(request.path_params["code"]))
@@ -52,6 +57,7 @@ class Target:
             routes=[
                 Route("/echo", echo, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
                 Route("/echo/{rest:path}", echo, methods=["GET", "POST"]),
+                Route("/sink", sink, methods=["GET", "POST"]),
                 Route("/status/{code:int}", status),
                 Route("/redirect", redirect),
                 Route("/slow", slow, methods=["GET", "POST"]),

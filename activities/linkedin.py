@@ -1,0 +1,206 @@
+"""LinkedIn activities: finish an OAuth connection, and perform one action through the provider.
+
+Secrets stay here: the authorization code and the member's token are loaded and
+decrypted inside the activity; workflows carry only the user, the account id and
+the state's hash. The provider is the one the account was connected with
+(``sandbox`` or ``unipile``), so switching the setting never sends a sandbox
+account's actions to a real provider.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+from temporalio import activity
+
+from activities.errors import to_application_error
+from activities.heartbeat import heartbeating
+from connectors import linkedin, linkedin_sandbox
+from connectors.errors import AuthError, ConnectorError, InvalidInputError, RateLimitedError
+from connectors.linkedin import ChallengeError
+from connectors.linkedin_automation import ActionResult, UnipileClient
+from settings import Settings
+from store import linkedin as store
+from store.db import Database, utcnow
+from store.linkedin import LinkedInAccount, StateError
+from store.vault import Vault, VaultError
+
+
+class PerformInput(BaseModel):
+    user_id: str
+    account_id: str
+    action_type: str
+    profile_url: str
+    message: str | None = None
+    note: str | None = None
+    post_url: str | None = None
+    attempt: int = 1
+
+
+class PerformOutput(BaseModel):
+    """``limit`` and ``challenge`` are answers, not errors: the governor pauses the account."""
+
+    outcome: Literal["completed", "limit", "challenge"]
+    summary: str = ""
+    remote_id: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+    retry_after_seconds: float | None = None
+    reason: str | None = None
+
+
+class ConnectInput(BaseModel):
+    user_id: str
+    state_hash: str
+
+
+class ConnectOutput(BaseModel):
+    account_id: str
+    provider: str
+    member_id: str | None = None
+    name: str | None = None
+    profile_url: str | None = None
+    connection_count: int | None = None
+
+
+class LinkedInActivities:
+    """Holds the database, the vault and the provider settings."""
+
+    def __init__(
+        self, db: Database, vault: Vault, settings: Settings, *, heartbeat_interval: float = 1.0
+    ) -> None:
+        self.db = db
+        self.vault = vault
+        self.settings = settings
+        self.heartbeat_interval = heartbeat_interval
+
+    # ---- connecting ---------------------------------------------------------------------
+
+    @activity.defn(name="complete_linkedin_connection")
+    async def complete_linkedin_connection(self, data: ConnectInput) -> ConnectOutput:
+        try:
+            return await self._connect(data)
+        except (StateError, VaultError) as exc:
+            await store.forget_code(self.db, data.state_hash)
+            raise to_application_error(AuthError(str(exc))) from None
+        except ConnectorError as exc:
+            if not exc.retryable:
+                await store.forget_code(self.db, data.state_hash)
+            raise to_application_error(exc) from None
+
+    async def _connect(self, data: ConnectInput) -> ConnectOutput:
+        state, code = await store.open_code(self.db, self.vault, data.state_hash)
+        if state.user_id != data.user_id:
+            raise StateError("the state belongs to another user")
+        timeout = self.settings.http_timeout_seconds
+        automation_id = state.automation_account_id
+        if state.provider == "sandbox":
+            token = linkedin_sandbox.exchange(code, data.state_hash)
+            member = linkedin_sandbox.member(data.user_id)
+            profile: dict[str, Any] = {
+                "member_id": member.sub, "name": member.name, "email": member.email,
+                "profile_url": member.profile_url, "connection_count": member.connection_count,
+            }
+            provider = "sandbox"
+        else:
+            secret = self.settings.linkedin_client_secret
+            if not self.settings.linkedin_client_id or secret is None:
+                raise AuthError("LinkedIn OAuth is not configured (client id and secret)")
+            token = await linkedin.exchange_code(
+                self.settings.linkedin_token_url, client_id=self.settings.linkedin_client_id,
+                client_secret=secret.get_secret_value(), code=code,
+                redirect_uri=state.redirect_uri, timeout=timeout,
+            )
+            info = await linkedin.userinfo(self.settings.linkedin_base_url, token.access_token,
+                                           timeout=timeout)
+            profile = {"member_id": info.sub, "name": info.name, "email": info.email,
+                       "picture_url": info.picture}
+            profile.update(await self._automation_profile(automation_id))
+            provider = "unipile"
+        expires = utcnow() + timedelta(seconds=token.expires_in) if token.expires_in else None
+        account = await store.mark_connected(
+            self.db, self.vault, user_id=data.user_id, state_digest=data.state_hash,
+            provider=provider, token=token.model_dump(exclude_none=True),
+            token_expires_at=expires, scopes=token.scope.split() or list(state.scopes),
+            profile=profile, automation_account_id=automation_id,
+        )
+        return ConnectOutput(
+            account_id=account.id, provider=provider, member_id=account.member_id,
+            name=account.name, profile_url=account.profile_url,
+            connection_count=account.connection_count,
+        )
+
+    async def _automation_profile(self, automation_id: str | None) -> dict[str, Any]:
+        """Profile URL and relation count: OpenID userinfo has neither, Unipile's ``me`` has."""
+        client = self._unipile(automation_id)
+        if client is None:
+            return {}
+        try:
+            me = await client.profile("me")
+        except ConnectorError as exc:
+            activity.logger.warning("could not read the member's Unipile profile: %s", exc)
+            return {}
+        count = me.get("relations_count")
+        return {
+            "profile_url": me.get("profile_url")
+            or (f"https://www.linkedin.com/in/{me['public_identifier']}"
+                if me.get("public_identifier") else None),
+            "connection_count": int(count) if isinstance(count, int | float) else None,
+        }
+
+    def _unipile(self, automation_id: str | None) -> UnipileClient | None:
+        key = self.settings.linkedin_automation_api_key
+        if not automation_id or key is None:
+            return None
+        return UnipileClient(
+            base_url=self.settings.linkedin_automation_base_url, api_key=key.get_secret_value(),
+            account_id=automation_id, timeout=self.settings.http_timeout_seconds,
+        )
+
+    # ---- actions ------------------------------------------------------------------------
+
+    @activity.defn(name="perform_linkedin_action")
+    async def perform_linkedin_action(self, data: PerformInput) -> PerformOutput:
+        try:
+            account = await store.get_account(self.db, data.user_id)
+            if account is None or account.id != data.account_id or account.status != "connected":
+                raise AuthError("the LinkedIn account is not connected")
+            result = await heartbeating(self._perform(account, data), self.heartbeat_interval)
+        except RateLimitedError as exc:
+            return PerformOutput(outcome="limit", reason=exc.message,
+                                 retry_after_seconds=exc.retry_after)
+        except ChallengeError as exc:
+            return PerformOutput(outcome="challenge", reason=exc.message)
+        except Exception as exc:
+            raise to_application_error(exc) from None
+        return PerformOutput(outcome="completed", summary=result.summary,
+                             remote_id=result.remote_id, details=result.details)
+
+    async def _perform(self, account: LinkedInAccount, data: PerformInput) -> ActionResult:
+        kind, url = data.action_type, data.profile_url
+        if account.provider == "sandbox":
+            return linkedin_sandbox.perform(
+                kind, url, attempt=data.attempt, note=data.note, message=data.message,
+                post_url=data.post_url,
+            )
+        client = self._unipile(account.automation_account_id)
+        if client is None:
+            raise AuthError(
+                "no automation account is linked to this LinkedIn account (or no provider key)"
+            )
+        if kind == "sendConnectionRequest":
+            return await client.send_invitation(url, data.note)
+        if kind == "sendMessage":
+            return await client.send_message(url, data.message or "")
+        if kind == "viewProfile":
+            return await client.view_profile(url)
+        if kind == "followProfile":
+            return await client.follow(url)
+        if kind == "likePost":
+            if not data.post_url:
+                raise InvalidInputError("likePost needs a postUrl")
+            return await client.like_post(data.post_url)
+        if kind == "withdrawConnectionRequest":
+            return await client.withdraw_invitation(url)
+        raise InvalidInputError(f"unknown action {kind!r}")

@@ -1,0 +1,1 @@
+"""App integrations (seed 003): ``/v1/{appId}/integrations…``."""

@@ -1,0 +1,267 @@
+"""End users' connections (seed 003): connect, the OAuth callback, list, disconnect.
+
+OAuth toolkits: ``connect`` stores an INITIATED connection with a single-use,
+expiring state (kept hashed) and starts its ``ConnectionWorkflow``; the public
+``callback`` consumes the state, seals the code and hands its id to the
+workflow, which trades it for tokens and keeps them fresh; the end user is then
+sent back to the app's allowed ``redirectUrl`` with ``connectionId`` and
+``status``. Other toolkits take credentials directly and are ACTIVE at once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from pydantic import BaseModel, Field
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse
+from starlette.routing import Route
+from temporalio.service import RPCError
+
+from api import bodies
+from api.auth import require
+from api.errors import BadRequest, NotFound, Unavailable
+from api.integrations.access import (
+    ToolkitNotEnabled,
+    ToolkitUnknown,
+    bearer_jwt,
+    end_user,
+    load_app,
+)
+from api.integrations.admin import require_platform_client
+from api.sealing import seal
+from api.spec import operation
+from api.state import services
+from connectors import oauth
+from connectors.registry import get_connector
+from engine.connection_service import ConnectionRequestClosed, ConnectionService
+from engine.connections import AuthorizeInput
+from settings import Settings
+from store import apps, connections
+from store.db import as_utc
+
+TAG = "Integrations"
+
+
+class Connect(BaseModel):
+    toolkit: str = Field(min_length=1, max_length=60)
+    redirectUrl: str | None = Field(default=None, max_length=2000)
+    userId: str | None = None
+    credentials: dict[str, Any] | None = None
+
+
+class ConnectStarted(BaseModel):
+    authUrl: str | None = None
+    connectionRequestId: str
+    connectionId: str | None = None
+    status: str
+
+
+class ConnectionsQuery(BaseModel):
+    userId: str | None = Field(default=None, max_length=200)
+    toolkit: str | None = Field(default=None, max_length=60)
+    status: Literal["INITIATED", "ACTIVE", "EXPIRED", "FAILED"] | None = None
+
+
+class ConnectionPublic(BaseModel):
+    id: str
+    toolkit: str
+    userId: str
+    status: str
+    statusReason: str | None
+    scopes: list[str]
+    expiresAt: datetime | None
+    createdAt: datetime
+    updatedAt: datetime
+
+
+class ConnectionList(BaseModel):
+    connections: list[ConnectionPublic]
+
+
+class Disconnected(BaseModel):
+    success: bool
+    id: str
+
+
+def callback_url(settings: Settings, app_id: str) -> str:
+    return f"{settings.api_base_url}/v1/{app_id}/integrations/callback"
+
+
+def redirect_allowed(allowed: list[str], url: str) -> bool:
+    """Same scheme, host, port and path as an allowed URL; only the query may differ."""
+    try:
+        wanted = urlsplit(url)
+        wanted_port = wanted.port
+    except ValueError:
+        return False
+    if wanted.fragment or wanted.scheme not in ("http", "https"):
+        return False
+    for candidate in allowed:
+        c = urlsplit(candidate)
+        if (c.scheme, c.hostname, c.port, c.path or "/") == (
+            wanted.scheme, wanted.hostname, wanted_port, wanted.path or "/"
+        ):
+            return True
+    return False
+
+
+def with_query(url: str, **params: str) -> str:
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in params]
+    return urlunsplit(parts._replace(query=urlencode([*query, *params.items()])))
+
+
+def connection_public(row: connections.Connection) -> dict[str, Any]:
+    return ConnectionPublic(
+        id=row.id, toolkit=row.toolkit, userId=row.end_user_id, status=row.status,
+        statusReason=row.status_reason, scopes=row.scopes, expiresAt=as_utc(row.expires_at),
+        createdAt=as_utc(row.created_at), updatedAt=as_utc(row.updated_at),  # type: ignore[arg-type]
+    ).model_dump(mode="json")
+
+
+def connection_service(request: Request) -> ConnectionService:
+    s = services(request)
+    return ConnectionService(
+        s.temporal, task_queue_prefix=s.settings.task_queue_prefix,
+        request_ttl_seconds=s.settings.oauth_state_ttl_seconds,
+        refresh_margin_seconds=s.settings.connection_refresh_margin_seconds,
+    )
+
+
+@operation("Connect an end user's account (OAuth URL, or credentials directly)", tag=TAG,
+           scope="integrations:write", body=Connect, responses={200: ConnectStarted},
+           description="Auth: the app's user JWT, or an API key plus userId.")
+async def connect(request: Request) -> JSONResponse:
+    if bearer_jwt(request) is None:
+        require(request, "integrations:write")
+    data = await bodies.read(request, Connect)
+    caller = await end_user(request, "integrations:write", data.userId, required=True)
+    app, end_user_id = caller.app, str(caller.end_user_id)
+    connector = get_connector(data.toolkit)
+    if connector is None:
+        raise ToolkitUnknown(data.toolkit, app.id)
+    s = services(request)
+    enabled = await apps.toolkit(s.db, app.id, connector.type)
+    if enabled is None:
+        raise ToolkitNotEnabled(app.id, connector.type)
+    if data.credentials is not None:
+        missing = [f for f in connector.required_fields() if data.credentials.get(f) in (None, "")]
+        if missing:
+            raise BadRequest(f"Missing credential fields: {', '.join(missing)}",
+                             code="MISSING_CREDENTIAL_FIELDS",
+                             remediation=f"{connector.name} needs: "
+                                         + ", ".join(connector.required_fields()))
+        row = await connections.create_active(s.db, s.vault, app_id=app.id,
+                                              end_user_id=end_user_id, toolkit=connector.type,
+                                              data=data.credentials)
+        return JSONResponse(ConnectStarted(connectionRequestId=row.id, connectionId=row.id,
+                                           status=row.status).model_dump(exclude_none=True))
+    provider = oauth.provider_for(connector.type)
+    if provider is None:
+        fields = ", ".join(connector.required_fields()) or "none"
+        raise BadRequest(f"{connector.name} connects with credentials, not OAuth",
+                         code="CREDENTIALS_REQUIRED",
+                         remediation=f"Send credentials with the fields: {fields}.")
+    require_platform_client(s.settings, connector)
+    if not data.redirectUrl or not redirect_allowed(app.redirect_urls, data.redirectUrl):
+        raise BadRequest("redirectUrl is missing or not allowed for this app",
+                         code="INTEGRATIONS_REDIRECT_NOT_ALLOWED",
+                         remediation="Add it to the app's redirectUrls: "
+                                     f"PATCH /api/v1/apps/{app.id}")
+    row, state = await connections.create_initiated(
+        s.db, app_id=app.id, end_user_id=end_user_id, toolkit=connector.type,
+        scopes=enabled.scopes or list(provider.scopes), redirect_url=data.redirectUrl,
+        ttl_seconds=s.settings.oauth_state_ttl_seconds,
+    )
+    try:
+        await connection_service(request).start(
+            connection_id=row.id, owner_user_id=app.user_id, app_id=app.id,
+            end_user_id=end_user_id, toolkit=connector.type,
+        )
+    except RPCError as exc:  # Temporal unreachable: the request cannot complete, say so
+        await connections.set_status(s.db, row.id, "FAILED", "could not start the connection")
+        raise Unavailable("Could not start the connection; try again",
+                          code="SERVICE_UNAVAILABLE") from exc
+    client_id, _secret = s.settings.oauth_clients()[provider.client]
+    auth_url = oauth.authorization_url(
+        provider, s.settings.base_urls(), client_id=client_id,
+        redirect_uri=callback_url(s.settings, app.id), state=state, scopes=row.scopes,
+    )
+    return JSONResponse(ConnectStarted(authUrl=auth_url, connectionRequestId=row.id,
+                                       status=row.status).model_dump(exclude_none=True))
+
+
+@operation("OAuth callback: completes the connection and sends the user back", tag=TAG,
+           description="Public. Redirects (302) to the redirectUrl given to connect, with "
+                       "connectionId and status (ACTIVE or FAILED) added to its query.")
+async def callback(request: Request) -> RedirectResponse:
+    app = await load_app(request)
+    params = request.query_params
+    state, code = params.get("state", ""), params.get("code")
+    s = services(request)
+    try:
+        oauth_request, row = await connections.consume_state(s.db, app.id, state)
+    except connections.StateError as exc:
+        raise BadRequest(f"Invalid OAuth state: {exc}", code="INTEGRATIONS_INVALID_STATE",
+                         remediation=f"Start again with POST /v1/{app.id}/integrations/connect."
+                         ) from exc
+    redirect_uri = callback_url(s.settings, app.id)
+    if code:
+        sealed_id = await seal(s.db, s.vault, app.user_id, {"code": code[:4096]})
+        handoff = AuthorizeInput(redirect_uri=redirect_uri, sealed_code_id=sealed_id)
+    else:
+        error = (params.get("error") or "no authorization code")[:100]
+        handoff = AuthorizeInput(redirect_uri=redirect_uri, error=error)
+    status: str
+    try:
+        outcome = await connection_service(request).authorize(row.id, handoff)
+        status, reason = outcome.status, outcome.reason
+    except ConnectionRequestClosed:
+        current = await connections.get(s.db, row.id)
+        status = current.status if current is not None else "FAILED"
+        reason = current.status_reason if current is not None else "connection removed"
+    extra = {"error": reason or "failed"} if status != "ACTIVE" else {}
+    location = with_query(oauth_request.redirect_url, connectionId=row.id, status=status, **extra)
+    return RedirectResponse(location, status_code=302)
+
+
+@operation("List connected accounts", tag=TAG, scope="integrations:read", query=ConnectionsQuery,
+           responses={200: ConnectionList},
+           description="With a user JWT: that end user's; with an API key: the app's "
+                       "(filter with userId).")
+async def list_connections(request: Request) -> JSONResponse:
+    q = bodies.query_model(request, ConnectionsQuery)
+    caller = await end_user(request, "integrations:read", q.userId, required=False)
+    rows = await connections.list_for(services(request).db, caller.app.id, caller.end_user_id)
+    rows = [r for r in rows if (q.toolkit is None or r.toolkit == q.toolkit)
+            and (q.status is None or r.status == q.status)]
+    return JSONResponse({"connections": [connection_public(r) for r in rows]})
+
+
+@operation("Disconnect an account", tag=TAG, scope="integrations:write",
+           responses={200: Disconnected})
+async def delete_connection(request: Request) -> JSONResponse:
+    caller = await end_user(request, "integrations:write", request.query_params.get("userId"),
+                            required=False)
+    db = services(request).db
+    row = await connections.get(db, request.path_params["connection_id"])
+    if (row is None or row.app_id != caller.app.id
+            or (caller.end_user_id is not None and row.end_user_id != caller.end_user_id)):
+        raise NotFound("Connection not found", code="CONNECTION_NOT_FOUND",
+                       remediation="List them: GET /v1/{appId}/integrations/connections.")
+    if oauth.provider_for(row.toolkit) is not None:
+        await connection_service(request).stop(row.id)
+    await connections.delete(db, row)
+    return JSONResponse(Disconnected(success=True, id=row.id).model_dump())
+
+
+routes = [
+    Route("/v1/{app_id}/integrations/connect", connect, methods=["POST"]),
+    Route("/v1/{app_id}/integrations/callback", callback, methods=["GET"]),
+    Route("/v1/{app_id}/integrations/connections", list_connections, methods=["GET"]),
+    Route("/v1/{app_id}/integrations/connections/{connection_id}", delete_connection,
+          methods=["DELETE"]),
+]

@@ -1,0 +1,172 @@
+"""Tools of an app's enabled toolkits (seed 003): list them, execute one for an end user.
+
+``execute`` runs the tool with the end user's connected account as a
+``tool_execution`` job owned by the app's owner (so it shows in their jobs list
+and can be cancelled there), through the same start path as
+``/api/v1/tools/execute``. The workflow carries the connection's id; the
+activity opens its tokens. Failures answer ``INTEGRATIONS_EXECUTION_FAILED``:
+422 when the call cannot succeed as sent, 502 when the vendor or network failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from api import bodies
+from api.auth import require
+from api.errors import ApiError
+from api.integrations.access import (
+    AppCaller,
+    ExecutionFailed,
+    ToolkitNotEnabled,
+    ToolkitUnknown,
+    bearer_jwt,
+    end_user,
+)
+from api.spec import operation
+from api.state import services
+from api.v1.tools import SYNC_WAIT_SECONDS, failure_status, start_tool_job
+from connectors.base import Connector
+from connectors.registry import find_tool, get_connector
+from store import apps, connections
+
+TAG = "Integrations"
+
+
+class ToolsQuery(BaseModel):
+    toolkit: str | None = Field(default=None, max_length=60)
+    userId: str | None = Field(default=None, max_length=200)
+
+
+class Tool(BaseModel):
+    name: str
+    toolkit: str
+    action: str
+    description: str
+    inputSchema: dict[str, Any]
+    outputSchema: dict[str, Any]
+
+
+class ToolList(BaseModel):
+    tools: list[Tool]
+
+
+class Execute(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    toolName: str = Field(min_length=1, max_length=200)
+    params: dict[str, Any] = Field(default_factory=dict)
+    userId: str | None = None
+    connectionId: str | None = Field(default=None, max_length=40)
+
+
+class Executed(BaseModel):
+    successful: bool
+    data: Any = None
+    executionId: str
+
+
+def tools_of(connector: Connector) -> list[dict[str, Any]]:
+    return [
+        Tool(name=connector.tool_name(a.name), toolkit=connector.type, action=a.name,
+             description=a.description, inputSchema=a.input_schema(),
+             outputSchema=a.output_schema()).model_dump()
+        for a in connector.actions.values()
+    ]
+
+
+@operation("List the tools of the app's enabled toolkits", tag=TAG, scope="integrations:read",
+           query=ToolsQuery, responses={200: ToolList})
+async def list_tools(request: Request) -> JSONResponse:
+    q = bodies.query_model(request, ToolsQuery)
+    caller = await end_user(request, "integrations:read", q.userId, required=False)
+    enabled = [t.toolkit for t in await apps.toolkits(services(request).db, caller.app.id)]
+    if q.toolkit is not None:
+        if get_connector(q.toolkit) is None:
+            raise ToolkitUnknown(q.toolkit, caller.app.id)
+        if q.toolkit not in enabled:
+            raise ToolkitNotEnabled(caller.app.id, q.toolkit)
+        enabled = [q.toolkit]
+    found: list[dict[str, Any]] = []
+    for name in enabled:
+        connector = get_connector(name)
+        if connector is not None:
+            found.extend(tools_of(connector))
+    return JSONResponse({"tools": found})
+
+
+async def _connection_for(
+    request: Request, caller: AppCaller, connector: Connector, connection_id: str | None
+) -> connections.Connection:
+    db = services(request).db
+    end_user_id = str(caller.end_user_id)
+    if connection_id is not None:
+        row = await connections.get(db, connection_id)
+        if (row is None or row.app_id != caller.app.id or row.end_user_id != end_user_id
+                or row.toolkit != connector.type):
+            row = None
+    else:
+        row = await connections.latest_for(db, caller.app.id, end_user_id, connector.type)
+    if row is None:
+        raise ExecutionFailed(f"The user has no connected {connector.name} account",
+                              details={"toolkit": connector.type})
+    if row.status != "ACTIVE":
+        raise ExecutionFailed(
+            f"The user's {connector.name} connection is {row.status}; connect again",
+            details={"connectionId": row.id, "status": row.status},
+        )
+    return row
+
+
+@operation("Execute a tool with the end user's connected account", tag=TAG,
+           scope="integrations:execute", body=Execute, responses={200: Executed},
+           description="Auth: the app's user JWT, or an API key plus userId. Failures: "
+                       "INTEGRATIONS_EXECUTION_FAILED, 422 soft failure, 502 network error.")
+async def execute(request: Request) -> JSONResponse:
+    if bearer_jwt(request) is None:
+        require(request, "integrations:execute")
+    data = await bodies.read(request, Execute)
+    caller = await end_user(request, "integrations:execute", data.userId, required=True)
+    found = find_tool(data.toolName)
+    if found is None:
+        raise ExecutionFailed(f"Unknown tool {data.toolName!r}")
+    connector, _action = found
+    if await apps.toolkit(services(request).db, caller.app.id, connector.type) is None:
+        raise ToolkitNotEnabled(caller.app.id, connector.type)
+    connection = None
+    if connector.requires_credentials:
+        connection = await _connection_for(request, caller, connector, data.connectionId)
+    metadata = {"appId": caller.app.id, "endUserId": caller.end_user_id,
+                "connectionId": connection.id if connection else None}
+    try:
+        execution_id, handle = await start_tool_job(
+            request, user_id=caller.app.user_id, tool_name=data.toolName, params=data.params,
+            credential_id=connection.id if connection else None, metadata=metadata,
+        )
+    except ApiError as exc:  # unknown tool or invalid params, in this family's terms
+        raise ExecutionFailed(exc.message, details=exc.details) from exc
+    try:
+        outcome = await asyncio.wait_for(services(request).jobs.outcome(handle), SYNC_WAIT_SECONDS)
+    except TimeoutError:
+        return JSONResponse({"executionId": execution_id, "status": "running"}, status_code=202)
+    if outcome.successful:
+        return JSONResponse(
+            Executed(successful=True, data=outcome.data, executionId=execution_id).model_dump()
+        )
+    raise ExecutionFailed(
+        outcome.error or "Tool execution failed",
+        network=failure_status(outcome) == 502,
+        details={"executionId": execution_id, "errorType": outcome.error_type},
+    )
+
+
+routes = [
+    Route("/v1/{app_id}/integrations/tools", list_tools, methods=["GET"]),
+    Route("/v1/{app_id}/integrations/execute", execute, methods=["POST"]),
+]

@@ -1,0 +1,1 @@
+"""LinkedIn: request/response models and the service functions behind its routes."""

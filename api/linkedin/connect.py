@@ -1,0 +1,195 @@
+"""Connecting a user's LinkedIn account (seed 000): status, OAuth start and callback, disconnect.
+
+``start_setup`` stores a single-use, expiring state (hashed) and returns the URL
+the member approves: LinkedIn's authorization page, or with the ``sandbox``
+provider Taskyard's own consent page, which redirects back exactly as LinkedIn
+would. ``finish`` consumes the state, keeps the code encrypted on it, runs the
+connect workflow (the exchange happens on a worker) and says where to send the
+member next.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from temporalio.client import WorkflowFailureError
+from temporalio.exceptions import ApplicationError, FailureError
+
+from api.errors import BadRequest, NotFound, Unavailable
+from api.linkedin.models import (
+    IntegrationsData,
+    IntegrationSummary,
+    LinkedInStatus,
+    SetupLinkedIn,
+    SetupStarted,
+    WebhooksStatus,
+)
+from api.state import Services
+from connectors import linkedin, linkedin_sandbox
+from engine import queues
+from engine.linkedin_client import disconnect_governor, run_connect
+from store import linkedin as store
+from store.db import as_utc
+from store.models import User
+from store.webhooks import webhook_summary
+
+CALLBACK_PATH = "/api/v2/users/integrations/linkedin/callback"
+SANDBOX_AUTHORIZE_PATH = "/api/v2/linkedin/sandbox/authorize"
+INTEGRATIONS = 2  # LinkedIn and webhooks
+
+
+def iso(value: datetime | None) -> str | None:
+    value = as_utc(value)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+
+
+def linkedin_status(account: store.LinkedInAccount | None) -> LinkedInStatus:
+    if account is None or account.status != "connected":
+        return LinkedInStatus(connected=False)
+    return LinkedInStatus(
+        connected=True, profileUrl=account.profile_url, name=account.name,
+        connectionCount=account.connection_count, connectedAt=iso(account.connected_at),
+        provider=account.provider,
+    )
+
+
+async def integrations(s: Services, user_id: str) -> IntegrationsData:
+    """The user's LinkedIn and webhook status and how complete the setup is."""
+    status = linkedin_status(await store.get_account(s.db, user_id))
+    hooks = await webhook_summary(s.db, user_id)
+    webhooks = WebhooksStatus(configured=hooks.configured, endpoints=hooks.endpoints,
+                              status=hooks.status)
+    connected = int(status.connected) + int(hooks.configured and hooks.status == "active")
+    return IntegrationsData(
+        linkedin=status, webhooks=webhooks,
+        summary=IntegrationSummary(
+            total=INTEGRATIONS, connected=connected,
+            completionPercentage=round(100 * connected / INTEGRATIONS),
+        ),
+    )
+
+
+async def require_user_exists(s: Services, user_id: str) -> None:
+    async with s.db.session() as session:
+        if await session.get(User, user_id) is None:
+            raise NotFound("User not found", code="USER_NOT_FOUND")
+
+
+def redirect_uri(s: Services) -> str:
+    base = s.settings.linkedin_redirect_base_url or s.settings.api_base_url
+    return base.rstrip("/") + CALLBACK_PATH
+
+
+async def start_setup(s: Services, user_id: str, body: SetupLinkedIn) -> SetupStarted:
+    """A sign-in URL with a fresh state; refused while an account is connected."""
+    await require_user_exists(s, user_id)
+    account = await store.get_account(s.db, user_id)
+    if account is not None and account.status == "connected":
+        raise BadRequest(
+            "LinkedIn account is already connected", code="LINKEDIN_ALREADY_CONNECTED",
+            details={"profileUrl": account.profile_url, "connectedAt": iso(account.connected_at)},
+        )
+    cfg = s.settings
+    sandbox = cfg.linkedin_provider == "sandbox"
+    if not sandbox and (not cfg.linkedin_client_id or cfg.linkedin_client_secret is None):
+        raise Unavailable("LinkedIn sign-in is not configured on this server",
+                          code="LINKEDIN_NOT_CONFIGURED")
+    scopes = body.scopes or list(linkedin.DEFAULT_SCOPES)
+    callback = redirect_uri(s)
+    state, expires_at = await store.create_state(
+        s.db, user_id=user_id, provider="sandbox" if sandbox else "linkedin",
+        redirect_uri=callback, return_url=body.returnUrl, scopes=scopes,
+        automation_account_id=body.automationAccountId,
+        ttl_seconds=cfg.linkedin_oauth_state_ttl_seconds,
+    )
+    auth_url = linkedin.authorization_url(
+        cfg.api_base_url + SANDBOX_AUTHORIZE_PATH if sandbox else cfg.linkedin_auth_url,
+        client_id=linkedin_sandbox.CLIENT_ID if sandbox else cfg.linkedin_client_id,
+        redirect_uri=callback, state=state, scopes=scopes,
+    )
+    return SetupStarted(authUrl=auth_url, state=state, expiresAt=iso(expires_at) or "")
+
+
+def failure_message(exc: WorkflowFailureError) -> str:
+    """The provider's reason, from the activity failure under the workflow failure."""
+    cause: BaseException | None = exc.cause
+    while isinstance(cause, FailureError) and not isinstance(cause, ApplicationError):
+        cause = cause.cause
+    if isinstance(cause, ApplicationError):
+        return cause.message
+    return str(cause or exc)
+
+
+def with_query(url: str, **params: str) -> str:
+    parts = urlsplit(url)
+    query = [*parse_qsl(parts.query, keep_blank_values=True), *params.items()]
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+async def finish(s: Services, params: dict[str, str]) -> tuple[str | None, dict[str, Any]]:
+    """Complete a sign-in from LinkedIn's redirect: (where to send the member, result body)."""
+    state = params.get("state") or ""
+    code = params.get("code")
+    denied = params.get("error")
+    try:
+        row = await store.consume_state(s.db, s.vault, state, None if denied else code)
+    except store.StateError as exc:
+        raise BadRequest(f"Invalid OAuth state: {exc}", code="INVALID_OAUTH_STATE") from exc
+    if denied or not code:
+        reason = params.get("error_description") or denied or "no authorization code"
+        error = denied or "missing_code"
+        body = {"success": False, "userId": row.user_id,
+                "error": {"code": error, "message": reason}}
+        if row.return_url:
+            return with_query(row.return_url, linkedin="error", error=error), body
+        raise BadRequest(f"LinkedIn sign-in was not completed: {reason}",
+                         code="LINKEDIN_AUTH_DENIED")
+    try:
+        out = await run_connect(
+            s.temporal, user_id=row.user_id, state_hash=row.state_hash,
+            queue=queues.task_queue(s.settings.task_queue_prefix, queues.LINKEDIN),
+        )
+    except WorkflowFailureError as exc:
+        message = failure_message(exc)
+        if row.return_url:
+            body = {"success": False, "userId": row.user_id,
+                    "error": {"code": "connect_failed", "message": message}}
+            return with_query(row.return_url, linkedin="error", error="connect_failed"), body
+        raise BadRequest(f"LinkedIn connection failed: {message}",
+                         code="LINKEDIN_CONNECT_FAILED") from exc
+    status = LinkedInStatus(connected=True, profileUrl=out.profile_url, name=out.name,
+                            connectionCount=out.connection_count, provider=out.provider)
+    body = {"success": True, "userId": row.user_id,
+            "data": {"linkedin": status.model_dump(exclude_none=True)}}
+    if row.return_url:
+        return with_query(row.return_url, linkedin="connected"), body
+    return None, body
+
+
+async def sandbox_consent(s: Services, params: dict[str, str]) -> str:
+    """The sandbox's authorization page: approve at once and redirect like LinkedIn does."""
+    if s.settings.linkedin_provider != "sandbox":
+        raise NotFound("The sandbox LinkedIn provider is not enabled", code="NOT_FOUND")
+    state = params.get("state") or ""
+    client_id = params.get("client_id")
+    if params.get("response_type") != "code" or client_id != linkedin_sandbox.CLIENT_ID:
+        raise BadRequest("Expected response_type=code and the sandbox client_id",
+                         code="INVALID_REQUEST")
+    row = await store.peek_state(s.db, state)
+    if row is None or row.provider != "sandbox" or row.used_at is not None:
+        raise BadRequest("Unknown or used state", code="INVALID_OAUTH_STATE")
+    if as_utc(row.expires_at) <= datetime.now(UTC):  # type: ignore[operator]
+        raise BadRequest("This sign-in link has expired", code="INVALID_OAUTH_STATE")
+    if params.get("redirect_uri") != row.redirect_uri:
+        raise BadRequest("redirect_uri does not match the one registered", code="INVALID_REQUEST")
+    return with_query(row.redirect_uri, code=linkedin_sandbox.consent_code(state), state=state)
+
+
+async def disconnect(s: Services, user_id: str) -> LinkedInStatus:
+    account = await store.disconnect(s.db, user_id)
+    if account is None:
+        raise NotFound("LinkedIn is not connected", code="LINKEDIN_NOT_CONNECTED")
+    await disconnect_governor(s.temporal, account.id)
+    return LinkedInStatus(connected=False)

@@ -1,0 +1,285 @@
+"""What the LinkedIn routes read and return (seed 000 integrations, actions, settings)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from connectors.errors import InvalidInputError
+from connectors.linkedin import normalize_profile_url, post_id
+from engine.linkedin_models import GovernorView
+from engine.linkedin_schedule import WorkingHours
+
+ActionType = Literal[
+    "sendConnectionRequest", "sendMessage", "viewProfile", "followProfile", "likePost",
+    "withdrawConnectionRequest",
+]
+NOTE_LIMIT = 300
+MAX_BULK = 1000
+_SCOPE = re.compile(r"^[A-Za-z0-9_:.\-]{1,64}$")
+_ACCOUNT = re.compile(r"^[A-Za-z0-9_\-]{1,100}$")
+
+
+def profile_url(value: str) -> str:
+    try:
+        return normalize_profile_url(value)
+    except InvalidInputError as exc:
+        raise ValueError(exc.message) from exc
+
+
+def check_post_url(value: str) -> str:
+    try:
+        post_id(value)
+    except InvalidInputError as exc:
+        raise ValueError(exc.message) from exc
+    return value.strip()
+
+
+def check_note(value: str | None) -> str | None:
+    if value is not None and len(value) > NOTE_LIMIT:
+        raise ValueError(
+            f"a connection note is at most {NOTE_LIMIT} characters (LinkedIn's limit); "
+            f"this one has {len(value)}"
+        )
+    return value
+
+
+def when(value: datetime | None) -> datetime | None:
+    """Naive times are UTC; more than a year ahead is refused."""
+    if value is None:
+        return None
+    value = value if value.tzinfo else value.replace(tzinfo=UTC)
+    if value > datetime.now(UTC) + timedelta(days=366):
+        raise ValueError("scheduledAt must be within a year")
+    return value.astimezone(UTC)
+
+
+# ---- integrations (seed 000) ------------------------------------------------------------
+
+
+class SetupLinkedIn(BaseModel):
+    returnUrl: str | None = Field(default=None, max_length=2000)
+    scopes: list[str] | None = Field(default=None, max_length=20)
+    automationAccountId: str | None = Field(
+        default=None, description="The automation provider's account id for this member "
+        "(Unipile acc_…); not needed with the sandbox provider.",
+    )
+    userId: str | None = Field(default=None, description="Legacy route, global keys only.")
+
+    @field_validator("returnUrl")
+    @classmethod
+    def _return_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError("returnUrl must be an absolute http(s) URL")
+        return value
+
+    @field_validator("scopes")
+    @classmethod
+    def _scopes(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and (not value or any(not _SCOPE.match(s) for s in value)):
+            raise ValueError("scopes must be a non-empty list of LinkedIn scope names")
+        return list(dict.fromkeys(value)) if value else value
+
+    @field_validator("automationAccountId")
+    @classmethod
+    def _account(cls, value: str | None) -> str | None:
+        if value is not None and not _ACCOUNT.match(value):
+            raise ValueError("automationAccountId has unexpected characters")
+        return value
+
+
+class SetupStarted(BaseModel):
+    authUrl: str
+    state: str
+    expiresAt: str
+
+
+class SetupResponse(BaseModel):
+    userId: str
+    success: bool
+    data: SetupStarted
+
+
+class LinkedInStatus(BaseModel):
+    connected: bool
+    profileUrl: str | None = None
+    name: str | None = None
+    connectionCount: int | None = None
+    connectedAt: str | None = None
+    provider: str | None = None
+
+
+class WebhooksStatus(BaseModel):
+    configured: bool
+    endpoints: list[str]
+    status: str
+
+
+class IntegrationSummary(BaseModel):
+    total: int
+    connected: int
+    completionPercentage: int
+
+
+class IntegrationsData(BaseModel):
+    linkedin: LinkedInStatus
+    webhooks: WebhooksStatus
+    summary: IntegrationSummary
+
+
+class IntegrationsResponse(BaseModel):
+    userId: str
+    success: bool
+    data: IntegrationsData
+
+
+class UserQuery(BaseModel):
+    userId: str | None = Field(default=None, max_length=64)
+
+
+# ---- actions ----------------------------------------------------------------------------
+
+
+class ScheduleAction(BaseModel):
+    actionType: ActionType
+    profileUrl: str = Field(max_length=500)
+    message: str | None = Field(default=None, max_length=8000)
+    note: str | None = None
+    postUrl: str | None = Field(default=None, max_length=1000)
+    scheduledAt: datetime | None = None
+    userId: str | None = Field(default=None, max_length=64)
+
+    @field_validator("profileUrl")
+    @classmethod
+    def _profile(cls, value: str) -> str:
+        return profile_url(value)
+
+    @field_validator("note")
+    @classmethod
+    def _note(cls, value: str | None) -> str | None:
+        return check_note(value)
+
+    @field_validator("scheduledAt")
+    @classmethod
+    def _when(cls, value: datetime | None) -> datetime | None:
+        return when(value)
+
+    @field_validator("postUrl")
+    @classmethod
+    def _post(cls, value: str | None) -> str | None:
+        return check_post_url(value) if value is not None else None
+
+    @model_validator(mode="after")
+    def _fits_action(self) -> ScheduleAction:
+        if self.actionType == "sendMessage" and not (self.message or "").strip():
+            raise ValueError("sendMessage needs a message")
+        if self.actionType == "likePost" and not self.postUrl:
+            raise ValueError("likePost needs a postUrl")
+        if self.note is not None and self.actionType != "sendConnectionRequest":
+            raise ValueError("note is only used with sendConnectionRequest")
+        return self
+
+
+class Scheduled(BaseModel):
+    jobId: str
+    status: str
+    actionType: str
+    profileUrl: str
+    provider: str
+
+
+class ScheduledResponse(BaseModel):
+    userId: str
+    success: bool
+    data: Scheduled
+
+
+class BulkSchedule(BaseModel):
+    """A campaign: one action type, many profiles; ``{{firstName}}``-style fields in the texts
+    come from each lead (``{{firstName|there}}`` gives a fallback)."""
+
+    actionType: ActionType
+    profileUrls: list[str] = Field(default_factory=list, max_length=MAX_BULK)
+    leads: list[dict[str, Any]] = Field(default_factory=list, max_length=MAX_BULK)
+    leadIds: list[str] = Field(default_factory=list, max_length=MAX_BULK)
+    message: str | None = Field(default=None, max_length=8000)
+    note: str | None = Field(default=None, max_length=2000)
+    postUrl: str | None = Field(default=None, max_length=1000)
+    scheduledAt: datetime | None = None
+    campaignName: str | None = Field(default=None, max_length=200)
+    userId: str | None = Field(default=None, max_length=64)
+
+    @field_validator("scheduledAt")
+    @classmethod
+    def _when(cls, value: datetime | None) -> datetime | None:
+        return when(value)
+
+    @field_validator("postUrl")
+    @classmethod
+    def _post(cls, value: str | None) -> str | None:
+        return check_post_url(value) if value is not None else None
+
+    @model_validator(mode="after")
+    def _targets(self) -> BulkSchedule:
+        total = len(self.profileUrls) + len(self.leads) + len(self.leadIds)
+        if total == 0:
+            raise ValueError("give profileUrls, leads or leadIds")
+        if total > MAX_BULK:
+            raise ValueError(f"at most {MAX_BULK} profiles per request")
+        if self.actionType == "sendMessage" and not (self.message or "").strip():
+            raise ValueError("sendMessage needs a message")
+        if self.actionType == "likePost" and not self.postUrl:
+            raise ValueError("likePost needs a postUrl")
+        if self.note is not None and self.actionType != "sendConnectionRequest":
+            raise ValueError("note is only used with sendConnectionRequest")
+        return self
+
+
+class BulkScheduled(BaseModel):
+    campaignId: str
+    actionType: str
+    count: int
+    duplicates: int
+    jobIds: list[str]
+    status: str
+
+
+class BulkScheduledResponse(BaseModel):
+    userId: str
+    success: bool
+    data: BulkScheduled
+
+
+# ---- settings ---------------------------------------------------------------------------
+
+
+class SettingsPatch(BaseModel):
+    """Fields given are changed; limits merge per action type; ``workingHours: null`` = any time."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dailyLimits: dict[str, int] | None = None
+    weeklyLimits: dict[str, int] | None = None
+    minDelaySeconds: float | None = None
+    maxDelaySeconds: float | None = None
+    workingHours: WorkingHours | None = None
+    userId: str | None = Field(default=None, max_length=64)
+
+
+class SettingsData(BaseModel):
+    dailyLimits: dict[str, int]
+    weeklyLimits: dict[str, int]
+    minDelaySeconds: float
+    maxDelaySeconds: float
+    workingHours: WorkingHours | None
+    connected: bool
+    governor: GovernorView | None = None
+
+
+class SettingsResponse(BaseModel):
+    userId: str
+    success: bool
+    data: SettingsData

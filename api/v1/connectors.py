@@ -1,0 +1,242 @@
+"""Connectors (seed 004): the catalog, a user's connector instances, and running an action.
+
+``GET /api/v1/connectors?available=true`` is the catalog with each action's
+JSON Schemas (from the same pydantic models the activity validates with);
+without ``available`` it lists the caller's instances. Running an action is a
+``tool_execution`` job started through the same path as ``/api/v1/tools/execute``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, RootModel
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from api import bodies
+from api.auth import require
+from api.errors import BadRequest, NotFound
+from api.spec import operation
+from api.state import services
+from api.v1.acting import user_for
+from api.v1.tools import SYNC_WAIT_SECONDS, result_response, start_tool_job
+from connectors.base import Connector
+from connectors.registry import CONNECTORS, get_connector
+from store import credentials as store
+from store.db import as_utc
+
+TAG = "Connectors"
+
+
+class CatalogQuery(BaseModel):
+    available: bool = False
+
+
+class CreateInstance(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    type: str = Field(min_length=1, max_length=60)
+    credentialId: str | None = Field(default=None, max_length=40)
+    config: dict[str, Any] = Field(default_factory=dict)
+    userId: str | None = None
+
+
+class RunAction(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    params: dict[str, Any] | None = None
+    input: dict[str, Any] | None = None
+    run_async: bool = Field(default=False, alias="async")
+
+
+class ActionInfo(BaseModel):
+    name: str
+    toolName: str
+    description: str
+    inputSchema: dict[str, Any]
+    outputSchema: dict[str, Any]
+
+
+class CredentialFieldInfo(BaseModel):
+    name: str
+    secret: bool
+    required: bool
+    description: str
+
+
+class ConnectorInfo(BaseModel):
+    type: str
+    name: str
+    description: str
+    credentialType: str
+    credentialFields: list[CredentialFieldInfo]
+    requiresCredentials: bool
+    actions: list[ActionInfo]
+
+
+class InstancePublic(BaseModel):
+    id: str
+    name: str
+    type: str
+    credentialId: str | None
+    config: dict[str, Any]
+    createdAt: datetime
+
+
+class ConnectorListing(RootModel[list[ConnectorInfo] | list[InstancePublic]]):
+    """The catalog (``available=true``) or the caller's connector instances."""
+
+
+class Deleted(BaseModel):
+    success: bool
+    id: str
+
+
+def catalog_entry(connector: Connector) -> dict[str, Any]:
+    return ConnectorInfo(
+        type=connector.type,
+        name=connector.name,
+        description=connector.description,
+        credentialType=connector.credential_type,
+        credentialFields=[
+            CredentialFieldInfo(name=f.name, secret=f.secret, required=f.required,
+                                description=f.description)
+            for f in connector.credential_fields
+        ],
+        requiresCredentials=connector.requires_credentials,
+        actions=[
+            ActionInfo(name=a.name, toolName=connector.tool_name(a.name),
+                       description=a.description, inputSchema=a.input_schema(),
+                       outputSchema=a.output_schema())
+            for a in connector.actions.values()
+        ],
+    ).model_dump()
+
+
+def instance_public(row: store.ConnectorInstance) -> dict[str, Any]:
+    return InstancePublic(
+        id=row.id, name=row.name, type=row.type, credentialId=row.credential_id,
+        config=row.config, createdAt=as_utc(row.created_at),  # type: ignore[arg-type]
+    ).model_dump(mode="json")
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def with_config_defaults(
+    params: dict[str, Any], config: dict[str, Any], fields: set[str]
+) -> dict[str, Any]:
+    """``config.defaultChannel`` fills ``channel`` (or ``default_thread_ts`` → ``thread_ts``)."""
+    merged = dict(params)
+    for key, value in config.items():
+        for prefix in ("default_", "default"):
+            if key.startswith(prefix) and len(key) > len(prefix):
+                rest = key[len(prefix):]
+                for name in (rest[0].lower() + rest[1:], _snake(rest)):
+                    if name in fields and name not in merged:
+                        merged[name] = value
+                        break
+                break
+    return merged
+
+
+@operation("List the connector catalog (available=true) or your connector instances", tag=TAG,
+           scope="connectors:read", query=CatalogQuery, responses={200: ConnectorListing})
+async def list_connectors(request: Request) -> JSONResponse:
+    q = bodies.query_model(request, CatalogQuery)
+    if q.available:
+        require(request, "connectors:read")
+        return JSONResponse([catalog_entry(c) for c in CONNECTORS.values()])
+    user_id = await user_for(request, "connectors:read")
+    rows = await store.list_instances(services(request).db, user_id)
+    return JSONResponse([instance_public(r) for r in rows])
+
+
+@operation("Create a connector instance", tag=TAG, scope="connectors:write", body=CreateInstance,
+           responses={201: InstancePublic})
+async def create_instance(request: Request) -> JSONResponse:
+    require(request, "connectors:write")
+    data = await bodies.read(request, CreateInstance)
+    user_id = await user_for(request, "connectors:write", data.userId)
+    connector = get_connector(data.type)
+    if connector is None:
+        raise BadRequest(f"Unknown connector type {data.type!r}", code="UNKNOWN_CONNECTOR")
+    db = services(request).db
+    if data.credentialId is not None:
+        credential = await store.get_owned(db, user_id, data.credentialId)
+        if credential is None:
+            raise NotFound("Credential not found", code="CREDENTIAL_NOT_FOUND")
+        if credential.provider != connector.type:
+            raise BadRequest(
+                f"Credential {credential.id} is for {credential.provider}, not {connector.type}",
+                code="CREDENTIAL_PROVIDER_MISMATCH",
+            )
+    elif connector.requires_credentials:
+        raise BadRequest(f"{connector.name} needs a credentialId", code="CREDENTIAL_REQUIRED")
+    row = await store.create_instance(db, user_id=user_id, name=data.name, type=connector.type,
+                                      credential_id=data.credentialId, config=data.config)
+    return JSONResponse(instance_public(row), status_code=201)
+
+
+async def _instance(request: Request, user_id: str) -> store.ConnectorInstance:
+    row = await store.get_instance(services(request).db, user_id, request.path_params["id"])
+    if row is None:
+        raise NotFound("Connector not found", code="CONNECTOR_NOT_FOUND")
+    return row
+
+
+@operation("Get a connector instance", tag=TAG, scope="connectors:read",
+           responses={200: InstancePublic})
+async def get_instance(request: Request) -> JSONResponse:
+    user_id = await user_for(request, "connectors:read")
+    return JSONResponse(instance_public(await _instance(request, user_id)))
+
+
+@operation("Delete a connector instance", tag=TAG, scope="connectors:write",
+           responses={200: Deleted})
+async def delete_instance(request: Request) -> JSONResponse:
+    user_id = await user_for(request, "connectors:write")
+    row = await _instance(request, user_id)
+    await store.delete_instance(services(request).db, row)
+    return JSONResponse(Deleted(success=True, id=row.id).model_dump())
+
+
+@operation("Run one action of a connector instance as a tool_execution job", tag=TAG,
+           scope="tools:execute", body=RunAction,
+           description="Synchronous by default; `\"async\": true` answers 202 with executionId.")
+async def run_action(request: Request) -> JSONResponse:
+    user_id = await user_for(request, "tools:execute")
+    data = await bodies.read(request, RunAction)
+    row = await _instance(request, user_id)
+    connector = get_connector(row.type)
+    action = connector.actions.get(request.path_params["action"]) if connector else None
+    if connector is None or action is None:
+        raise NotFound("Action not found", code="ACTION_NOT_FOUND")
+    params = with_config_defaults(data.params or data.input or {}, row.config,
+                                  set(action.input_model.model_fields))
+    execution_id, handle = await start_tool_job(
+        request, user_id=user_id, tool_name=connector.tool_name(action.name), params=params,
+        credential_id=row.credential_id, config=row.config,
+        metadata={"connectorId": row.id, "action": action.name},
+    )
+    if data.run_async:
+        return JSONResponse({"executionId": execution_id, "status": "pending"}, status_code=202)
+    try:
+        outcome = await asyncio.wait_for(services(request).jobs.outcome(handle), SYNC_WAIT_SECONDS)
+    except TimeoutError:
+        return JSONResponse({"executionId": execution_id, "status": "running"}, status_code=202)
+    return result_response(execution_id, outcome)
+
+
+routes = [
+    Route("/api/v1/connectors", list_connectors, methods=["GET"]),
+    Route("/api/v1/connectors", create_instance, methods=["POST"]),
+    Route("/api/v1/connectors/{id}", get_instance, methods=["GET"]),
+    Route("/api/v1/connectors/{id}", delete_instance, methods=["DELETE"]),
+    Route("/api/v1/connectors/{id}/actions/{action}", run_action, methods=["POST"]),
+]

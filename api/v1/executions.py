@@ -1,0 +1,90 @@
+"""Executions (seed 004): read one, list, cancel, retry (optionally from a step).
+
+Executions are ``workflow_run`` jobs, so they also appear in
+``/api/v2/users/jobs``. Another user's execution is a 404.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from api import bodies
+from api.errors import BadRequest
+from api.spec import operation
+from api.state import services
+from api.v1 import runs
+from api.v1.acting import user_for
+from api.v1.workflow_schemas import (
+    CancelResponse,
+    ExecuteResponse,
+    ExecutionAction,
+    ExecutionList,
+    ExecutionListQuery,
+    ExecutionView,
+    StepOutputView,
+    reply,
+)
+
+TAG = "Executions"
+
+
+@operation("List executions", tag=TAG, scope="executions:read", query=ExecutionListQuery,
+           responses={200: ExecutionList, 400: None},
+           description="Newest first; filter by `workflowId` and `status`; page with "
+           "`pageToken` from the previous page.")
+async def list_executions(request: Request) -> JSONResponse:
+    user_id = await user_for(request, "executions:read")
+    q = bodies.query_model(request, ExecutionListQuery)
+    try:
+        page = await runs.listing(services(request), user_id, q)
+    except ValueError as exc:
+        raise BadRequest(str(exc), code="INVALID_QUERY") from exc
+    return reply(page)
+
+
+@operation("Get an execution", tag=TAG, scope="executions:read",
+           responses={200: ExecutionView, 404: None},
+           description="Status, progress (finished steps / steps), each step's status, "
+           "attempts, output or error and timestamps, and the final output. Outputs too large "
+           "for history show as {\"$ref\", \"size\"}; fetch them from the step-output route.")
+async def get_execution(request: Request) -> JSONResponse:
+    user_id = await user_for(request, "executions:read")
+    return reply(await runs.get(services(request), user_id, request.path_params["id"]))
+
+
+@operation("Cancel or retry an execution", tag=TAG, scope="executions:write",
+           body=ExecutionAction,
+           responses={202: ExecuteResponse, 404: None, 409: None, 422: None},
+           description="`{\"action\": \"cancel\"}` cancels running steps and starts no "
+           "more (answers `{executionId, status: \"cancelling\"}`). `{\"action\": \"retry\"}` "
+           "starts a new execution with the same input and version; with `fromStep`, the "
+           "steps before it that succeeded are reused, not run again.")
+async def act_on_execution(request: Request) -> JSONResponse:
+    user_id = await user_for(request, "executions:write")
+    data = await bodies.read(request, ExecutionAction)
+    execution_id = request.path_params["id"]
+    s = services(request)
+    if data.action == "cancel":
+        if data.fromStep is not None:
+            raise BadRequest("fromStep only goes with action retry", code="INVALID_ACTION")
+        await runs.cancel(s, user_id, execution_id)
+        return reply(CancelResponse(executionId=execution_id, status="cancelling"), 202)
+    return reply(await runs.retry(s, user_id, execution_id, data.fromStep), 202)
+
+
+@operation("Get one step's full output", tag=TAG, scope="executions:read",
+           responses={200: StepOutputView, 404: None})
+async def step_output(request: Request) -> JSONResponse:
+    user_id = await user_for(request, "executions:read")
+    return reply(await runs.step_output(services(request), user_id, request.path_params["id"],
+                                        request.path_params["step"]))
+
+
+routes = [
+    Route("/api/v1/executions", list_executions, methods=["GET"]),
+    Route("/api/v1/executions/{id}", get_execution, methods=["GET"]),
+    Route("/api/v1/executions/{id}", act_on_execution, methods=["POST"]),
+    Route("/api/v1/executions/{id}/steps/{step}/output", step_output, methods=["GET"]),
+]

@@ -1,0 +1,217 @@
+"""Request and response models of the workflows, executions and schedules routes.
+
+Handlers validate with these and the OpenAPI document is generated from them,
+so the published schema is the one enforced.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.responses import JSONResponse
+
+from activities.workflow_steps import StepState
+from engine.definitions import Definition
+
+MAX_INPUT_BYTES = 256 * 1024
+OverlapPolicy = Literal["skip", "buffer_one", "allow_all", "cancel_previous"]
+ExecutionStatus = Literal["pending", "running", "completed", "failed", "cancelled"]
+
+
+class WorkflowCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=2000)
+    definition: Definition
+    isPublic: bool = False
+
+
+class WorkflowUpdate(BaseModel):
+    """PUT: the fields sent replace the stored ones; a new definition makes a new version."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=2000)
+    definition: Definition | None = None
+    isPublic: bool | None = None
+
+
+class WorkflowCopy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class WorkflowListQuery(BaseModel):
+    public: bool = Field(default=False, description="List every public workflow instead")
+    limit: int = Field(default=50, ge=1, le=200)
+    offset: int = Field(default=0, ge=0, le=1_000_000)
+
+
+class WorkflowSummary(BaseModel):
+    id: str
+    name: str
+    description: str | None = None
+    isPublic: bool
+    version: int
+    owned: bool
+    copiedFrom: str | None = None
+    createdAt: datetime
+    updatedAt: datetime
+
+
+class WorkflowDetail(WorkflowSummary):
+    definition: Definition
+
+
+class Deleted(BaseModel):
+    id: str
+    deleted: bool = True
+
+
+class ExecuteBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    input: dict[str, Any] = Field(default_factory=dict)
+
+
+class ExecuteResponse(BaseModel):
+    executionId: str
+    status: ExecutionStatus
+    startedAt: datetime
+    workflowId: str
+    version: int
+
+
+class ExecutionAction(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["cancel", "retry"]
+    fromStep: str | None = Field(default=None, min_length=1, max_length=64)
+
+
+class CancelResponse(BaseModel):
+    executionId: str
+    status: Literal["cancelling"]
+
+
+class ExecutionView(BaseModel):
+    id: str
+    executionId: str
+    workflowId: str
+    version: int
+    status: ExecutionStatus
+    progress: int = Field(ge=0, le=100)
+    finishedSteps: int
+    totalSteps: int
+    input: dict[str, Any] | None = None
+    output: Any = None
+    error: str | None = None
+    errorType: str | None = None
+    steps: list[StepState]
+    startedAt: datetime | None = None
+    completedAt: datetime | None = None
+    retryOf: str | None = None
+    fromStep: str | None = None
+    scheduleId: str | None = None
+
+
+class ExecutionSummary(BaseModel):
+    id: str
+    executionId: str
+    workflowId: str | None = None
+    version: int | None = None
+    status: ExecutionStatus
+    progress: int
+    finishedSteps: int | None = None
+    totalSteps: int | None = None
+    message: str = ""
+    startedAt: datetime
+    completedAt: datetime | None = None
+
+
+class Pagination(BaseModel):
+    limit: int
+    nextPageToken: str | None = None
+    hasMore: bool
+
+
+class ExecutionList(BaseModel):
+    executions: list[ExecutionSummary]
+    pagination: Pagination
+
+
+class ExecutionListQuery(BaseModel):
+    workflowId: str | None = Field(default=None, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")
+    status: ExecutionStatus | None = None
+    limit: int = Field(default=20, ge=1, le=100)
+    pageToken: str | None = Field(default=None, max_length=4096)
+
+
+class StepOutputView(BaseModel):
+    executionId: str
+    step: str
+    output: Any = None
+    size: int | None = None
+
+
+class ScheduleCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    cron: str = Field(min_length=1, max_length=200, description="Five-field cron expression")
+    timezone: str = Field(default="UTC", min_length=1, max_length=64,
+                          description="IANA time zone name, e.g. Europe/Berlin")
+    input: dict[str, Any] = Field(default_factory=dict)
+    overlapPolicy: OverlapPolicy = "skip"
+    paused: bool = False
+    note: str | None = Field(default=None, max_length=500)
+
+
+class SchedulePatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    cron: str | None = Field(default=None, min_length=1, max_length=200)
+    timezone: str | None = Field(default=None, min_length=1, max_length=64)
+    input: dict[str, Any] | None = None
+    overlapPolicy: OverlapPolicy | None = None
+    paused: bool | None = None
+    note: str | None = Field(default=None, max_length=500)
+
+
+class ScheduleView(BaseModel):
+    id: str
+    workflowId: str
+    cron: str
+    timezone: str
+    input: dict[str, Any]
+    overlapPolicy: OverlapPolicy
+    paused: bool
+    note: str | None = None
+    nextRunTimes: list[datetime]
+    recentExecutions: list[str]
+    runningExecutions: list[str]
+    createdAt: datetime
+    updatedAt: datetime
+
+
+class ScheduleList(BaseModel):
+    schedules: list[ScheduleView]
+
+
+class Triggered(BaseModel):
+    id: str
+    triggered: bool = True
+
+
+def reply(model: BaseModel | list[Any], status: int = 200,
+          headers: dict[str, str] | None = None) -> JSONResponse:
+    """A model (or list of models) as JSON, field names as documented."""
+    if isinstance(model, BaseModel):
+        content: Any = model.model_dump(mode="json", by_alias=True)
+    else:
+        content = [m.model_dump(mode="json", by_alias=True) for m in model]
+    return JSONResponse(content, status_code=status, headers=headers)

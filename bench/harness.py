@@ -1,0 +1,241 @@
+"""A dev stack for benchmarks, plus timing helpers.
+
+``bench_stack()`` starts what ``make run`` starts, on free ports in a temporary
+directory: the Temporal dev server (WAL SQLite file, as the embedded default),
+migrations, one worker process for every queue and one API process. Benchmarks
+drive the API over HTTP and compare against raw ``temporalio`` calls made in the
+same run against the same server and worker.
+
+    async with bench_stack() as stack:
+        user_id, key = await stack.new_user()
+        stats = await measure(500, 20, one_call)
+        print(stats.line("api"))
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import httpx
+from temporalio.client import Client
+
+from deploy.devstack import child_options, start_temporal, stop_all, wait_for_temporal
+from engine.client import connect
+from settings import Settings
+from store.migrate import upgrade
+
+ROOT = Path(__file__).resolve().parent.parent
+ADMIN_KEY = "bna_" + "be" * 32
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class BenchStack:
+    base_url: str
+    settings: Settings
+    client: Client
+    env: dict[str, str]
+    state_dir: Path
+
+    def api(self, key: str | None = None) -> httpx.AsyncClient:
+        headers = {"x-api-key": key or ADMIN_KEY}
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+        return httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=120,
+                                 limits=limits)
+
+    def fast(self, key: str | None = None) -> FastClient:
+        """A lean HTTP client (aiohttp) for measured loops, so client overhead stays small."""
+        return FastClient(self.base_url, key or ADMIN_KEY)
+
+    async def new_user(self, permissions: list[str] | None = None) -> tuple[str, str]:
+        async with self.api() as admin:
+            email = f"bench-{uuid.uuid4().hex[:10]}@example.com"
+            r = await admin.post("/api/v2/users", json={"email": email, "name": "Bench"})
+            r.raise_for_status()
+            user_id = r.json()["userId"]
+            r = await admin.post(
+                "/api/v2/keys",
+                json={"name": "bench", "permissions": permissions or ["*"], "userId": user_id},
+            )
+            r.raise_for_status()
+            return user_id, r.json()["key"]
+
+    async def drain(self, timeout: float = 600.0) -> None:
+        """Wait until no workflow is running, so one phase's backlog never loads the next."""
+        deadline = time.monotonic() + timeout
+        while (await self.client.count_workflows("ExecutionStatus = 'Running'")).count:
+            if time.monotonic() > deadline:
+                raise RuntimeError("workflows still running after the drain deadline")
+            await asyncio.sleep(0.5)
+
+    async def history_length(self, workflow_id: str) -> int:
+        history = await self.client.get_workflow_handle(workflow_id).fetch_history()
+        return len(history.events)
+
+
+class FastClient:
+    """``async with stack.fast(key) as http: status, body = await http.post(path, json)``."""
+
+    def __init__(self, base_url: str, key: str) -> None:
+        self.base_url = base_url
+        self.headers = {"x-api-key": key}
+        self.session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> FastClient:
+        connector = aiohttp.TCPConnector(limit=200)
+        self.session = aiohttp.ClientSession(self.base_url, headers=self.headers,
+                                             connector=connector)
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        assert self.session is not None
+        await self.session.close()
+
+    async def request(self, method: str, path: str, json: Any = None) -> tuple[int, Any]:
+        assert self.session is not None
+        async with self.session.request(method, path, json=json) as response:
+            return response.status, await response.json(content_type=None)
+
+    async def post(self, path: str, json: Any = None) -> tuple[int, Any]:
+        return await self.request("POST", path, json)
+
+    async def get(self, path: str) -> tuple[int, Any]:
+        return await self.request("GET", path)
+
+
+@asynccontextmanager
+async def bench_stack(
+    *, worker_args: list[str] | None = None, **overrides: str
+) -> AsyncIterator[BenchStack]:
+    """The whole stack as separate processes; ``overrides`` are extra TASKYARD_* values."""
+    with tempfile.TemporaryDirectory(prefix="taskyard-bench-") as tmp:
+        state = Path(tmp)
+        port, ui_port, api_port = free_port(), free_port(), free_port()
+        env = {
+            **os.environ,
+            "TASKYARD_ENVIRONMENT": "test",
+            "TASKYARD_STATE_DIR": str(state),
+            "TASKYARD_DATABASE_URL": f"sqlite:///{state / 'taskyard.db'}",
+            "TASKYARD_TEMPORAL_ADDRESS": f"127.0.0.1:{port}",
+            "TASKYARD_TEMPORAL_UI_PORT": str(ui_port),
+            "TASKYARD_API_PORT": str(api_port),
+            "TASKYARD_ADMIN_KEY": ADMIN_KEY,
+            "TASKYARD_MASTER_KEYS": "bench:" + base64.b64encode(secrets.token_bytes(32)).decode(),
+            "TASKYARD_ALLOW_PRIVATE_URLS": "true",
+            "TASKYARD_RATE_LIMIT_PER_MINUTE": "100000000",
+            "TASKYARD_TASK_QUEUE_PREFIX": "bench",
+        }
+        env.update({f"TASKYARD_{k.upper()}": v for k, v in overrides.items()})
+        values: dict[str, Any] = {
+            k.removeprefix("TASKYARD_").lower(): v for k, v in env.items()
+            if k.startswith("TASKYARD_")
+        }
+        settings = Settings.model_validate(values)
+        children: list[subprocess.Popen[bytes]] = []
+        temporal = start_temporal(settings)
+        if temporal is not None:
+            children.append(temporal)
+        try:
+            await wait_for_temporal(settings)
+            await asyncio.to_thread(upgrade, settings.database_url)
+            quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+            for script in (["worker.py", *(worker_args or [])], ["server.py"]):
+                children.append(
+                    subprocess.Popen(  # noqa: ASYNC220 (a child process, not a blocking call)
+                        [sys.executable, *script], cwd=ROOT, env=env,
+                        **quiet, **child_options(),  # type: ignore[call-overload]
+                    )
+                )
+            base_url = f"http://127.0.0.1:{api_port}"
+            await _wait_healthy(base_url)
+            client = await connect(settings)
+            yield BenchStack(base_url, settings, client, env, state)
+        finally:
+            stop_all(children)
+
+
+async def _wait_healthy(base_url: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient() as http:
+        while True:
+            try:
+                if (await http.get(base_url + "/api/v2/health")).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("the API did not become healthy")
+            await asyncio.sleep(0.2)
+
+
+@dataclass
+class Stats:
+    count: int
+    seconds: float
+    latencies: list[float]
+
+    @property
+    def rate(self) -> float:
+        return self.count / self.seconds if self.seconds else 0.0
+
+    def pct(self, p: float) -> float:
+        ordered = sorted(self.latencies)
+        if not ordered:
+            return 0.0
+        return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] * 1000
+
+    def line(self, label: str) -> str:
+        return (
+            f"{label:<28} {self.count:>6} in {self.seconds:6.2f}s  {self.rate:8.1f}/s  "
+            f"p50 {self.pct(50):7.1f} ms  p99 {self.pct(99):7.1f} ms"
+        )
+
+
+async def measure(
+    total: int, concurrency: int, call: Callable[[int], Awaitable[Any]]
+) -> Stats:
+    """Run ``call(i)`` for i in range(total), ``concurrency`` at a time; time each call."""
+    latencies: list[float] = []
+    counter = iter(range(total))
+
+    async def lane() -> None:
+        for i in counter:
+            started = time.perf_counter()
+            await call(i)
+            latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(lane() for _ in range(concurrency)))
+    return Stats(total, time.perf_counter() - started, latencies)
+
+
+def compare(label: str, api: Stats, raw: Stats) -> str:
+    """The ratio line every benchmark prints: API throughput over raw, and added p50."""
+    ratio = api.rate / raw.rate if raw.rate else 0.0
+    added = api.pct(50) - raw.pct(50)
+    return f"{label}: throughput ratio api/raw = {ratio:.2f}, p50 added = {added:+.1f} ms"
+
+
+def mean(values: list[float]) -> float:
+    return statistics.fmean(values) if values else 0.0

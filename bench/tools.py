@@ -1,0 +1,103 @@
+"""Foundation benchmark: tool executions through the API against raw temporalio.
+
+1. Starts: ``POST /api/v1/tools/execute`` with ``"async": true`` against
+   ``client.start_workflow`` of the same workflow with the same input.
+2. End to end: synchronous ``POST /api/v1/tools/execute`` against
+   ``client.execute_workflow``.
+The HTTP tool calls a local loopback server in both cases.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from bench.harness import bench_stack, compare, measure
+from engine import queues
+from engine.jobs import start_attributes, start_memo
+from engine.tool_execution import ToolExecutionInput, ToolExecutionWorkflow
+from tests.fakes.server import serve
+
+STARTS = int(os.environ.get("BENCH_TOOL_STARTS", "400"))
+SYNC = int(os.environ.get("BENCH_TOOL_SYNC", "300"))
+CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "20"))
+SEQUENTIAL = int(os.environ.get("BENCH_TOOL_SEQUENTIAL", "200"))
+
+
+async def _ok(_request: object) -> JSONResponse:
+    return JSONResponse({"ok": True})
+
+
+async def main() -> None:
+    target_app = Starlette(routes=[Route("/ok", _ok)])
+    async with serve(target_app) as target, bench_stack() as stack:
+        user_id, key = await stack.new_user()
+        params = {"method": "GET", "url": target + "/ok"}
+        queue = queues.task_queue(stack.settings.task_queue_prefix, queues.TOOLS)
+
+        def raw_input() -> ToolExecutionInput:
+            return ToolExecutionInput(
+                user_id=user_id, tool_name="HTTP_REQUEST", params=params,
+                timeout_seconds=60, heartbeat_timeout_seconds=10,
+            )
+
+        async def raw_start(_i: int) -> None:
+            await stack.client.start_workflow(
+                ToolExecutionWorkflow.run, raw_input(), id="raw_" + uuid.uuid4().hex,
+                task_queue=queue, search_attributes=start_attributes(user_id, "tool_execution"),
+                memo=start_memo("Queued HTTP_REQUEST", {"toolName": "HTTP_REQUEST"}),
+            )
+
+        async def raw_execute(_i: int) -> None:
+            await stack.client.execute_workflow(
+                ToolExecutionWorkflow.run, raw_input(), id="raw_" + uuid.uuid4().hex,
+                task_queue=queue, search_attributes=start_attributes(user_id, "tool_execution"),
+                memo=start_memo("Queued HTTP_REQUEST", {"toolName": "HTTP_REQUEST"}),
+            )
+
+        async with stack.fast(key) as api:
+            body_async = {"toolName": "HTTP_REQUEST", "params": params, "async": True}
+            body_sync = {"toolName": "HTTP_REQUEST", "params": params}
+
+            async def api_start(_i: int) -> None:
+                status, body = await api.post("/api/v1/tools/execute", body_async)
+                assert status == 202, body
+
+            async def api_execute(_i: int) -> None:
+                status, body = await api.post("/api/v1/tools/execute", body_sync)
+                assert status == 200 and body["successful"], body
+
+            # Warm both paths (connections, caches) before measuring.
+            await measure(20, 5, api_execute)
+            await measure(20, 5, raw_execute)
+
+            # Each phase starts on an idle system (drained), and the order alternates.
+            raw_s = await measure(STARTS, CONCURRENCY, raw_start)
+            await stack.drain()
+            api_s = await measure(STARTS, CONCURRENCY, api_start)
+            await stack.drain()
+            api_e = await measure(SYNC, CONCURRENCY, api_execute)
+            await stack.drain()
+            raw_e = await measure(SYNC, CONCURRENCY, raw_execute)
+            await stack.drain()
+            # One request at a time: what the API hop itself adds, without the
+            # API process competing with Temporal and the worker for the cores.
+            raw_1 = await measure(SEQUENTIAL, 1, raw_start)
+            await stack.drain()
+            api_1 = await measure(SEQUENTIAL, 1, api_start)
+
+    print(f"concurrency {CONCURRENCY}; HTTP tool against a loopback server")
+    print(raw_s.line("raw start_workflow"))
+    print(api_s.line("API async execute"))
+    print(compare("starts", api_s, raw_s))
+    print(raw_e.line("raw execute_workflow"))
+    print(api_e.line("API sync execute"))
+    print(compare("end-to-end", api_e, raw_e))
+    print("concurrency 1")
+    print(raw_1.line("raw start_workflow"))
+    print(api_1.line("API async execute"))
+    print(compare("sequential starts", api_1, raw_1))

@@ -1,0 +1,182 @@
+"""Webhook benchmark: deliveries per second received by a local receiver, and p50/p99
+from event to receipt, for 1 event × 200 endpoints and 500 events × 1 endpoint,
+against the same number of raw one-activity ``temporalio`` workflows (bench.webhook_raw)
+that POST the same kind of signed body, in the same run, on the same Temporal server.
+
+Taskyard's path per event: a fan-out workflow (event stored, subscribers found, one
+``webhook_delivery`` workflow started per endpoint) and per delivery: secrets decrypted,
+both signature schemes, the POST through netguard, the attempt and health recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+from bench.harness import ROOT, BenchStack, Stats, bench_stack
+from bench.webhook_raw import RAW_QUEUE, RawDelivery, RawWebhookWorkflow
+from engine.events import delivery_id_for, event_id_for, publish_event
+from store.db import Database
+from tests.fakes.server import serve
+
+FANOUT = int(os.environ.get("BENCH_WEBHOOK_FANOUT", "200"))
+EVENTS = int(os.environ.get("BENCH_WEBHOOK_EVENTS", "500"))
+CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "20"))
+DEADLINE = 600.0
+
+
+class Receiver:
+    """Records when each delivery id first arrived."""
+
+    def __init__(self) -> None:
+        self.arrived: dict[str, float] = {}
+        self.requests = 0
+
+    def app(self) -> Starlette:
+        async def hook(request: Request) -> PlainTextResponse:
+            await request.body()
+            self.requests += 1
+            self.arrived.setdefault(request.headers.get("x-webhook-delivery", ""),
+                                    time.perf_counter())
+            return PlainTextResponse("ok")
+
+        return Starlette(routes=[Route("/{path:path}", hook, methods=["POST"])])
+
+    async def wait(self, ids: list[str]) -> None:
+        deadline = time.perf_counter() + DEADLINE
+        while any(i not in self.arrived for i in ids):
+            if time.perf_counter() > deadline:
+                missing = sum(i not in self.arrived for i in ids)
+                raise RuntimeError(f"{missing} deliveries never arrived")
+            await asyncio.sleep(0.01)
+
+
+async def phase(
+    receiver: Receiver, ids: list[list[str]], send: Callable[[int], Awaitable[None]],
+    concurrency: int,
+) -> Stats:
+    """``send(i)`` emits what produces deliveries ``ids[i]``; timed from send to receipt."""
+    sent: dict[str, float] = {}
+    counter = iter(range(len(ids)))
+
+    async def lane() -> None:
+        for i in counter:
+            at = time.perf_counter()
+            for delivery_id in ids[i]:
+                sent[delivery_id] = at
+            await send(i)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(lane() for _ in range(concurrency)))
+    every = [d for group in ids for d in group]
+    await receiver.wait(every)
+    finished = max(receiver.arrived[d] for d in every)
+    return Stats(len(every), finished - started, [receiver.arrived[d] - sent[d] for d in every])
+
+
+async def endpoints(stack: BenchStack, key: str, url: str, count: int) -> list[str]:
+    async with stack.fast(key) as api:
+        async def one(i: int) -> str:
+            status, body = await api.post("/api/v1/webhooks", {
+                "name": f"bench {i}", "url": f"{url}/{i}", "events": ["lead.created"]})
+            assert status == 201, body
+            return str(body["id"])
+
+        return list(await asyncio.gather(*(one(i) for i in range(count))))
+
+
+async def run(stack: BenchStack, receiver: Receiver, url: str, db: Database) -> list[str]:
+    prefix = stack.settings.task_queue_prefix
+
+    async def publish(user: str, event_id: str) -> None:
+        # As the API publishes (lead.created): with the database at hand.
+        await publish_event(stack.client, user, "lead.created", {"leadId": event_id},
+                            event_id, task_queue_prefix=prefix, db=db)
+
+    async def raw(delivery_id: str) -> None:
+        await stack.client.start_workflow(
+            RawWebhookWorkflow.run,
+            RawDelivery(url=f"{url}/raw", delivery_id=delivery_id, event="lead.created",
+                        data={"leadId": delivery_id}),
+            id=delivery_id, task_queue=RAW_QUEUE,
+        )
+
+    fan_user, fan_key = await stack.new_user()
+    many = await endpoints(stack, fan_key, url, FANOUT)
+    one_user, one_key = await stack.new_user()
+    [single] = await endpoints(stack, one_key, url, 1)
+
+    # Warm both paths before measuring.
+    warm = [event_id_for(uuid.uuid4().hex, "lead.created") for _ in range(20)]
+    await phase(receiver, [[delivery_id_for(e, single)] for e in warm],
+                lambda i: publish(one_user, warm[i]), 5)
+    warm_raw = [f"raw_{uuid.uuid4().hex}" for _ in range(20)]
+    await phase(receiver, [[w] for w in warm_raw], lambda i: raw(warm_raw[i]), 5)
+    await stack.drain()
+
+    event = event_id_for(uuid.uuid4().hex, "lead.created")
+    fan = await phase(receiver, [[delivery_id_for(event, e) for e in many]],
+                      lambda _i: publish(fan_user, event), 1)
+    await stack.drain()
+    raw_fan_ids = [f"raw_{uuid.uuid4().hex}" for _ in range(FANOUT)]
+    raw_fan = await phase(receiver, [[r] for r in raw_fan_ids],
+                          lambda i: raw(raw_fan_ids[i]), FANOUT)
+    await stack.drain()
+    raw_ids = [f"raw_{uuid.uuid4().hex}" for _ in range(EVENTS)]
+    raw_many = await phase(receiver, [[r] for r in raw_ids], lambda i: raw(raw_ids[i]),
+                           CONCURRENCY)
+    await stack.drain()
+    events = [event_id_for(uuid.uuid4().hex, "lead.created") for _ in range(EVENTS)]
+    many_events = await phase(receiver, [[delivery_id_for(e, single)] for e in events],
+                              lambda i: publish(one_user, events[i]), CONCURRENCY)
+    await stack.drain()
+
+    def ratio(ours: Stats, base: Stats) -> str:
+        return f"{ours.rate / base.rate:.2f}" if base.rate else "n/a"
+
+    return [
+        f"1 event x {FANOUT} endpoints; {EVENTS} events x 1 endpoint "
+        f"(published {CONCURRENCY} at a time); loopback receiver",
+        fan.line(f"taskyard 1x{FANOUT}"),
+        raw_fan.line(f"raw temporalio {FANOUT} wf"),
+        f"1x{FANOUT}: deliveries/s ratio taskyard/raw = {ratio(fan, raw_fan)}",
+        many_events.line(f"taskyard {EVENTS}x1"),
+        raw_many.line(f"raw temporalio {EVENTS} wf"),
+        f"{EVENTS}x1: deliveries/s ratio taskyard/raw = {ratio(many_events, raw_many)}",
+        f"receiver saw {receiver.requests} requests for "
+        f"{len(receiver.arrived)} distinct deliveries",
+    ]
+
+
+async def main() -> None:
+    receiver = Receiver()
+    async with serve(receiver.app()) as url, bench_stack(
+        worker_args=["--queue", "webhooks"]
+    ) as stack:
+        log = (stack.state_dir / "raw-worker.log").open("ab")
+        raw_worker = subprocess.Popen(  # noqa: ASYNC220 (a child process)
+            [sys.executable, "-m", "bench.webhook_raw"], cwd=ROOT, env=stack.env,
+            start_new_session=True, stdout=log, stderr=log,
+        )
+        db = Database(stack.settings.database_url)
+        try:
+            lines = await run(stack, receiver, url, db)
+        finally:
+            await db.close()
+            raw_worker.terminate()
+            try:
+                raw_worker.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                raw_worker.kill()
+            log.close()
+    print("\n".join(lines))

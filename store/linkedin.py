@@ -1,0 +1,258 @@
+"""LinkedIn accounts (one per user) and the OAuth states that connect them.
+
+The member's access token is one vault ciphertext bound to the user and the
+account row. OAuth ``state`` values are kept only as SHA-256 hashes; consuming
+one is a single conditional UPDATE, so a state works once and only before it
+expires. While the connect workflow runs, the authorization code waits on the
+state row, encrypted, and is erased once the connection is made, so the code
+never enters workflow history.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Text, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Field, SQLModel, col, select
+
+from store import rotation
+from store.db import Database, as_utc, utcnow
+from store.models import new_id
+from store.vault import Vault, associated_data
+
+
+def _ts(nullable: bool = False) -> Any:
+    if nullable:
+        return Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    return Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class LinkedInAccount(SQLModel, table=True):
+    """A user's LinkedIn account; kept after a disconnect so caps and settings survive."""
+
+    __tablename__ = "linkedin_accounts"
+
+    id: str = Field(default_factory=lambda: new_id("lia_", 10), primary_key=True, max_length=40)
+    user_id: str = Field(foreign_key="users.id", unique=True, index=True, max_length=40)
+    status: str = Field(default="disconnected", max_length=20)  # connected | disconnected
+    provider: str = Field(default="sandbox", max_length=20)
+    member_id: str | None = Field(default=None, max_length=100)
+    name: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(default=None, max_length=320)
+    profile_url: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    picture_url: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    connection_count: int | None = None
+    automation_account_id: str | None = Field(default=None, max_length=100)
+    token_ciphertext: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    token_expires_at: datetime | None = _ts(nullable=True)
+    scopes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    settings: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    connected_at: datetime | None = _ts(nullable=True)
+    disconnected_at: datetime | None = _ts(nullable=True)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class LinkedInOAuthState(SQLModel, table=True):
+    __tablename__ = "linkedin_oauth_states"
+
+    state_hash: str = Field(primary_key=True, max_length=64)
+    user_id: str = Field(foreign_key="users.id", index=True, max_length=40)
+    provider: str = Field(max_length=20)  # sandbox | linkedin: who signs the member in
+    redirect_uri: str = Field(sa_column=Column(Text, nullable=False))
+    return_url: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    scopes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    automation_account_id: str | None = Field(default=None, max_length=100)
+    code_ciphertext: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    used_at: datetime | None = _ts(nullable=True)
+    created_at: datetime = _ts()
+
+
+def token_aad(user_id: str, account_id: str) -> bytes:
+    return associated_data(user_id, "linkedin_token", account_id)
+
+
+def code_aad(user_id: str, state_hash: str) -> bytes:
+    return associated_data(user_id, "linkedin_oauth_code", state_hash)
+
+
+rotation.register(
+    LinkedInAccount, "token_ciphertext", lambda row: token_aad(row["user_id"], row["id"])
+)
+rotation.register(
+    LinkedInOAuthState, "code_ciphertext",
+    lambda row: code_aad(row["user_id"], row["state_hash"]), key="state_hash",
+)
+
+
+class StateError(Exception):
+    """The OAuth state is unknown, already used, or expired."""
+
+
+def state_hash(state: str) -> str:
+    return hashlib.sha256(state.encode()).hexdigest()
+
+
+async def get_account(db: Database, user_id: str) -> LinkedInAccount | None:
+    async with db.session() as session:
+        return (
+            await session.exec(select(LinkedInAccount).where(LinkedInAccount.user_id == user_id))
+        ).first()
+
+
+async def ensure_account(db: Database, user_id: str) -> LinkedInAccount:
+    """The user's account row, created (disconnected) on first use."""
+    found = await get_account(db, user_id)
+    if found is not None:
+        return found
+    row = LinkedInAccount(user_id=user_id)
+    try:
+        async with db.session() as session:
+            session.add(row)
+            await session.commit()
+    except IntegrityError:
+        found = await get_account(db, user_id)  # a concurrent request created it
+        if found is None:
+            raise
+        return found
+    return row
+
+
+async def create_state(
+    db: Database, *, user_id: str, provider: str, redirect_uri: str, return_url: str | None,
+    scopes: list[str], automation_account_id: str | None, ttl_seconds: int,
+) -> tuple[str, datetime]:
+    """A fresh single-use state and when it stops working."""
+    state = secrets.token_urlsafe(32)
+    expires_at = utcnow() + timedelta(seconds=ttl_seconds)
+    row = LinkedInOAuthState(
+        state_hash=state_hash(state), user_id=user_id, provider=provider,
+        redirect_uri=redirect_uri, return_url=return_url, scopes=scopes,
+        automation_account_id=automation_account_id, expires_at=expires_at,
+    )
+    async with db.session() as session:
+        session.add(row)
+        await session.commit()
+    return state, expires_at
+
+
+async def peek_state(db: Database, state: str) -> LinkedInOAuthState | None:
+    async with db.session() as session:
+        return await session.get(LinkedInOAuthState, state_hash(state))
+
+
+async def consume_state(
+    db: Database, vault: Vault, state: str, code: str | None
+) -> LinkedInOAuthState:
+    """Use a state once, keeping ``code`` encrypted on it for the connect workflow."""
+    digest = state_hash(state)
+    now = utcnow()
+    row = await peek_state(db, state)
+    if row is None:
+        raise StateError("unknown state")
+    if row.used_at is not None:
+        raise StateError("this state was already used")
+    if as_utc(row.expires_at) <= now:  # type: ignore[operator]
+        raise StateError("this state has expired")
+    sealed = vault.encrypt(code.encode(), code_aad(row.user_id, digest)) if code else None
+    async with db.engine.begin() as conn:
+        result = await conn.execute(
+            update(LinkedInOAuthState)
+            .where(col(LinkedInOAuthState.state_hash) == digest,
+                   col(LinkedInOAuthState.used_at).is_(None))
+            .values(used_at=now, code_ciphertext=sealed)
+        )
+    if result.rowcount != 1:
+        raise StateError("this state was already used")
+    row.used_at, row.code_ciphertext = now, sealed
+    return row
+
+
+async def open_code(db: Database, vault: Vault, digest: str) -> tuple[LinkedInOAuthState, str]:
+    """The state row and its decrypted code (inside the connect activity only)."""
+    async with db.session() as session:
+        row = await session.get(LinkedInOAuthState, digest)
+    if row is None or row.code_ciphertext is None:
+        raise StateError("no pending authorization code for this state")
+    return row, vault.decrypt(row.code_ciphertext, code_aad(row.user_id, digest)).decode()
+
+
+async def mark_connected(
+    db: Database, vault: Vault, *, user_id: str, state_digest: str, provider: str,
+    token: dict[str, Any], token_expires_at: datetime | None, scopes: list[str],
+    profile: dict[str, Any], automation_account_id: str | None,
+) -> LinkedInAccount:
+    """Store the token encrypted, the member's profile, and mark the account connected."""
+    account = await ensure_account(db, user_id)
+    now = utcnow()
+    async with db.session() as session:
+        row = await session.get(LinkedInAccount, account.id)
+        assert row is not None
+        row.token_ciphertext = vault.encrypt_json(token, token_aad(user_id, row.id))
+        row.status, row.provider, row.scopes = "connected", provider, scopes
+        row.token_expires_at = token_expires_at
+        row.member_id = profile.get("member_id")
+        row.name = profile.get("name")
+        row.email = profile.get("email")
+        row.profile_url = profile.get("profile_url")
+        row.picture_url = profile.get("picture_url")
+        row.connection_count = profile.get("connection_count")
+        row.automation_account_id = automation_account_id
+        row.connected_at, row.disconnected_at, row.updated_at = now, None, now
+        session.add(row)
+        await session.commit()
+    async with db.engine.begin() as conn:
+        await conn.execute(
+            update(LinkedInOAuthState)
+            .where(col(LinkedInOAuthState.state_hash) == state_digest)
+            .values(code_ciphertext=None)
+        )
+    return row
+
+
+async def forget_code(db: Database, state_digest: str) -> None:
+    async with db.engine.begin() as conn:
+        await conn.execute(
+            update(LinkedInOAuthState)
+            .where(col(LinkedInOAuthState.state_hash) == state_digest)
+            .values(code_ciphertext=None)
+        )
+
+
+async def disconnect(db: Database, user_id: str) -> LinkedInAccount | None:
+    """Drop the token and mark the account disconnected; the row and its settings stay."""
+    async with db.session() as session:
+        row = (
+            await session.exec(select(LinkedInAccount).where(LinkedInAccount.user_id == user_id))
+        ).first()
+        if row is None or row.status != "connected":
+            return None
+        now = utcnow()
+        row.status, row.token_ciphertext, row.token_expires_at = "disconnected", None, None
+        row.disconnected_at, row.updated_at = now, now
+        session.add(row)
+        await session.commit()
+        return row
+
+
+async def save_settings(db: Database, user_id: str, settings: dict[str, Any]) -> LinkedInAccount:
+    account = await ensure_account(db, user_id)
+    async with db.session() as session:
+        row = await session.get(LinkedInAccount, account.id)
+        assert row is not None
+        row.settings, row.updated_at = settings, utcnow()
+        session.add(row)
+        await session.commit()
+        return row
+
+
+def open_token(vault: Vault, account: LinkedInAccount) -> dict[str, Any]:
+    if account.token_ciphertext is None:
+        return {}
+    return dict(vault.decrypt_json(account.token_ciphertext, token_aad(account.user_id,
+                                                                        account.id)))

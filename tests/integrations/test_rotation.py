@@ -1,0 +1,173 @@
+"""Key rotation: every registered secret column re-encrypted under the new primary key."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import col
+
+from api.sealing import seal
+from settings import get_settings
+from store import apps, connections, credentials, rotation
+from store import rotate as rotate_command
+from store.db import Database, sync_url
+from store.migrate import upgrade
+from store.models import SealedSecret, User
+from store.vault import Vault
+from tests.conftest import fresh_postgres_database
+
+OLD, NEW = os.urandom(32), os.urandom(32)
+MINE = ("credentials.ciphertext", "apps.secret_ciphertext", "app_connections.ciphertext",
+        "sealed_secrets.ciphertext")
+
+
+@pytest.fixture
+def fresh_url(database_url: str, tmp_path: Path) -> Iterator[str]:
+    """An empty database on the same backend (other tests' rows use other keys)."""
+    if database_url.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path / 'rotate.db'}"
+    else:
+        yield from fresh_postgres_database()
+
+
+@pytest.fixture
+async def db(fresh_url: str) -> AsyncIterator[Database]:
+    await asyncio.to_thread(upgrade, fresh_url)
+    database = Database(fresh_url)
+    yield database
+    await database.close()
+
+
+async def populate(db: Database, vault: Vault, n: int = 3) -> dict[str, Any]:
+    user = User(email=f"{uuid.uuid4().hex[:10]}@example.com")
+    async with db.session() as session:
+        session.add(user)
+        await session.commit()
+    made: dict[str, Any] = {"user": user.id, "creds": [], "conns": []}
+    app, made["app_secret"] = await apps.create(db, vault, user_id=user.id, name="a",
+                                                redirect_urls=[])
+    made["app"] = app.id
+    for i in range(n):
+        row = await credentials.create(
+            db, vault, user_id=user.id, name=f"c{i}", description=None, type="oauth",
+            provider="slack", data={"bot_token": f"xoxb-{i}"}, metadata={}, public_fields=[])
+        made["creds"].append(row.id)
+        conn = await connections.create_active(db, vault, app_id=app.id, end_user_id=f"u{i}",
+                                               toolkit="slack", data={"bot_token": f"t{i}"})
+        made["conns"].append(conn.id)
+    made["sealed"] = await seal(db, vault, user.id, {"auth": {"token": "s"}})
+    return made
+
+
+async def ciphertexts(db: Database) -> list[str]:
+    values: list[str] = []
+    async with db.engine.connect() as conn:
+        for entry in rotation.load_all():
+            if entry.name in MINE:
+                col = entry.table.c[entry.column]
+                values += [v for v in (await conn.execute(sa.select(col))).scalars() if v]
+    return values
+
+
+async def test_rotates_every_column_and_is_idempotent(db: Database) -> None:
+    made = await populate(db, Vault({"old": OLD}))
+    both = Vault({"new": NEW, "old": OLD})
+    reports = {r.column: r for r in await rotation.rotate(db, both, batch_size=2)}
+    assert set(MINE) <= set(reports)
+    assert reports["credentials.ciphertext"].rotated == 3
+    assert reports["app_connections.ciphertext"].rotated == 3
+    assert reports["apps.secret_ciphertext"].rotated == 1
+    assert reports["sealed_secrets.ciphertext"].rotated == 1
+    assert all(not r.failed for r in reports.values())
+    assert all(v.startswith("v1.new.") for v in await ciphertexts(db))
+
+    only_new = Vault({"new": NEW})  # the old key can go: everything opens without it
+    for cred_id in made["creds"]:
+        row = await credentials.get_owned(db, made["user"], cred_id)
+        assert row is not None and credentials.open_data(only_new, row)["bot_token"]
+    for conn_id in made["conns"]:
+        conn = await connections.get(db, conn_id)
+        assert conn is not None and connections.open_tokens(only_new, conn)["bot_token"]
+    app = await apps.get(db, made["app"])
+    assert app is not None and apps.signing_secret(only_new, app) == made["app_secret"].encode()
+
+    again = await rotation.rotate(db, both, batch_size=2)
+    assert sum(r.rotated for r in again) == 0
+    assert [await rotation.count_stale(db, both, e) for e in rotation.registered()
+            if e.name in MINE] == [0, 0, 0, 0]
+
+
+async def test_a_bad_ciphertext_is_reported_and_left_alone(db: Database) -> None:
+    made = await populate(db, Vault({"old": OLD}), n=2)
+    first, second = made["creds"]
+    async with db.engine.begin() as conn:  # a ciphertext moved onto another record
+        stolen = (await conn.execute(sa.select(col(credentials.Credential.ciphertext)).where(
+            credentials.Credential.id == first))).scalar_one()
+        await conn.execute(sa.update(credentials.Credential).where(
+            credentials.Credential.id == second).values(ciphertext=stolen))
+    [report] = await rotation.rotate(db, Vault({"new": NEW, "old": OLD}),
+                                     columns=["credentials.ciphertext"])
+    assert (report.rotated, report.failed) == (1, [second])
+    async with db.engine.connect() as conn:
+        kept = (await conn.execute(sa.select(col(credentials.Credential.ciphertext)).where(
+            credentials.Credential.id == second))).scalar_one()
+    assert kept == stolen
+
+
+async def test_a_concurrent_write_wins(db: Database, fresh_url: str) -> None:
+    """The service rewrote the row (under the new key) between rotation's read and write."""
+    made = await populate(db, Vault({"old": OLD}), n=1)
+    both = Vault({"new": NEW, "old": OLD})
+    entry = next(e for e in rotation.registered() if e.name == "sealed_secrets.ciphertext")
+    concurrent = both.encrypt(b'{"auth":{"token":"fresh"}}',
+                              entry.aad({"user_id": made["user"], "id": made["sealed"]}))
+    engine = sa.create_engine(sync_url(fresh_url))
+
+    def aad_with_a_writer(row: Mapping[str, Any]) -> bytes:
+        with engine.begin() as conn:  # another process commits meanwhile
+            conn.execute(sa.update(entry.table).where(entry.table.c.id == row["id"])
+                         .values(ciphertext=concurrent))
+        return entry.aad(row)
+
+    racing = rotation.EncryptedColumn(entry.table, entry.column, aad_with_a_writer)
+    report = await rotation.rotate_column(db, both, racing, batch_size=1)
+    engine.dispose()
+    assert (report.rotated, report.skipped) == (0, 1)
+    async with db.session() as session:
+        row = await session.get(SealedSecret, made["sealed"])
+    assert row is not None and row.ciphertext == concurrent
+
+
+async def test_the_command(
+    db: Database, fresh_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    await populate(db, Vault({"old": OLD}), n=1)
+    for name, value in {
+        "ENVIRONMENT": "test", "STATE_DIR": str(tmp_path), "DATABASE_URL": fresh_url,
+        "MASTER_KEYS": f"new:{base64.b64encode(NEW).decode()},old:{base64.b64encode(OLD).decode()}",
+    }.items():
+        monkeypatch.setenv(f"TASKYARD_{name}", value)
+
+    async def run(*args: str) -> tuple[int, str]:
+        get_settings.cache_clear()
+        try:
+            code = await asyncio.to_thread(rotate_command.main, list(args))
+        finally:
+            get_settings.cache_clear()
+        return code, capsys.readouterr().out
+
+    code, out = await run("--check")
+    assert code == 3 and "credentials.ciphertext: 1 not under the primary key" in out
+    code, out = await run("--batch-size", "1")
+    assert code == 0 and "credentials.ciphertext: 1 re-encrypted" in out, out
+    code, out = await run("--check")
+    assert code == 0, out

@@ -1,0 +1,149 @@
+"""The time-skipping environment for webhook tests: a worker for the webhooks queue,
+a real SQLite database and a real local receiver; back-off waits pass in moments."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import secrets
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.api.enums.v1 import EventType, IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.deps import ActivityDeps
+from activities.tools import ToolActivities
+from engine import queues
+from engine.events import event_id_for, publish_event
+from engine.jobs import SEARCH_ATTRIBUTES
+from engine.service import JobService
+from engine.tool_execution import ToolExecutionWorkflow
+from engine.webhook_wiring import event_activities, webhook_activities, webhook_workflows
+from engine.webhooks import EndpointSpec, WebhookService
+from settings import Settings
+from store.db import Database
+from store.migrate import upgrade
+from store.models import User
+from store.webhooks import WebhookDelivery
+from tests.fakes.server import serve
+from tests.webhooks.receiver import Receiver
+
+BIN = Path(sys.executable).parent
+
+
+@dataclass
+class Skipping:
+    env: Any
+    client: Client
+    settings: Settings
+    db: Database
+    service: WebhookService
+    receiver: Receiver
+
+    async def endpoint(self, user_id: str, path: str, events: list[str], **kw: Any) -> str:
+        spec = EndpointSpec(name=path, url=self.receiver.url(path), events=events, **kw)
+        row, _secret = await self.service.create(user_id, spec)
+        return row.id
+
+    async def user(self) -> str:
+        user = User(email=f"{uuid.uuid4().hex[:10]}@example.com")
+        async with self.db.session() as session:
+            session.add(user)
+            await session.commit()
+        return user.id
+
+    async def publish(self, user_id: str, name: str = "lead.created") -> str:
+        event_id = event_id_for(uuid.uuid4().hex, name)
+        prefix = self.settings.task_queue_prefix
+        assert await publish_event(self.client, user_id, name, {"leadId": "lead_1"}, event_id,
+                                   task_queue_prefix=prefix)
+        async with self.env.time_skipping_unlocked():
+            await self.client.get_workflow_handle(event_id).result()
+        return event_id
+
+    async def outcome(self, delivery_id: str) -> tuple[bool, list[float]]:
+        """Whether the delivery workflow succeeded, and its timers in seconds."""
+        handle = self.client.get_workflow_handle(delivery_id)
+        try:
+            # Deliveries are started by an activity, not through this client: unlock time
+            # skipping explicitly while waiting for them.
+            async with self.env.time_skipping_unlocked():
+                await handle.result()
+            ok = True
+        except WorkflowFailureError:
+            ok = False
+        timers = [
+            e.timer_started_event_attributes.start_to_fire_timeout.ToTimedelta().total_seconds()
+            async for e in handle.fetch_history_events()
+            if e.event_type == EventType.EVENT_TYPE_TIMER_STARTED
+        ]
+        return ok, timers
+
+    async def delivery(self, delivery_id: str) -> WebhookDelivery:
+        async with self.db.session() as session:
+            row = await session.get(WebhookDelivery, delivery_id)
+        assert row is not None
+        return row
+
+
+@pytest.fixture(scope="module")
+async def skipping(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Skipping]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(BIN / "temporal-test-server"),
+        data_converter=pydantic_data_converter,
+    )
+    # The test server has no ListSearchAttributes, but it does register new ones.
+    await env.client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=env.client.namespace,
+            search_attributes={
+                k.name: IndexedValueType.ValueType(k.indexed_value_type) for k in SEARCH_ATTRIBUTES
+            },
+        )
+    )
+    state = tmp_path_factory.mktemp("skip")
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        environment="test", state_dir=state, database_url=f"sqlite:///{state / 'db.sqlite'}",
+        master_keys="t:" + base64.b64encode(secrets.token_bytes(32)).decode(),
+        allow_private_urls=True, task_queue_prefix="s" + uuid.uuid4().hex[:8],
+        activity_heartbeat_timeout_seconds=5.0, webhook_error_after_failures=2,
+        webhook_disable_after_seconds=3600.0,
+    )
+    await asyncio.to_thread(upgrade, settings.database_url)
+    deps = ActivityDeps.from_settings(settings)
+    receiver = Receiver()
+    worker = Worker(
+        env.client,
+        task_queue=queues.task_queue(settings.task_queue_prefix, queues.WEBHOOKS),
+        workflows=webhook_workflows(),
+        activities=[*webhook_activities(deps), *event_activities(deps)],
+    )
+    tools = ToolActivities(deps.secrets, base_urls={}, allow_private_urls=True)
+    tool_worker = Worker(
+        env.client,
+        task_queue=queues.task_queue(settings.task_queue_prefix, queues.TOOLS),
+        workflows=[ToolExecutionWorkflow],
+        activities=[tools.run_tool_action, *event_activities(deps)],
+    )
+    jobs = JobService(env.client, task_queue_prefix=settings.task_queue_prefix)
+    try:
+        async with serve(receiver.app()) as base_url, worker, tool_worker:
+            receiver.base_url = base_url
+            yield Skipping(env, env.client, settings, deps.db,
+                           WebhookService(deps.db, deps.vault, jobs, settings), receiver)
+    finally:
+        await deps.close()
+        await env.shutdown()
+
+

@@ -1,0 +1,105 @@
+"""Recorded ``workflow_run`` histories replay against today's workflow code.
+
+Re-record with ``TASKYARD_RECORD_HISTORIES=1 pytest tests/workflows/test_replay.py``
+(only when a change is meant to be incompatible — otherwise guard it with
+``workflow.patched`` and keep the old histories).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowFailureError, WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from engine.workflow_run import WorkflowRunWorkflow
+from tests.conftest import wait_for
+from tests.workflows.skipping import Skipping, skipping
+
+__all__ = ["skipping"]
+HISTORIES = Path(__file__).resolve().parent.parent / "histories"
+NAMES = ("workflow_run_completed_v1", "workflow_run_failed_v1", "workflow_run_cancelled_v1",
+         "workflow_run_continued_v1", "workflow_run_big_output_v1")
+
+
+def recorded() -> list[Path]:
+    return sorted(HISTORIES.glob("workflow_run_*.json"))
+
+
+def test_every_history_is_recorded() -> None:
+    assert {p.stem for p in recorded()} >= set(NAMES)
+
+
+@pytest.mark.parametrize("path", recorded(), ids=lambda p: p.stem)
+async def test_history_replays(path: Path) -> None:
+    history = WorkflowHistory.from_json(path.stem, await asyncio.to_thread(path.read_text))
+    replayer = Replayer(workflows=[WorkflowRunWorkflow], data_converter=pydantic_data_converter)
+    await replayer.replay_workflow(history)
+
+
+async def _save(s: Skipping, workflow_id: str, name: str, run_id: str | None = None) -> None:
+    history = await s.client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+    await asyncio.to_thread((HISTORIES / f"{name}.json").write_text, history.to_json())
+
+
+@pytest.mark.skipif(not os.environ.get("TASKYARD_RECORD_HISTORIES"),
+                    reason="set TASKYARD_RECORD_HISTORIES=1 to re-record")
+async def test_record_histories(skipping: Skipping) -> None:
+    s, t = skipping, skipping.target
+    handle = await s.start([
+        {"name": "fetch", "type": "http_request",
+         "config": {"url": t.url("/echo/rec?n={{input.n}}")}},
+        {"name": "check", "type": "condition",
+         "config": {"expression": "steps.fetch.output.status == 200", "then": ["yes"],
+                    "else": ["no"]}},
+        {"name": "yes", "type": "delay", "config": {"ms": 60_000}},
+        {"name": "no", "type": "http_request", "config": {"url": t.url("/echo/no")}},
+        {"name": "down", "type": "http_request", "config": {"url": "http://127.0.0.1:9/"},
+         "retry": {"maxAttempts": 2, "backoffMs": 1000}, "continueOnError": True,
+         "dependsOn": ["fetch"]},
+    ], {"n": 1})
+    await handle.result()
+    await _save(s, handle.id, "workflow_run_completed_v1")
+
+    handle = await s.start([
+        {"name": "bad", "type": "http_request", "config": {"url": "ftp://nowhere/"}},
+        {"name": "never", "type": "delay", "config": {"ms": 1}, "dependsOn": ["bad"]},
+    ])
+    with pytest.raises(WorkflowFailureError):
+        await handle.result()
+    await _save(s, handle.id, "workflow_run_failed_v1")
+
+    handle = await s.start([
+        {"name": "hold", "type": "http_request", "config": {"url": t.url("/hold/rec")}},
+        {"name": "later", "type": "delay", "config": {"ms": 1}, "dependsOn": ["hold"]},
+    ])
+
+    async def held() -> bool:
+        return t.held["rec"] == 1
+
+    await wait_for(held)
+    await handle.cancel()
+    with pytest.raises(WorkflowFailureError):
+        await handle.result()
+    t.release("rec")
+    await _save(s, handle.id, "workflow_run_cancelled_v1")
+
+    chain = [{"name": f"s{i}", "type": "http_request",
+              "config": {"url": t.url(f"/echo/c{i}")},
+              **({"dependsOn": [f"s{i - 1}"]} if i else {})} for i in range(8)]
+    handle = await s.start(chain, history_limit=20)
+    await handle.result()
+    first = (await handle.describe()).raw_description.workflow_execution_info.first_run_id
+    await _save(s, handle.id, "workflow_run_continued_v1", run_id=first)
+
+    handle = await s.start([
+        {"name": "big", "type": "http_request", "config": {"url": t.url("/big/64")}},
+        {"name": "use", "type": "http_request",
+         "config": {"url": t.url("/echo/use?id={{steps.big.output.body.items[0].id}}")}},
+    ])
+    await handle.result()
+    await _save(s, handle.id, "workflow_run_big_output_v1")
