@@ -33,6 +33,7 @@ from typing import Any
 
 import aiohttp
 import httpx
+import psutil
 from temporalio.client import Client
 
 from deploy.devstack import child_options, start_temporal, stop_all, wait_for_temporal
@@ -189,11 +190,40 @@ async def _wait_healthy(base_url: str, timeout: float = 60.0) -> None:
             await asyncio.sleep(0.2)
 
 
+ROLES = (("temporal", "temporal"), ("worker.py", "worker"), ("server.py", "api"),
+         ("_raw", "raw worker"))
+
+
+def cpu_seconds() -> dict[str, float]:
+    """CPU seconds used so far by this process and its children, by role.
+
+    On two cores every benchmark is CPU-bound, so the CPU an operation costs each
+    process explains a throughput ratio better than wall time does.
+    """
+    me = psutil.Process()
+    used: dict[str, float] = {}
+    for proc in [me, *me.children(recursive=True)]:
+        try:
+            times = proc.cpu_times()
+            line = " ".join(proc.cmdline())
+        except psutil.Error:
+            continue
+        role = "bench" if proc.pid == me.pid else next(
+            (name for key, name in ROLES if key in line), "other")
+        used[role] = used.get(role, 0.0) + times.user + times.system
+    return used
+
+
+def cpu_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {k: after.get(k, 0.0) - before.get(k, 0.0) for k in after}
+
+
 @dataclass
 class Stats:
     count: int
     seconds: float
     latencies: list[float]
+    cpu: dict[str, float] | None = None  # CPU seconds by role while it ran (cpu_seconds)
 
     @property
     def rate(self) -> float:
@@ -211,6 +241,14 @@ class Stats:
             f"p50 {self.pct(50):7.1f} ms  p99 {self.pct(99):7.1f} ms"
         )
 
+    def cpu_line(self, label: str) -> str:
+        """CPU milliseconds per operation, by process, and their total."""
+        if not self.cpu or not self.count:
+            return f"{label:<28} cpu not measured"
+        per = {k: v * 1000 / self.count for k, v in sorted(self.cpu.items()) if v > 0.005}
+        parts = "  ".join(f"{k} {v:.1f}" for k, v in per.items())
+        return f"{label:<28} cpu ms/op  {parts}  total {sum(per.values()):.1f}"
+
 
 async def measure(
     total: int, concurrency: int, call: Callable[[int], Awaitable[Any]]
@@ -225,9 +263,11 @@ async def measure(
             await call(i)
             latencies.append(time.perf_counter() - started)
 
+    cpu_before = cpu_seconds()
     started = time.perf_counter()
     await asyncio.gather(*(lane() for _ in range(concurrency)))
-    return Stats(total, time.perf_counter() - started, latencies)
+    seconds = time.perf_counter() - started
+    return Stats(total, seconds, latencies, cpu_delta(cpu_before, cpu_seconds()))
 
 
 def compare(label: str, api: Stats, raw: Stats) -> str:

@@ -28,7 +28,8 @@ from bench.workflow_raw import RAW_QUEUE, RawSteps, RawStepsWorkflow
 from tests.fakes.server import serve
 
 STEPS = 10
-EXECUTIONS = int(os.environ.get("BENCH_WORKFLOW_EXECUTIONS", "200"))
+EXECUTIONS = int(os.environ.get("BENCH_WORKFLOW_EXECUTIONS", "400"))
+ROUNDS = 2  # ABBA rounds: the host's speed drifts by tens of percent over a minute
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "20"))
 
 
@@ -81,13 +82,14 @@ async def main() -> None:
 
                 await measure(20, 5, taskyard)  # warm both paths
                 await measure(20, 5, raw)
-                # ABBA order, each phase on a drained system: drift and noise from other load
-                # hit both sides alike; the totals are what is compared.
+                # ABBA order, repeated, each phase on a drained system: drift and noise from
+                # other load hit both sides alike; the totals are what is compared.
                 results: dict[str, list[Stats]] = {"raw": [], "taskyard": []}
-                for name in ("raw", "taskyard", "taskyard", "raw"):
+                for name in ("raw", "taskyard", "taskyard", "raw") * ROUNDS:
                     await stack.drain()
                     call = raw if name == "raw" else taskyard
-                    results[name].append(await measure(EXECUTIONS // 2, CONCURRENCY, call))
+                    results[name].append(
+                        await measure(EXECUTIONS // (2 * ROUNDS), CONCURRENCY, call))
         finally:
             raw_worker.terminate()
             try:
@@ -95,18 +97,25 @@ async def main() -> None:
             except subprocess.TimeoutExpired:
                 raw_worker.kill()
     raw_all, ty_all = combined(results["raw"]), combined(results["taskyard"])
+    phases = 2 * ROUNDS
     print(f"{STEPS}-step HTTP chain, concurrency {CONCURRENCY}, {EXECUTIONS} executions each "
-          "(two halves, ABBA order)")
+          f"({phases} phases each, ABBA order x{ROUNDS})")
     for name, runs in results.items():
         for i, stats in enumerate(runs, 1):
-            print(stats.line(f"{name} ({i}/2)"))
+            print(stats.line(f"{name} ({i}/{phases})"))
     print(raw_all.line("raw temporalio (total)"))
     print(ty_all.line("taskyard workflow_run (total)"))
+    print(raw_all.cpu_line("raw temporalio"))
+    print(ty_all.cpu_line("taskyard workflow_run"))
     print(per_step(raw_all, "raw temporalio"))
     print(per_step(ty_all, "taskyard workflow_run"))
     print(compare("executions/s taskyard/raw", ty_all, raw_all))
 
 
 def combined(runs: list[Stats]) -> Stats:
+    cpu: dict[str, float] = {}
+    for r in runs:
+        for k, v in (r.cpu or {}).items():
+            cpu[k] = cpu.get(k, 0.0) + v
     return Stats(sum(r.count for r in runs), sum(r.seconds for r in runs),
-                 [x for r in runs for x in r.latencies])
+                 [x for r in runs for x in r.latencies], cpu)

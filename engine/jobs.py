@@ -81,13 +81,16 @@ def start_memo(message: str, metadata: dict[str, Any]) -> dict[str, Any]:
 class JobTracker:
     """Workflow-side holder of a job's state. Only call from workflow code."""
 
-    # Progress is mirrored to visibility at most this often (in percentage points).
+    # Progress is mirrored to visibility at most this often (in percentage points)…
     MIRROR_STEP = 10
+    # …and, when set, no sooner than this after the last mirror (status changes always are).
+    mirror_every: timedelta | None = None
 
     def __init__(self, message: str = "", metadata: dict[str, Any] | None = None) -> None:
         self.state = JobState(message=message, metadata=dict(metadata or {}))
         self._mirrored_progress = 0
         self._mirrored_status: str = "pending"
+        self._mirrored_at: datetime | None = None
 
     def begin(self, message: str, *, status: JobStatus = "pending") -> None:
         now = workflow.now()
@@ -134,6 +137,8 @@ class JobTracker:
         s = self.state
         status_changed = s.status != self._mirrored_status
         progress_step = abs(s.progress - self._mirrored_progress) >= self.MIRROR_STEP
+        if progress_step and self.mirror_every is not None and self._mirrored_at is not None:
+            progress_step = workflow.now() - self._mirrored_at >= self.mirror_every
         if not (status_changed or progress_step or force):
             return
         workflow.upsert_search_attributes(
@@ -144,6 +149,7 @@ class JobTracker:
         )
         self._mirrored_status = s.status
         self._mirrored_progress = s.progress
+        self._mirrored_at = workflow.now()
 
 
 def activity_timeout(seconds: float) -> timedelta:

@@ -22,8 +22,10 @@ from tests.workflows.skipping import Skipping, skipping
 
 __all__ = ["skipping"]
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
-NAMES = ("workflow_run_completed_v1", "workflow_run_failed_v1", "workflow_run_cancelled_v1",
-         "workflow_run_continued_v1", "workflow_run_big_output_v1")
+KINDS = ("completed", "failed", "cancelled", "continued", "big_output")
+# v1: before the timed-mirror patch; v2 (what is recorded now): with it.
+RECORD_AS = "v2"
+NAMES = tuple(f"workflow_run_{kind}_{v}" for kind in KINDS for v in ("v1", RECORD_AS))
 
 
 def recorded() -> list[Path]:
@@ -39,6 +41,25 @@ async def test_history_replays(path: Path) -> None:
     history = WorkflowHistory.from_json(path.stem, await asyncio.to_thread(path.read_text))
     replayer = Replayer(workflows=[WorkflowRunWorkflow], data_converter=pydantic_data_converter)
     await replayer.replay_workflow(history)
+
+
+async def test_short_run_writes_visibility_twice(skipping: Skipping) -> None:
+    """A run mirrors its job status into visibility at its start and its end only: every
+    upsert is a visibility write on the server, and the exact progress is a query away."""
+    chain = [{"name": f"s{i}", "type": "http_request",
+              "config": {"url": skipping.target.url(f"/echo/m{i}")},
+              **({"dependsOn": [f"s{i - 1}"]} if i else {})} for i in range(6)]
+    handle = await skipping.start(chain)
+    await handle.result()
+    history = await handle.fetch_history()
+    statuses = [
+        e.upsert_workflow_search_attributes_event_attributes.search_attributes
+        .indexed_fields["TaskyardJobStatus"].data.decode()
+        for e in history.events if e.HasField("upsert_workflow_search_attributes_event_attributes")
+        and "TaskyardJobStatus" in e.upsert_workflow_search_attributes_event_attributes
+        .search_attributes.indexed_fields
+    ]
+    assert statuses == ['"running"', '"completed"']
 
 
 async def _save(s: Skipping, workflow_id: str, name: str, run_id: str | None = None) -> None:
@@ -63,7 +84,7 @@ async def test_record_histories(skipping: Skipping) -> None:
          "dependsOn": ["fetch"]},
     ], {"n": 1})
     await handle.result()
-    await _save(s, handle.id, "workflow_run_completed_v1")
+    await _save(s, handle.id, f"workflow_run_completed_{RECORD_AS}")
 
     handle = await s.start([
         {"name": "bad", "type": "http_request", "config": {"url": "ftp://nowhere/"}},
@@ -71,7 +92,7 @@ async def test_record_histories(skipping: Skipping) -> None:
     ])
     with pytest.raises(WorkflowFailureError):
         await handle.result()
-    await _save(s, handle.id, "workflow_run_failed_v1")
+    await _save(s, handle.id, f"workflow_run_failed_{RECORD_AS}")
 
     handle = await s.start([
         {"name": "hold", "type": "http_request", "config": {"url": t.url("/hold/rec")}},
@@ -86,7 +107,7 @@ async def test_record_histories(skipping: Skipping) -> None:
     with pytest.raises(WorkflowFailureError):
         await handle.result()
     t.release("rec")
-    await _save(s, handle.id, "workflow_run_cancelled_v1")
+    await _save(s, handle.id, f"workflow_run_cancelled_{RECORD_AS}")
 
     chain = [{"name": f"s{i}", "type": "http_request",
               "config": {"url": t.url(f"/echo/c{i}")},
@@ -94,7 +115,7 @@ async def test_record_histories(skipping: Skipping) -> None:
     handle = await s.start(chain, history_limit=20)
     await handle.result()
     first = (await handle.describe()).raw_description.workflow_execution_info.first_run_id
-    await _save(s, handle.id, "workflow_run_continued_v1", run_id=first)
+    await _save(s, handle.id, f"workflow_run_continued_{RECORD_AS}", run_id=first)
 
     handle = await s.start([
         {"name": "big", "type": "http_request", "config": {"url": t.url("/big/64")}},
@@ -102,4 +123,4 @@ async def test_record_histories(skipping: Skipping) -> None:
          "config": {"url": t.url("/echo/use?id={{steps.big.output.body.items[0].id}}")}},
     ])
     await handle.result()
-    await _save(s, handle.id, "workflow_run_big_output_v1")
+    await _save(s, handle.id, f"workflow_run_big_output_{RECORD_AS}")
