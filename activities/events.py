@@ -137,9 +137,10 @@ async def store_and_plan(db: Database, data: PublishEventsInput) -> list[Deliver
     ]
     # Insert-if-absent, starting the transaction with a write: a retry keeps what exists,
     # and SQLite never has to upgrade a read snapshot to a write lock.
+    # Rows as parameters (executemany), not inlined VALUES: the statement compiles once.
     async with db.session() as session:
-        await session.exec(insert_ignoring(session, WebhookEvent).values(event_rows))
-        await session.exec(insert_ignoring(session, WebhookDelivery).values(delivery_rows))
+        await session.exec(insert_ignoring(session, WebhookEvent), params=event_rows)
+        await session.exec(insert_ignoring(session, WebhookDelivery), params=delivery_rows)
         await session.commit()
     return starts
 

@@ -14,11 +14,14 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel
-from sqlalchemy import case, func, update
+from sqlalchemy import Table, case, func, insert, update
 from sqlmodel import col
 
 from store.db import Database, as_utc, utcnow
 from store.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+
+ATTEMPTS: Table = WebhookAttempt.__table__  # type: ignore[attr-defined]
+DELIVERIES: Table = WebhookDelivery.__table__  # type: ignore[attr-defined]
 
 SUCCESS_WRITE_INTERVAL = timedelta(seconds=60)
 ERROR_TEXT = 2000
@@ -130,14 +133,15 @@ async def record_attempt(
     now = utcnow()
     error_text = error[:ERROR_TEXT] if error else None
     disabled_reason: str | None = None
+    attempt_row = WebhookAttempt(
+        delivery_id=data.delivery_id, round=data.round, attempt=data.attempt,
+        started_at=started, duration_ms=duration_ms, status_code=status_code,
+        response_snippet=snippet, error=error_text,
+    )
+    # Core statements on the tables (no unit of work, no ORM bulk-update pass): this runs
+    # once per delivery, and its statements compile once per process.
     async with db.session() as session:
-        session.add(
-            WebhookAttempt(
-                delivery_id=data.delivery_id, round=data.round, attempt=data.attempt,
-                started_at=started, duration_ms=duration_ms, status_code=status_code,
-                response_snippet=snippet, error=error_text,
-            )
-        )
+        await session.exec(insert(ATTEMPTS), params=attempt_row.model_dump())
         if outcome == "delivered":
             if not _looks_healthy(endpoint, data.workflow_time):
                 await _healthy(session, endpoint.id, data.workflow_time)
@@ -152,11 +156,11 @@ async def record_attempt(
         else:
             status = "failed" if final else "retrying"
         await session.exec(
-            update(WebhookDelivery)
-            .where(col(WebhookDelivery.id) == data.delivery_id)
+            update(DELIVERIES)
+            .where(DELIVERIES.c.id == data.delivery_id)
             .values(
                 status=status,
-                attempts=col(WebhookDelivery.attempts) + 1,
+                attempts=DELIVERIES.c.attempts + 1,
                 last_status_code=status_code,
                 last_error=error_text,
                 updated_at=now,

@@ -270,6 +270,16 @@ async def measure(
     return Stats(total, seconds, latencies, cpu_delta(cpu_before, cpu_seconds()))
 
 
+def combined(runs: list[Stats]) -> Stats:
+    """Phases of one side taken together (counts, seconds, latencies and CPU add up)."""
+    cpu: dict[str, float] = {}
+    for r in runs:
+        for k, v in (r.cpu or {}).items():
+            cpu[k] = cpu.get(k, 0.0) + v
+    return Stats(sum(r.count for r in runs), sum(r.seconds for r in runs),
+                 [x for r in runs for x in r.latencies], cpu)
+
+
 def compare(label: str, api: Stats, raw: Stats) -> str:
     """The ratio line every benchmark prints: API throughput over raw, and added p50."""
     ratio = api.rate / raw.rate if raw.rate else 0.0

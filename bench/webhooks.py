@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from bench.harness import ROOT, BenchStack, Stats, bench_stack
+from bench.harness import ROOT, BenchStack, Stats, bench_stack, combined, cpu_delta, cpu_seconds
 from bench.webhook_raw import RAW_QUEUE, RawDelivery, RawWebhookWorkflow
 from engine.events import delivery_id_for, event_id_for, publish_event
 from store.db import Database
@@ -41,13 +41,16 @@ class Receiver:
     def __init__(self) -> None:
         self.arrived: dict[str, float] = {}
         self.requests = 0
+        self.repeats: dict[str, int] = {}  # delivery id -> requests after the first
 
     def app(self) -> Starlette:
         async def hook(request: Request) -> PlainTextResponse:
             await request.body()
             self.requests += 1
-            self.arrived.setdefault(request.headers.get("x-webhook-delivery", ""),
-                                    time.perf_counter())
+            delivery = request.headers.get("x-webhook-delivery", "")
+            if delivery in self.arrived:
+                self.repeats[delivery] = self.repeats.get(delivery, 0) + 1
+            self.arrived.setdefault(delivery, time.perf_counter())
             return PlainTextResponse("ok")
 
         return Starlette(routes=[Route("/{path:path}", hook, methods=["POST"])])
@@ -76,12 +79,14 @@ async def phase(
                 sent[delivery_id] = at
             await send(i)
 
+    cpu_before = cpu_seconds()
     started = time.perf_counter()
     await asyncio.gather(*(lane() for _ in range(concurrency)))
     every = [d for group in ids for d in group]
     await receiver.wait(every)
     finished = max(receiver.arrived[d] for d in every)
-    return Stats(len(every), finished - started, [receiver.arrived[d] - sent[d] for d in every])
+    return Stats(len(every), finished - started, [receiver.arrived[d] - sent[d] for d in every],
+                 cpu_delta(cpu_before, cpu_seconds()))
 
 
 async def endpoints(stack: BenchStack, key: str, url: str, count: int) -> list[str]:
@@ -131,15 +136,22 @@ async def run(stack: BenchStack, receiver: Receiver, url: str, db: Database) -> 
     raw_fan_ids = [f"raw_{uuid.uuid4().hex}" for _ in range(FANOUT)]
     raw_fan = await phase(receiver, [[r] for r in raw_fan_ids],
                           lambda i: raw(raw_fan_ids[i]), FANOUT)
+    # 500 x 1 in ABBA halves, each on a drained system: the host's speed drifts.
+    halves: dict[str, list[Stats]] = {"raw": [], "taskyard": []}
+    for side in ("raw", "taskyard", "taskyard", "raw"):
+        await stack.drain()
+        if side == "raw":
+            raw_ids = [f"raw_{uuid.uuid4().hex}" for _ in range(EVENTS // 2)]
+            halves[side].append(await phase(
+                receiver, [[r] for r in raw_ids], lambda i, ids=raw_ids: raw(ids[i]),
+                CONCURRENCY))
+        else:
+            events = [event_id_for(uuid.uuid4().hex, "lead.created") for _ in range(EVENTS // 2)]
+            halves[side].append(await phase(
+                receiver, [[delivery_id_for(e, single)] for e in events],
+                lambda i, evs=events: publish(one_user, evs[i]), CONCURRENCY))
     await stack.drain()
-    raw_ids = [f"raw_{uuid.uuid4().hex}" for _ in range(EVENTS)]
-    raw_many = await phase(receiver, [[r] for r in raw_ids], lambda i: raw(raw_ids[i]),
-                           CONCURRENCY)
-    await stack.drain()
-    events = [event_id_for(uuid.uuid4().hex, "lead.created") for _ in range(EVENTS)]
-    many_events = await phase(receiver, [[delivery_id_for(e, single)] for e in events],
-                              lambda i: publish(one_user, events[i]), CONCURRENCY)
-    await stack.drain()
+    raw_many, many_events = combined(halves["raw"]), combined(halves["taskyard"])
 
     def ratio(ours: Stats, base: Stats) -> str:
         return f"{ours.rate / base.rate:.2f}" if base.rate else "n/a"
@@ -149,12 +161,20 @@ async def run(stack: BenchStack, receiver: Receiver, url: str, db: Database) -> 
         f"(published {CONCURRENCY} at a time); loopback receiver",
         fan.line(f"taskyard 1x{FANOUT}"),
         raw_fan.line(f"raw temporalio {FANOUT} wf"),
+        fan.cpu_line(f"taskyard 1x{FANOUT}"),
+        raw_fan.cpu_line(f"raw temporalio {FANOUT} wf"),
         f"1x{FANOUT}: deliveries/s ratio taskyard/raw = {ratio(fan, raw_fan)}",
+        *(h.line(f"raw ({i}/2)") for i, h in enumerate(halves["raw"], 1)),
+        *(h.line(f"taskyard ({i}/2)") for i, h in enumerate(halves["taskyard"], 1)),
         many_events.line(f"taskyard {EVENTS}x1"),
         raw_many.line(f"raw temporalio {EVENTS} wf"),
+        many_events.cpu_line(f"taskyard {EVENTS}x1"),
+        raw_many.cpu_line(f"raw temporalio {EVENTS} wf"),
         f"{EVENTS}x1: deliveries/s ratio taskyard/raw = {ratio(many_events, raw_many)}",
         f"receiver saw {receiver.requests} requests for "
-        f"{len(receiver.arrived)} distinct deliveries",
+        f"{len(receiver.arrived)} distinct deliveries (repeated: "
+        f"{sum(n for d, n in receiver.repeats.items() if not d.startswith('raw_'))} taskyard, "
+        f"{sum(n for d, n in receiver.repeats.items() if d.startswith('raw_'))} raw)",
     ]
 
 

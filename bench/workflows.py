@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from bench.harness import ROOT, Stats, bench_stack, compare, measure
+from bench.harness import ROOT, Stats, bench_stack, combined, compare, measure
 from bench.workflow_raw import RAW_QUEUE, RawSteps, RawStepsWorkflow
 from tests.fakes.server import serve
 
@@ -111,11 +111,3 @@ async def main() -> None:
     print(per_step(ty_all, "taskyard workflow_run"))
     print(compare("executions/s taskyard/raw", ty_all, raw_all))
 
-
-def combined(runs: list[Stats]) -> Stats:
-    cpu: dict[str, float] = {}
-    for r in runs:
-        for k, v in (r.cpu or {}).items():
-            cpu[k] = cpu.get(k, 0.0) + v
-    return Stats(sum(r.count for r in runs), sum(r.seconds for r in runs),
-                 [x for r in runs for x in r.latencies], cpu)
