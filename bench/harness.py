@@ -104,7 +104,9 @@ class FastClient:
         self.session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> FastClient:
-        connector = aiohttp.TCPConnector(limit=200)
+        # Drop idle connections before uvicorn does (its keep-alive timeout is 5 s), so a
+        # request never races the server closing the connection it was sent on.
+        connector = aiohttp.TCPConnector(limit=200, keepalive_timeout=2)
         self.session = aiohttp.ClientSession(self.base_url, headers=self.headers,
                                              connector=connector)
         return self
