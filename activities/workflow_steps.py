@@ -169,9 +169,7 @@ class WorkflowStepActivities:
             return StepRunOutput(output=output, size=size)
         row = StepOutput(user_id=data.user_id, execution_id=data.execution_id, step=data.step,
                          data=json.dumps(output, separators=(",", ":")), size=size)
-        async with self.db.session() as session:
-            session.add(row)
-            await session.commit()
+        await self.db.save(row)
         return StepRunOutput(ref=row.id, size=size)
 
     @activity.defn(name="load_step_outputs")

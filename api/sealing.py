@@ -42,7 +42,5 @@ def split_secrets(params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any
 async def seal(db: Database, vault: Vault, user_id: str, secret: dict[str, Any]) -> str:
     row = SealedSecret(user_id=user_id, ciphertext="")
     row.ciphertext = vault.encrypt_json(secret, associated_data(user_id, "sealed", row.id))
-    async with db.session() as session:
-        session.add(row)
-        await session.commit()
+    await db.save(row)
     return row.id

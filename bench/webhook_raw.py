@@ -8,14 +8,12 @@ import asyncio
 import hashlib
 import hmac
 import json
-import signal
 from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel
 from temporalio import activity, workflow
 from temporalio.common import RetryPolicy
-from temporalio.worker import Worker
 
 with workflow.unsafe.imports_passed_through():
     import httpx
@@ -62,17 +60,9 @@ class RawWebhookWorkflow:
 
 
 async def serve() -> None:
-    from engine.client import connect
-    from settings import get_settings
+    from bench.raw_worker import serve_raw  # (here, not in the sandboxed module's imports)
 
-    client = await connect(get_settings())
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    async with Worker(client, task_queue=RAW_QUEUE, workflows=[RawWebhookWorkflow],
-                      activities=[raw_post]):
-        await stop.wait()
+    await serve_raw(RAW_QUEUE, [RawWebhookWorkflow], [raw_post])
 
 
 if __name__ == "__main__":

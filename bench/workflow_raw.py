@@ -5,14 +5,12 @@ templates, no job state, no record, no events. ``python -m bench.workflow_raw``.
 from __future__ import annotations
 
 import asyncio
-import signal
 import ssl
 from datetime import timedelta
 
 from pydantic import BaseModel
 from temporalio import activity, workflow
 from temporalio.common import RetryPolicy
-from temporalio.worker import Worker
 
 with workflow.unsafe.imports_passed_through():
     import httpx
@@ -53,17 +51,9 @@ class RawStepsWorkflow:
 
 
 async def serve() -> None:
-    from engine.client import connect
-    from settings import get_settings
+    from bench.raw_worker import serve_raw  # (here, not in the sandboxed module's imports)
 
-    client = await connect(get_settings())
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    async with Worker(client, task_queue=RAW_QUEUE, workflows=[RawStepsWorkflow],
-                      activities=[raw_http_get]):
-        await stop.wait()
+    await serve_raw(RAW_QUEUE, [RawStepsWorkflow], [raw_http_get])
 
 
 if __name__ == "__main__":

@@ -42,21 +42,17 @@ class DeliveryDriver:
     """One delivery's attempts, waits and end; the workflow class only forwards to it."""
 
     def __init__(self) -> None:
-        self._job = JobTracker()
-
-    @property
-    def job(self) -> JobTracker:
-        return self._job
+        self.job = JobTracker()
 
     async def run(self, data: WebhookDeliveryInput) -> WebhookDeliveryOutput:
         delivery_id = workflow.info().workflow_id
-        self._job.state.metadata.update(
+        self.job.state.metadata.update(
             {"event": data.event, "eventId": data.event_id, "endpointId": data.endpoint_id,
              "deliveryId": delivery_id, "round": data.round}
         )
         # Most deliveries end within one attempt, so "running" is not mirrored into
         # visibility (the job_state query has it); retries and the end are.
-        state = self._job.state
+        state = self.job.state
         state.created_at = workflow.info().start_time
         state.status, state.started_at = "running", workflow.now()
         state.message = f"Delivering {data.event}"
@@ -65,22 +61,22 @@ class DeliveryDriver:
         except (asyncio.CancelledError, ActivityError) as err:
             if is_cancelled_exception(err):
                 await self._close(delivery_id, "cancelled", "cancelled")
-                self._job.cancel(f"Delivery of {data.event} cancelled")
+                self.job.cancel(f"Delivery of {data.event} cancelled")
                 raise
-            self._job.fail(f"Delivery of {data.event} could not be attempted: {err}", "Internal")
+            self.job.fail(f"Delivery of {data.event} could not be attempted: {err}", "Internal")
             await self._close(delivery_id, "failed", f"internal error: {err}")
             raise ApplicationError(str(err), type="Internal", non_retryable=True) from err
         await self._announce(data, delivery_id, result)
-        attempts = self._job.state.metadata.get("attempts", 0)
+        attempts = self.job.state.metadata.get("attempts", 0)
         if result.outcome == "delivered":
-            self._job.complete(
+            self.job.complete(
                 f"Delivered {data.event} (HTTP {result.status_code})",
                 {"statusCode": result.status_code, "attempts": attempts},
             )
             return WebhookDeliveryOutput(delivered=True, attempts=int(attempts),
                                          status_code=result.status_code)
         message = f"Delivery of {data.event} failed: {result.error}"
-        self._job.fail(message, "DeliveryFailed")
+        self.job.fail(message, "DeliveryFailed")
         raise ApplicationError(message, type="DeliveryFailed", non_retryable=True)
 
     async def _close(self, delivery_id: str, status: str, error: str) -> None:
@@ -112,15 +108,15 @@ class DeliveryDriver:
             )
             if result.outcome == "throttled":
                 reserved = True
-                self._job.update(message=f"Throttled; sending in {result.delay_seconds:g}s")
+                self.job.update(message=f"Throttled; sending in {result.delay_seconds:g}s")
                 await workflow.sleep(timedelta(seconds=result.delay_seconds))
                 continue
             reserved = False
             if result.attempted:
-                self._job.state.metadata["attempts"] = attempt
+                self.job.state.metadata["attempts"] = attempt
             if result.final:
                 return result
-            self._job.update(
+            self.job.update(
                 message=f"Attempt {attempt}/{result.max_attempts} failed ({result.error}); "
                 f"retrying in {result.delay_seconds:g}s",
                 metadata={"attempts": attempt, "lastStatusCode": result.status_code},

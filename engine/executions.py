@@ -17,11 +17,10 @@ from temporalio.client import (
 )
 from temporalio.common import SearchAttributePair
 from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError, RPCStatusCode
 
 from activities.workflow_steps import RunState
 from engine import queues
-from engine.jobs import SA_USER_ID, SA_WORKFLOW_ID
+from engine.jobs import SA_WORKFLOW_ID
 from engine.service import (
     JobAlreadyFinished,
     JobFilter,
@@ -69,14 +68,8 @@ class ExecutionService:
         )
 
     async def describe(self, user_id: str, execution_id: str) -> WorkflowExecutionDescription:
-        try:
-            description = await self.client.get_workflow_handle(execution_id).describe()
-        except RPCError as exc:
-            if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
-                raise JobNotFound(execution_id) from exc
-            raise
-        attrs = description.typed_search_attributes
-        if attrs.get(SA_USER_ID) != user_id or description.workflow_type != WORKFLOW_TYPE:
+        description = await self.jobs.owned(user_id, execution_id)
+        if description.workflow_type != WORKFLOW_TYPE:
             raise JobNotFound(execution_id)
         return description
 

@@ -52,12 +52,10 @@ class RunDriver:
         self.job = JobTracker()
         self.job.MIRROR_STEP = 50  # (before the patch) start, half-way and the end of a run
         self.state: RunState | None = None
-        self._timed = False
 
     async def run(self, data: WorkflowRunInput) -> RunState:
         info = workflow.info()
         if workflow.patched(PATCH_TIMED_MIRROR):
-            self._timed = True
             self.job.MIRROR_STEP = 10
             self.job.mirror_every = MIRROR_EVERY
         prior = {s.name: s for s in data.prior}
@@ -135,8 +133,8 @@ class RunDriver:
         total = len(runner.plan.steps)
         finished = sum(1 for s in runner.state.steps if s.status not in ("pending", "running"))
         progress = finished * 100 // total if total else 100
-        if self._timed:
-            # The end is mirrored by complete/fail/cancel right after; no extra upsert here.
+        if self.job.mirror_every is not None:
+            # (The patch.) The end is mirrored by complete/fail/cancel right after.
             self.job.update(progress=progress)
         else:
             self.job.update(progress=progress,

@@ -228,7 +228,8 @@ class JobService:
             result_type=result_type,
         )
 
-    async def _owned(self, user_id: str, job_id: str) -> WorkflowExecutionDescription:
+    async def owned(self, user_id: str, job_id: str) -> WorkflowExecutionDescription:
+        """The job's description if ``user_id`` owns it, else ``JobNotFound`` (never 403)."""
         try:
             description = await self.client.get_workflow_handle(job_id).describe()
         except RPCError as exc:
@@ -241,7 +242,7 @@ class JobService:
 
     async def get(self, user_id: str, job_id: str) -> tuple[Job, JobState | None]:
         """One job; while it runs, progress comes exactly from the workflow query."""
-        description = await self._owned(user_id, job_id)
+        description = await self.owned(user_id, job_id)
         job = await job_from_execution(description)
         state: JobState | None = None
         if description.status == WorkflowExecutionStatus.RUNNING:
@@ -286,7 +287,7 @@ class JobService:
         )
 
     async def cancel(self, user_id: str, job_id: str) -> None:
-        description = await self._owned(user_id, job_id)
+        description = await self.owned(user_id, job_id)
         if description.status != WorkflowExecutionStatus.RUNNING:
             raise JobAlreadyFinished(job_id)
         await self.client.get_workflow_handle(job_id).cancel()

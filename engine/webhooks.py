@@ -191,9 +191,7 @@ class WebhookService:
         self._seal_headers(row, check_headers(spec.headers or {}))
         if spec.enabled is False:
             row.status, row.disabled_reason = "disabled", "user"
-        async with self.db.session() as session:
-            session.add(row)
-            await session.commit()
+        await self.db.save(row)
         return row, secret
 
     async def update(self, user_id: str, endpoint_id: str, spec: EndpointSpec) -> WebhookEndpoint:

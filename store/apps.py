@@ -66,9 +66,7 @@ async def create(
     secret = new_secret()
     row = App(user_id=user_id, name=name, redirect_urls=redirect_urls, secret_ciphertext="")
     row.secret_ciphertext = vault.encrypt(secret.encode(), secret_aad(user_id, row.id))
-    async with db.session() as session:
-        session.add(row)
-        await session.commit()
+    await db.save(row)
     return row, secret
 
 
@@ -82,11 +80,7 @@ async def get(db: Database, app_id: str) -> App | None:
 
 
 async def list_owned(db: Database, user_id: str) -> list[App]:
-    async with db.session() as session:
-        rows = await session.exec(
-            select(App).where(App.user_id == user_id).order_by(col(App.created_at).desc())
-        )
-        return list(rows.all())
+    return await db.list_owned(App, user_id)
 
 
 async def update(

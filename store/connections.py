@@ -118,9 +118,7 @@ async def create_active(
     """A connection made from credentials the end user gave directly (API-key toolkits)."""
     row = Connection(app_id=app_id, end_user_id=end_user_id, toolkit=toolkit, status="ACTIVE")
     row.ciphertext = _seal(vault, row, data)
-    async with db.session() as session:
-        session.add(row)
-        await session.commit()
+    await db.save(row)
     return row
 
 

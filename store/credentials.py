@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, DateTime, Text
-from sqlmodel import Field, SQLModel, col, select
+from sqlmodel import Field, SQLModel, select
 
 from store import rotation
 from store.db import Database, utcnow
@@ -116,9 +116,7 @@ async def create(
                      provider=provider, ciphertext="", meta=metadata)
     row.ciphertext = vault.encrypt_json(data, credential_aad(user_id, row.id))
     row.previews = previews_of(data, public_fields)
-    async with db.session() as session:
-        session.add(row)
-        await session.commit()
+    await db.save(row)
     return row
 
 
@@ -127,12 +125,7 @@ async def get_owned(db: Database, user_id: str, credential_id: str) -> Credentia
 
 
 async def list_owned(db: Database, user_id: str) -> list[Credential]:
-    async with db.session() as session:
-        rows = await session.exec(
-            select(Credential).where(Credential.user_id == user_id)
-            .order_by(col(Credential.created_at).desc())
-        )
-        return list(rows.all())
+    return await db.list_owned(Credential, user_id)
 
 
 async def update(
@@ -198,9 +191,7 @@ async def create_instance(
 ) -> ConnectorInstance:
     row = ConnectorInstance(user_id=user_id, name=name, type=type, credential_id=credential_id,
                             config=config)
-    async with db.session() as session:
-        session.add(row)
-        await session.commit()
+    await db.save(row)
     return row
 
 
@@ -209,12 +200,7 @@ async def get_instance(db: Database, user_id: str, instance_id: str) -> Connecto
 
 
 async def list_instances(db: Database, user_id: str) -> list[ConnectorInstance]:
-    async with db.session() as session:
-        rows = await session.exec(
-            select(ConnectorInstance).where(ConnectorInstance.user_id == user_id)
-            .order_by(col(ConnectorInstance.created_at).desc())
-        )
-        return list(rows.all())
+    return await db.list_owned(ConnectorInstance, user_id)
 
 
 async def delete_instance(db: Database, row: ConnectorInstance) -> None:

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 T = TypeVar("T")
@@ -82,6 +83,23 @@ class Database:
         async with self.session() as session:
             row = await session.get(model, row_id)
         return row if row is not None and getattr(row, "user_id", None) == user_id else None
+
+    async def list_owned(self, model: type[T], user_id: str) -> list[T]:
+        """Every row ``user_id`` owns, newest first."""
+        async with self.session() as session:
+            rows = await session.exec(
+                select(model)
+                .where(model.user_id == user_id)  # type: ignore[attr-defined]
+                .order_by(col(model.created_at).desc())  # type: ignore[attr-defined]
+            )
+            return list(rows.all())
+
+    async def save(self, row: T) -> T:
+        """Insert or update one row in its own transaction."""
+        async with self.session() as session:
+            session.add(row)
+            await session.commit()
+        return row
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -52,9 +52,7 @@ async def get_batch(db: Database, user_id: str, batch_id: str) -> EnrichmentBatc
 
 
 async def save_batch(db: Database, batch: EnrichmentBatch) -> None:
-    async with db.session() as session:
-        session.add(batch)
-        await session.commit()
+    await db.save(batch)
 
 
 async def prepare_items(db: Database, batch_id: str, user_id: str) -> int:

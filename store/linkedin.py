@@ -112,9 +112,7 @@ async def ensure_account(db: Database, user_id: str) -> LinkedInAccount:
         return found
     row = LinkedInAccount(user_id=user_id)
     try:
-        async with db.session() as session:
-            session.add(row)
-            await session.commit()
+        await db.save(row)
     except IntegrityError:
         found = await get_account(db, user_id)  # a concurrent request created it
         if found is None:
@@ -135,9 +133,7 @@ async def create_state(
         redirect_uri=redirect_uri, return_url=return_url, scopes=scopes,
         automation_account_id=automation_account_id, expires_at=expires_at,
     )
-    async with db.session() as session:
-        session.add(row)
-        await session.commit()
+    await db.save(row)
     return state, expires_at
 
 

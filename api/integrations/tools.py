@@ -10,7 +10,6 @@ activity opens its tokens. Failures answer ``INTEGRATIONS_EXECUTION_FAILED``:
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -31,7 +30,7 @@ from api.integrations.access import (
 )
 from api.spec import operation
 from api.state import services
-from api.v1.tools import SYNC_WAIT_SECONDS, failure_status, start_tool_job
+from api.v1.tools import failure_status, start_tool_job, wait_outcome
 from connectors.base import Connector
 from connectors.registry import find_tool, get_connector
 from store import apps, connections
@@ -151,9 +150,8 @@ async def execute(request: Request) -> JSONResponse:
         )
     except ApiError as exc:  # unknown tool or invalid params, in this family's terms
         raise ExecutionFailed(exc.message, details=exc.details) from exc
-    try:
-        outcome = await asyncio.wait_for(services(request).jobs.outcome(handle), SYNC_WAIT_SECONDS)
-    except TimeoutError:
+    outcome = await wait_outcome(request, handle)
+    if outcome is None:
         return JSONResponse({"executionId": execution_id, "status": "running"}, status_code=202)
     if outcome.successful:
         return JSONResponse(

@@ -8,7 +8,6 @@ without ``available`` it lists the caller's instances. Running an action is a
 
 from __future__ import annotations
 
-import asyncio
 import re
 from datetime import datetime
 from typing import Any
@@ -24,7 +23,7 @@ from api.errors import BadRequest, NotFound
 from api.spec import operation
 from api.state import services
 from api.v1.acting import user_for
-from api.v1.tools import SYNC_WAIT_SECONDS, result_response, start_tool_job
+from api.v1.tools import start_tool_job, tool_job_response
 from connectors.base import Connector
 from connectors.registry import CONNECTORS, get_connector
 from store import credentials as store
@@ -224,13 +223,7 @@ async def run_action(request: Request) -> JSONResponse:
         credential_id=row.credential_id, config=row.config,
         metadata={"connectorId": row.id, "action": action.name},
     )
-    if data.run_async:
-        return JSONResponse({"executionId": execution_id, "status": "pending"}, status_code=202)
-    try:
-        outcome = await asyncio.wait_for(services(request).jobs.outcome(handle), SYNC_WAIT_SECONDS)
-    except TimeoutError:
-        return JSONResponse({"executionId": execution_id, "status": "running"}, status_code=202)
-    return result_response(execution_id, outcome)
+    return await tool_job_response(request, execution_id, handle, run_async=data.run_async)
 
 
 routes = [

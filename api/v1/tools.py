@@ -85,6 +85,28 @@ def result_response(execution_id: str, outcome: ExecutionResult) -> JSONResponse
     )
 
 
+async def wait_outcome(request: Request, handle: Any) -> ExecutionResult | None:
+    """The job's outcome within ``SYNC_WAIT_SECONDS``, or None while it still runs."""
+    try:
+        outcome: ExecutionResult = await asyncio.wait_for(
+            services(request).jobs.outcome(handle), SYNC_WAIT_SECONDS)
+    except TimeoutError:
+        return None
+    return outcome
+
+
+async def tool_job_response(
+    request: Request, execution_id: str, handle: Any, *, run_async: bool
+) -> JSONResponse:
+    """202 pending (async), the outcome (sync), or 202 running when the wait runs out."""
+    if run_async:
+        return JSONResponse({"executionId": execution_id, "status": "pending"}, status_code=202)
+    outcome = await wait_outcome(request, handle)
+    if outcome is None:
+        return JSONResponse({"executionId": execution_id, "status": "running"}, status_code=202)
+    return result_response(execution_id, outcome)
+
+
 async def start_tool_job(
     request: Request,
     *,
@@ -165,13 +187,7 @@ async def execute_tool(request: Request) -> JSONResponse:
         request, user_id=user_id, tool_name=data.toolName, params=data.params,
         credential_id=data.credentialId,
     )
-    if data.run_async:
-        return JSONResponse({"executionId": execution_id, "status": "pending"}, status_code=202)
-    try:
-        outcome = await asyncio.wait_for(services(request).jobs.outcome(handle), SYNC_WAIT_SECONDS)
-    except TimeoutError:
-        return JSONResponse({"executionId": execution_id, "status": "running"}, status_code=202)
-    return result_response(execution_id, outcome)
+    return await tool_job_response(request, execution_id, handle, run_async=data.run_async)
 
 
 routes = [Route("/api/v1/tools/execute", execute_tool, methods=["POST"])]
