@@ -28,7 +28,9 @@ from store.linkedin import LinkedInAccount, StateError
 from store.vault import Vault, VaultError
 
 
-class PerformInput(BaseModel):
+class ActionFields(BaseModel):
+    """What one LinkedIn action is: the workflow's input and each attempt's share them."""
+
     user_id: str
     account_id: str
     action_type: str
@@ -36,6 +38,9 @@ class PerformInput(BaseModel):
     message: str | None = None
     note: str | None = None
     post_url: str | None = None
+
+
+class PerformInput(ActionFields):
     attempt: int = 1
 
 

@@ -26,7 +26,12 @@ from engine.events import EventInput, emit_events
 from engine.jobs import JobTracker, JobWorkflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.linkedin import LinkedInActivities, PerformInput, PerformOutput
+    from activities.linkedin import (
+        ActionFields,
+        LinkedInActivities,
+        PerformInput,
+        PerformOutput,
+    )
     from engine.linkedin_models import (
         SIGNAL_ENQUEUE,
         SIGNAL_RELEASE,
@@ -59,14 +64,7 @@ LABELS: dict[str, tuple[str, str, str]] = {
 }
 
 
-class LinkedInActionInput(BaseModel):
-    user_id: str
-    account_id: str
-    action_type: str
-    profile_url: str
-    message: str | None = None
-    note: str | None = None
-    post_url: str | None = None
+class LinkedInActionInput(ActionFields):
     not_before: datetime | None = None
     provider: str = "sandbox"
     metadata: dict[str, Any] = Field(default_factory=dict)
@@ -192,10 +190,7 @@ class LinkedInActionWorkflow(JobWorkflow):
             return await workflow.execute_activity_method(
                 LinkedInActivities.perform_linkedin_action,
                 PerformInput(
-                    user_id=data.user_id, account_id=data.account_id,
-                    action_type=data.action_type, profile_url=data.profile_url,
-                    message=data.message, note=data.note, post_url=data.post_url,
-                    attempt=attempt,
+                    **data.model_dump(include=set(ActionFields.model_fields)), attempt=attempt
                 ),
                 start_to_close_timeout=timedelta(seconds=data.activity_timeout_seconds),
                 heartbeat_timeout=timedelta(seconds=data.heartbeat_timeout_seconds),
