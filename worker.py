@@ -36,7 +36,12 @@ from engine.linkedin_action import LinkedInActionWorkflow
 from engine.linkedin_connect import LinkedInConnectWorkflow
 from engine.linkedin_governor import LinkedInGovernorWorkflow
 from engine.tool_execution import ToolExecutionWorkflow
-from engine.webhook_wiring import event_activities, webhook_activities, webhook_workflows
+from engine.webhook_wiring import (
+    event_activities,
+    event_publisher,
+    webhook_activities,
+    webhook_workflows,
+)
 from engine.workflow_run import WorkflowRunWorkflow
 from settings import Settings, get_settings
 
@@ -71,7 +76,7 @@ def queue_plans(deps: ActivityDeps) -> dict[str, QueuePlan]:
     )
     enrichment = EnrichmentActivities.from_deps(deps)
     lead_import = ImportActivities.from_deps(deps)
-    workflow_steps = WorkflowStepActivities(tools, deps.db)
+    workflow_steps = WorkflowStepActivities(tools, deps.db, event_publisher(deps))
     linkedin = LinkedInActivities(deps.db, deps.vault, settings)
     return {
         queues.LINKEDIN: QueuePlan(
@@ -84,6 +89,7 @@ def queue_plans(deps: ActivityDeps) -> dict[str, QueuePlan]:
                 workflow_steps.run_workflow_step,
                 workflow_steps.load_step_outputs,
                 workflow_steps.record_workflow_run,
+                workflow_steps.finish_workflow_run,
             ],
         ),
         queues.WEBHOOKS: QueuePlan(webhook_workflows(), webhook_activities(deps)),
@@ -159,6 +165,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    # httpx logs every request's full URL at INFO, and a query string may carry a key.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     asyncio.run(run(get_settings(), args.queue))
 
 

@@ -10,22 +10,21 @@ worker crash changes nothing that already happened.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import SQLModel
 from temporalio import activity
 from temporalio.client import Client
 
-from store.db import Database, utcnow
+from store.db import Database, dialect_insert, utcnow
 from store.webhooks import (
+    Subscription,
     WebhookDelivery,
-    WebhookEndpoint,
     WebhookEvent,
-    live_endpoints,
+    live_subscriptions,
     subscribes,
 )
 
@@ -82,12 +81,10 @@ def delivery_id_for(event_id: str, endpoint_id: str) -> str:
 
 def insert_ignoring(session: Any, table: type[SQLModel]) -> Any:
     """``INSERT … ON CONFLICT DO NOTHING`` for SQLite and PostgreSQL alike."""
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    factory = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return factory(table.__table__).on_conflict_do_nothing()  # type: ignore[attr-defined]
+    return dialect_insert(session, table).on_conflict_do_nothing()
 
 
-def targets(event: EventInput, endpoints: list[WebhookEndpoint]) -> list[WebhookEndpoint]:
+def targets(event: EventInput, endpoints: Sequence[Subscription]) -> list[Subscription]:
     chosen = []
     for endpoint in endpoints:
         if endpoint.id in event.exclude_endpoint_ids:
@@ -102,18 +99,30 @@ def targets(event: EventInput, endpoints: list[WebhookEndpoint]) -> list[Webhook
 
 async def store_and_plan(db: Database, data: PublishEventsInput) -> list[DeliveryStart]:
     """Persist the events that have receivers and one delivery row per receiver."""
-    endpoints = await live_endpoints(db, data.user_id)
-    plan: list[tuple[EventInput, WebhookEndpoint]] = []
     for event in data.events:
         if not event.id:
             raise ValueError("events must carry ids (emit_events derives them)")
-        plan.extend((event, endpoint) for endpoint in targets(event, endpoints))
-    if not plan:
-        return []
+    async with db.session() as session:
+        # (A plain read first: with SQLite it opens no transaction, so the inserts below
+        # still start theirs with a write.)
+        endpoints = await live_subscriptions(session, data.user_id)
+        plan = [(event, endpoint) for event in data.events
+                for endpoint in targets(event, endpoints)]
+        if not plan:
+            return []
+        starts = await _store(session, data.user_id, plan)
+        await session.commit()
+    return starts
+
+
+async def _store(
+    session: Any, user_id: str, plan: list[tuple[EventInput, Subscription]]
+) -> list[DeliveryStart]:
+    """Insert the events and one delivery row per (event, endpoint); the caller commits."""
     starts = [
         DeliveryStart(
             delivery_id=delivery_id_for(event.id or "", endpoint.id),
-            user_id=data.user_id,
+            user_id=user_id,
             endpoint_id=endpoint.id,
             event_id=event.id or "",
             event=event.name,
@@ -125,7 +134,7 @@ async def store_and_plan(db: Database, data: PublishEventsInput) -> list[Deliver
     for event, _endpoint in plan:
         first.setdefault(event.id or "", event)
     event_rows = [
-        {"id": e.id, "user_id": data.user_id, "name": e.name,
+        {"id": e.id, "user_id": user_id, "name": e.name,
          "occurred_at": e.occurred_at or now, "data": e.data, "created_at": now}
         for e in first.values()
     ]
@@ -135,13 +144,10 @@ async def store_and_plan(db: Database, data: PublishEventsInput) -> list[Deliver
          "attempts": 0, "created_at": now, "updated_at": now}
         for s in starts
     ]
-    # Insert-if-absent, starting the transaction with a write: a retry keeps what exists,
-    # and SQLite never has to upgrade a read snapshot to a write lock.
+    # Insert-if-absent: a retry keeps what exists.
     # Rows as parameters (executemany), not inlined VALUES: the statement compiles once.
-    async with db.session() as session:
-        await session.exec(insert_ignoring(session, WebhookEvent), params=event_rows)
-        await session.exec(insert_ignoring(session, WebhookDelivery), params=delivery_rows)
-        await session.commit()
+    await session.exec(insert_ignoring(session, WebhookEvent), params=event_rows)
+    await session.exec(insert_ignoring(session, WebhookDelivery), params=delivery_rows)
     return starts
 
 

@@ -19,11 +19,12 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.errors import to_application_error
+from activities.events import EventActivities, EventInput, PublishEventsInput, PublishEventsOutput
 from activities.tools import RunToolInput, ToolActivities
 from connectors.errors import InvalidInputError, NotFoundError
 from connectors.registry import find_tool
 from store import credentials
-from store.db import Database, utcnow
+from store.db import Database, dialect_insert, utcnow
 from store.workflows import ExecutionRecord, StepOutput
 
 StepStatus = Literal["pending", "running", "succeeded", "failed", "skipped", "cancelled"]
@@ -106,6 +107,12 @@ class RecordRunInput(BaseModel):
     state: RunState
 
 
+class FinishRunInput(RecordRunInput):
+    """How a run ended and the events that announce it (ids stamped by the workflow)."""
+
+    events: list[EventInput] = Field(default_factory=list)
+
+
 def json_size(value: Any) -> int:
     return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
 
@@ -127,11 +134,13 @@ def _walk(value: Any, path: list[str | int]) -> Any:
 
 
 class WorkflowStepActivities:
-    """Holds the tool activities it delegates to and the database for outputs and records."""
+    """Holds the tool activities it delegates to, the database for outputs and records, and
+    the event publisher a run's end goes through."""
 
-    def __init__(self, tools: ToolActivities, db: Database) -> None:
+    def __init__(self, tools: ToolActivities, db: Database, events: EventActivities) -> None:
         self.tools = tools
         self.db = db
+        self.events = events
 
     async def _connector(self, data: StepRunInput) -> tuple[str | None, dict[str, Any]]:
         """(credential id, config) of a connector instance the user owns."""
@@ -190,15 +199,26 @@ class WorkflowStepActivities:
     async def record_workflow_run(self, data: RecordRunInput) -> None:
         """Keep the final state so a finished run reads back without Temporal or a worker."""
         state = data.state
+        now = utcnow()
         async with self.db.session() as session:
-            row = await session.get(ExecutionRecord, state.executionId)
-            if row is None:
-                row = ExecutionRecord(id=state.executionId, user_id=data.user_id,
-                                      workflow_id=state.workflowId, version=state.version,
-                                      input=state.input, retry_of=state.retryOf,
-                                      from_step=state.fromStep, schedule_id=state.scheduleId)
-            row.status = state.status
-            row.state = state.model_dump(mode="json")
-            row.completed_at = state.completedAt or utcnow()
-            session.add(row)
+            insert = dialect_insert(session, ExecutionRecord).values(
+                id=state.executionId, user_id=data.user_id, workflow_id=state.workflowId,
+                version=state.version, input=state.input, retry_of=state.retryOf,
+                from_step=state.fromStep, schedule_id=state.scheduleId, status=state.status,
+                state=state.model_dump(mode="json"), created_at=now,
+                completed_at=state.completedAt or now,
+            )
+            # Written by the API when it started the run; a run started elsewhere (a
+            # schedule) gets its row here.
+            await session.exec(insert.on_conflict_do_update(index_elements=["id"], set_={
+                "status": insert.excluded.status, "state": insert.excluded.state,
+                "completed_at": insert.excluded.completed_at,
+            }))
             await session.commit()
+
+    @activity.defn(name="finish_workflow_run")
+    async def finish_workflow_run(self, data: FinishRunInput) -> PublishEventsOutput:
+        """Record the end and publish its events: one local activity (one marker) per run."""
+        await self.record_workflow_run(data)
+        return await self.events.publish_events(
+            PublishEventsInput(user_id=data.user_id, events=data.events))

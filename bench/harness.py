@@ -289,5 +289,33 @@ def compare(label: str, api: Stats, raw: Stats) -> str:
     return f"{label}: throughput ratio api/raw = {ratio:.2f}, p50 added = {added:+.1f} ms"
 
 
+async def abba(
+    rounds: int,
+    drain: Callable[[], Awaitable[None]],
+    raw: Callable[[], Awaitable[Stats]],
+    api: Callable[[], Awaitable[Stats]],
+) -> dict[str, list[Stats]]:
+    """Phases in the order raw, api, api, raw, ``rounds`` times, each on a drained system.
+
+    The host's speed drifts by tens of percent within a minute; short phases in this order
+    meet the same drift on both sides. Returns each side's phases (``"raw"``, ``"api"``)."""
+    results: dict[str, list[Stats]] = {"raw": [], "api": []}
+    for side in ("raw", "api", "api", "raw") * rounds:
+        await drain()
+        results[side].append(await (raw() if side == "raw" else api()))
+    return results
+
+
+def round_ratios(label: str, api: list[Stats], raw: list[Stats]) -> str:
+    """Throughput ratio api/raw of each ABBA round (two phases a side), and their median."""
+    ratios = []
+    for r in range(min(len(api), len(raw)) // 2):
+        ours, base = combined(api[2 * r:2 * r + 2]), combined(raw[2 * r:2 * r + 2])
+        ratios.append(ours.rate / base.rate if base.rate else 0.0)
+    shown = " ".join(f"{x:.2f}" for x in ratios)
+    median = statistics.median(ratios) if ratios else 0.0
+    return f"{label}: per-round ratios {shown} (median {median:.2f})"
+
+
 def mean(values: list[float]) -> float:
     return statistics.fmean(values) if values else 0.0

@@ -23,7 +23,17 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from bench.harness import ROOT, BenchStack, Stats, bench_stack, combined, cpu_delta, cpu_seconds
+from bench.harness import (
+    ROOT,
+    BenchStack,
+    Stats,
+    abba,
+    bench_stack,
+    combined,
+    cpu_delta,
+    cpu_seconds,
+    round_ratios,
+)
 from bench.webhook_raw import RAW_QUEUE, RawDelivery, RawWebhookWorkflow
 from engine.events import delivery_id_for, event_id_for, publish_event
 from store.db import Database
@@ -32,6 +42,7 @@ from tests.fakes.server import serve
 FANOUT = int(os.environ.get("BENCH_WEBHOOK_FANOUT", "200"))
 EVENTS = int(os.environ.get("BENCH_WEBHOOK_EVENTS", "500"))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "20"))
+ROUNDS = 2  # ABBA rounds
 DEADLINE = 600.0
 
 
@@ -129,48 +140,55 @@ async def run(stack: BenchStack, receiver: Receiver, url: str, db: Database) -> 
     await phase(receiver, [[w] for w in warm_raw], lambda i: raw(warm_raw[i]), 5)
     await stack.drain()
 
-    event = event_id_for(uuid.uuid4().hex, "lead.created")
-    fan = await phase(receiver, [[delivery_id_for(event, e) for e in many]],
-                      lambda _i: publish(fan_user, event), 1)
+    # Both shapes in ABBA rounds (bench.harness.abba): the host's speed drifts.
+    async def raw_fan_phase() -> Stats:
+        ids = [f"raw_{uuid.uuid4().hex}" for _ in range(FANOUT)]
+        return await phase(receiver, [[r] for r in ids], lambda i: raw(ids[i]), FANOUT)
+
+    async def fan_phase() -> Stats:
+        event = event_id_for(uuid.uuid4().hex, "lead.created")
+        return await phase(receiver, [[delivery_id_for(event, e) for e in many]],
+                           lambda _i: publish(fan_user, event), 1)
+
+    per_phase = EVENTS // (2 * ROUNDS)
+
+    async def raw_many_phase() -> Stats:
+        ids = [f"raw_{uuid.uuid4().hex}" for _ in range(per_phase)]
+        return await phase(receiver, [[r] for r in ids], lambda i: raw(ids[i]), CONCURRENCY)
+
+    async def many_phase() -> Stats:
+        events = [event_id_for(uuid.uuid4().hex, "lead.created") for _ in range(per_phase)]
+        return await phase(receiver, [[delivery_id_for(e, single)] for e in events],
+                           lambda i: publish(one_user, events[i]), CONCURRENCY)
+
+    fans = await abba(ROUNDS, stack.drain, raw_fan_phase, fan_phase)
+    halves = await abba(ROUNDS, stack.drain, raw_many_phase, many_phase)
     await stack.drain()
-    raw_fan_ids = [f"raw_{uuid.uuid4().hex}" for _ in range(FANOUT)]
-    raw_fan = await phase(receiver, [[r] for r in raw_fan_ids],
-                          lambda i: raw(raw_fan_ids[i]), FANOUT)
-    # 500 x 1 in ABBA halves, each on a drained system: the host's speed drifts.
-    halves: dict[str, list[Stats]] = {"raw": [], "taskyard": []}
-    for side in ("raw", "taskyard", "taskyard", "raw"):
-        await stack.drain()
-        if side == "raw":
-            raw_ids = [f"raw_{uuid.uuid4().hex}" for _ in range(EVENTS // 2)]
-            halves[side].append(await phase(
-                receiver, [[r] for r in raw_ids], lambda i, ids=raw_ids: raw(ids[i]),
-                CONCURRENCY))
-        else:
-            events = [event_id_for(uuid.uuid4().hex, "lead.created") for _ in range(EVENTS // 2)]
-            halves[side].append(await phase(
-                receiver, [[delivery_id_for(e, single)] for e in events],
-                lambda i, evs=events: publish(one_user, evs[i]), CONCURRENCY))
-    await stack.drain()
-    raw_many, many_events = combined(halves["raw"]), combined(halves["taskyard"])
+    fan, raw_fan = combined(fans["api"]), combined(fans["raw"])
+    raw_many, many_events = combined(halves["raw"]), combined(halves["api"])
+    phases = 2 * ROUNDS
 
     def ratio(ours: Stats, base: Stats) -> str:
         return f"{ours.rate / base.rate:.2f}" if base.rate else "n/a"
 
     return [
         f"1 event x {FANOUT} endpoints; {EVENTS} events x 1 endpoint "
-        f"(published {CONCURRENCY} at a time); loopback receiver",
-        fan.line(f"taskyard 1x{FANOUT}"),
-        raw_fan.line(f"raw temporalio {FANOUT} wf"),
+        f"(published {CONCURRENCY} at a time); loopback receiver; each shape in {phases} "
+        f"phases a side, ABBA order x{ROUNDS}",
+        fan.line(f"taskyard 1x{FANOUT} (x{phases})"),
+        raw_fan.line(f"raw temporalio {FANOUT} wf (x{phases})"),
         fan.cpu_line(f"taskyard 1x{FANOUT}"),
         raw_fan.cpu_line(f"raw temporalio {FANOUT} wf"),
         f"1x{FANOUT}: deliveries/s ratio taskyard/raw = {ratio(fan, raw_fan)}",
-        *(h.line(f"raw ({i}/2)") for i, h in enumerate(halves["raw"], 1)),
-        *(h.line(f"taskyard ({i}/2)") for i, h in enumerate(halves["taskyard"], 1)),
+        round_ratios(f"1x{FANOUT}", fans["api"], fans["raw"]),
+        *(h.line(f"raw ({i}/{phases})") for i, h in enumerate(halves["raw"], 1)),
+        *(h.line(f"taskyard ({i}/{phases})") for i, h in enumerate(halves["api"], 1)),
         many_events.line(f"taskyard {EVENTS}x1"),
         raw_many.line(f"raw temporalio {EVENTS} wf"),
         many_events.cpu_line(f"taskyard {EVENTS}x1"),
         raw_many.cpu_line(f"raw temporalio {EVENTS} wf"),
         f"{EVENTS}x1: deliveries/s ratio taskyard/raw = {ratio(many_events, raw_many)}",
+        round_ratios(f"{EVENTS}x1", halves["api"], halves["raw"]),
         f"receiver saw {receiver.requests} requests for "
         f"{len(receiver.arrived)} distinct deliveries (repeated: "
         f"{sum(n for d, n in receiver.repeats.items() if not d.startswith('raw_'))} taskyard, "

@@ -23,13 +23,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from bench.harness import ROOT, Stats, bench_stack, combined, compare, measure
+from bench.harness import ROOT, Stats, abba, bench_stack, combined, compare, measure, round_ratios
 from bench.workflow_raw import RAW_QUEUE, RawSteps, RawStepsWorkflow
 from tests.fakes.server import serve
 
 STEPS = 10
 EXECUTIONS = int(os.environ.get("BENCH_WORKFLOW_EXECUTIONS", "400"))
-ROUNDS = 2  # ABBA rounds: the host's speed drifts by tens of percent over a minute
+ROUNDS = 4  # ABBA rounds of short phases: the host's speed drifts by tens of percent a minute
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "20"))
 
 
@@ -82,27 +82,25 @@ async def main() -> None:
 
                 await measure(20, 5, taskyard)  # warm both paths
                 await measure(20, 5, raw)
-                # ABBA order, repeated, each phase on a drained system: drift and noise from
-                # other load hit both sides alike; the totals are what is compared.
-                results: dict[str, list[Stats]] = {"raw": [], "taskyard": []}
-                for name in ("raw", "taskyard", "taskyard", "raw") * ROUNDS:
-                    await stack.drain()
-                    call = raw if name == "raw" else taskyard
-                    results[name].append(
-                        await measure(EXECUTIONS // (2 * ROUNDS), CONCURRENCY, call))
+                # Drift and noise from other load hit both sides alike; the totals are what
+                # is compared.
+                per_phase = EXECUTIONS // (2 * ROUNDS)
+                results = await abba(ROUNDS, stack.drain,
+                                     lambda: measure(per_phase, CONCURRENCY, raw),
+                                     lambda: measure(per_phase, CONCURRENCY, taskyard))
         finally:
             raw_worker.terminate()
             try:
                 raw_worker.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 raw_worker.kill()
-    raw_all, ty_all = combined(results["raw"]), combined(results["taskyard"])
+    raw_all, ty_all = combined(results["raw"]), combined(results["api"])
     phases = 2 * ROUNDS
     print(f"{STEPS}-step HTTP chain, concurrency {CONCURRENCY}, {EXECUTIONS} executions each "
           f"({phases} phases each, ABBA order x{ROUNDS})")
     for name, runs in results.items():
         for i, stats in enumerate(runs, 1):
-            print(stats.line(f"{name} ({i}/{phases})"))
+            print(stats.line(f"{'taskyard' if name == 'api' else name} ({i}/{phases})"))
     print(raw_all.line("raw temporalio (total)"))
     print(ty_all.line("taskyard workflow_run (total)"))
     print(raw_all.cpu_line("raw temporalio"))
@@ -110,4 +108,5 @@ async def main() -> None:
     print(per_step(raw_all, "raw temporalio"))
     print(per_step(ty_all, "taskyard workflow_run"))
     print(compare("executions/s taskyard/raw", ty_all, raw_all))
+    print(round_ratios("executions/s taskyard/raw", results["api"], results["raw"]))
 

@@ -37,6 +37,24 @@ def is_blocked(address: IPAddress) -> bool:
     return not address.is_global or address.is_multicast
 
 
+async def _addresses(host: str, port: int) -> list[IPAddress]:
+    """The addresses ``host`` stands for: itself when it is an IP literal, else DNS's answer."""
+    try:
+        return [ipaddress.ip_address(host)]  # (no resolver round trip, as anyio does)
+    except ValueError:
+        pass  # a name, or a form only the resolver reads (decimal, octal, short, scoped)
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise InvalidInputError(f"cannot resolve host {host!r}") from exc
+    addresses: list[IPAddress] = []
+    for info in infos:
+        addr = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
+        if addr not in addresses:
+            addresses.append(addr)
+    return addresses
+
+
 @dataclass(frozen=True)
 class Target:
     url: httpx.URL
@@ -54,18 +72,7 @@ async def resolve_target(url: str | httpx.URL, *, allow_private: bool) -> Target
     host = parsed.host
     if not host:
         raise InvalidInputError("URL has no host")
-    port = parsed.port or (443 if parsed.scheme == "https" else 80)
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(
-            host, port, type=socket.SOCK_STREAM
-        )
-    except socket.gaierror as exc:
-        raise InvalidInputError(f"cannot resolve host {host!r}") from exc
-    addresses: list[IPAddress] = []
-    for info in infos:
-        addr = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
-        if addr not in addresses:
-            addresses.append(addr)
+    addresses = await _addresses(host, parsed.port or (443 if parsed.scheme == "https" else 80))
     if not addresses:
         raise InvalidInputError(f"cannot resolve host {host!r}")
     if not allow_private:

@@ -21,8 +21,9 @@ a webhook itself. See docs/webhooks.md.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.client import Client
@@ -53,6 +54,8 @@ __all__ = [
     "event_id_for",
     "publish_event",
     "publish_events",
+    "shielded",
+    "stamp_events",
 ]
 
 # Every event a webhook endpoint can subscribe to (``GET /api/v1/webhooks/events``).
@@ -76,6 +79,7 @@ EVENT_CATALOG: dict[str, str] = {
     "they must connect again.",
 }
 
+T = TypeVar("T")
 PUBLISH_EVENTS = "publish_events"
 FANOUT_WORKFLOW = "EventFanoutWorkflow"
 PUBLISH_TIMEOUT = timedelta(seconds=60)
@@ -99,6 +103,30 @@ def _publish(data: PublishEventsInput) -> Any:
     )
 
 
+def stamp_events(events: list[EventInput], source_id: str | None = None) -> list[EventInput]:
+    """Workflow side: give each event its id (from ``source_id``, default this workflow's
+    id, and the event's name) and its time, unless it carries them."""
+    source = source_id or workflow.info().workflow_id
+    now = workflow.now()
+    return [
+        e.model_copy(
+            update={"id": e.id or event_id_for(source, e.name), "occurred_at": e.occurred_at or now}
+        )
+        for e in events
+    ]
+
+
+async def shielded(awaitable: Awaitable[T]) -> T:
+    """Workflow side: await a job's closing step; a cancel arriving meanwhile waits for it
+    to finish, then propagates."""
+    task = asyncio.ensure_future(awaitable)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await task
+        raise
+
+
 async def emit_events(
     user_id: str, events: list[EventInput], *, source_id: str | None = None
 ) -> list[str]:
@@ -110,21 +138,10 @@ async def emit_events(
     """
     if not events:
         return []
-    source = source_id or workflow.info().workflow_id
-    now = workflow.now()
-    resolved = [
-        e.model_copy(
-            update={"id": e.id or event_id_for(source, e.name), "occurred_at": e.occurred_at or now}
-        )
-        for e in events
-    ]
-    task = asyncio.ensure_future(_publish(PublishEventsInput(user_id=user_id, events=resolved)))
+    resolved = stamp_events(events, source_id)
     try:
-        try:
-            out: PublishEventsOutput = await asyncio.shield(task)
-        except asyncio.CancelledError:
-            await task
-            raise
+        out: PublishEventsOutput = await shielded(
+            _publish(PublishEventsInput(user_id=user_id, events=resolved)))
     except ActivityError as err:
         # Only a non-retryable failure (a bug in the event itself) gets here.
         workflow.logger.error("events %s not published: %s", [e.id for e in resolved], err)

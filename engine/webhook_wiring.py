@@ -27,8 +27,12 @@ def delivery_starter(deps: ActivityDeps) -> DeliveryStarter:
     )
 
 
+def event_publisher(deps: ActivityDeps) -> EventActivities:
+    return EventActivities(deps.db, delivery_starter(deps))
+
+
 def event_activities(deps: ActivityDeps) -> list[Callable[..., Any]]:
-    return [EventActivities(deps.db, delivery_starter(deps)).publish_events]
+    return [event_publisher(deps).publish_events]
 
 
 def webhook_workflows() -> list[type]:

@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
-from sqlmodel import col, select
+from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 T = TypeVar("T")
@@ -103,6 +104,13 @@ class Database:
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+
+def dialect_insert(session: Any, table: type[SQLModel]) -> Any:
+    """``INSERT`` of the session's dialect (SQLite or PostgreSQL), which has ``ON CONFLICT``."""
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    factory = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return factory(table.__table__)  # type: ignore[attr-defined]
 
 
 def utcnow() -> datetime:

@@ -12,10 +12,11 @@ history.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel
 from sqlalchemy import JSON, Column, DateTime, Index, Text
+from sqlalchemy import select as sa_select
 from sqlmodel import Field, SQLModel, col, select
 
 from store import rotation
@@ -184,23 +185,25 @@ def subscribes(patterns: list[str], event: str) -> bool:
     return False
 
 
-async def live_endpoints(db: Database, user_id: str) -> list[WebhookEndpoint]:
+def _live(user_id: str) -> Any:
     """The user's endpoints that may receive deliveries (not deleted, not disabled)."""
-    async with db.session() as session:
-        rows = (
-            await session.exec(
-                select(WebhookEndpoint).where(
-                    WebhookEndpoint.user_id == user_id,
-                    col(WebhookEndpoint.deleted_at).is_(None),
-                    WebhookEndpoint.status != "disabled",
-                )
-            )
-        ).all()
-    return list(rows)
+    return (
+        WebhookEndpoint.user_id == user_id,
+        col(WebhookEndpoint.deleted_at).is_(None),
+        WebhookEndpoint.status != "disabled",
+    )
 
 
-async def has_subscribers(db: Database, user_id: str, event: str) -> bool:
-    return any(subscribes(e.events, event) for e in await live_endpoints(db, user_id))
+class Subscription(Protocol):
+    id: str
+    events: list[str]
+
+
+async def live_subscriptions(session: Any, user_id: str) -> list[Subscription]:
+    """Id and event patterns of each live endpoint: what publishing an event needs."""
+    statement = sa_select(col(WebhookEndpoint.id), col(WebhookEndpoint.events)).where(
+        *_live(user_id))
+    return list((await session.exec(statement)).all())
 
 
 # Key rotation (store/rotation.py): every encrypted column of this module, with its AAD.

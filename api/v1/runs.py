@@ -185,7 +185,9 @@ async def load_state(s: Services, user_id: str, execution_id: str) -> tuple[RunS
     if description.status == WorkflowExecutionStatus.RUNNING:
         live = await svc.live_state(execution_id)
         if live is not None:
-            return live, True
+            # A run whose status is settled is only recording its end (its steps are done):
+            # it counts as finished here, as it shows.
+            return live, live.status in ("pending", "running")
         if record is not None:
             return await _skeleton(s, record), True
         raise not_found()

@@ -23,9 +23,10 @@ from tests.workflows.skipping import Skipping, skipping
 __all__ = ["skipping"]
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
 KINDS = ("completed", "failed", "cancelled", "continued", "big_output")
-# v1: before the timed-mirror patch; v2 (what is recorded now): with it.
-RECORD_AS = "v2"
-NAMES = tuple(f"workflow_run_{kind}_{v}" for kind in KINDS for v in ("v1", RECORD_AS))
+# v1: before the timed-mirror patch; v2: with it; v3 (what is recorded now): one finishing
+# local activity (patch ``workflow-run-one-finish``).
+RECORD_AS = "v3"
+NAMES = tuple(f"workflow_run_{kind}_{v}" for kind in KINDS for v in ("v1", "v2", RECORD_AS))
 
 
 def recorded() -> list[Path]:
