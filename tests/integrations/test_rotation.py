@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
@@ -15,15 +16,14 @@ import sqlalchemy as sa
 from sqlmodel import col
 
 from api.sealing import seal
-from settings import get_settings
 from store import apps, connections, credentials, rotation
-from store import rotate as rotate_command
 from store.db import Database, sync_url
 from store.migrate import upgrade
 from store.models import SealedSecret, User
 from store.vault import Vault
 from tests.conftest import fresh_postgres_database
 
+ROOT = Path(__file__).resolve().parents[2]
 OLD, NEW = os.urandom(32), os.urandom(32)
 MINE = ("credentials.ciphertext", "apps.secret_ciphertext", "app_connections.ciphertext",
         "sealed_secrets.ciphertext")
@@ -146,27 +146,24 @@ async def test_a_concurrent_write_wins(db: Database, fresh_url: str) -> None:
     assert row is not None and row.ciphertext == concurrent
 
 
-async def test_the_command(
-    db: Database, fresh_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
+async def test_the_command(db: Database, fresh_url: str, tmp_path: Path) -> None:
+    """``python -m store.rotate`` as an operator runs it: its own process, settings from env."""
     await populate(db, Vault({"old": OLD}), n=1)
-    for name, value in {
+    env = {**os.environ, **{f"TASKYARD_{name}": value for name, value in {
         "ENVIRONMENT": "test", "STATE_DIR": str(tmp_path), "DATABASE_URL": fresh_url,
         "MASTER_KEYS": f"new:{base64.b64encode(NEW).decode()},old:{base64.b64encode(OLD).decode()}",
-    }.items():
-        monkeypatch.setenv(f"TASKYARD_{name}", value)
+    }.items()}}
 
     async def run(*args: str) -> tuple[int, str]:
-        get_settings.cache_clear()
-        try:
-            code = await asyncio.to_thread(rotate_command.main, list(args))
-        finally:
-            get_settings.cache_clear()
-        return code, capsys.readouterr().out
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "store.rotate", *args, cwd=ROOT, env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        out, _ = await asyncio.wait_for(process.communicate(), timeout=120)
+        assert process.returncode is not None
+        return process.returncode, out.decode()
 
     code, out = await run("--check")
-    assert code == 3 and "credentials.ciphertext: 1 not under the primary key" in out
+    assert code == 3 and "credentials.ciphertext: 1 not under the primary key" in out, out
     code, out = await run("--batch-size", "1")
     assert code == 0 and "credentials.ciphertext: 1 re-encrypted" in out, out
     code, out = await run("--check")
