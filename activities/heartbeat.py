@@ -12,15 +12,22 @@ T = TypeVar("T")
 
 
 async def heartbeating(awaitable: Awaitable[T], interval: float = 1.0) -> T:
-    """Await ``awaitable`` while heartbeating every ``interval`` seconds."""
-    task = asyncio.ensure_future(awaitable)
+    """Await ``awaitable`` while heartbeating every ``interval`` seconds.
+
+    The beat is a timer callback on the loop (it runs in the activity's context), so the
+    awaited work stays in the activity's own task: a cancel lands in it directly and a
+    call that finishes within ``interval`` costs no extra task.
+    """
+    loop = asyncio.get_running_loop()
+    timer: asyncio.TimerHandle
+
+    def beat() -> None:
+        nonlocal timer
+        activity.heartbeat()
+        timer = loop.call_later(interval, beat)
+
+    timer = loop.call_later(interval, beat)
     try:
-        while True:
-            done, _ = await asyncio.wait({task}, timeout=interval)
-            if done:
-                return task.result()
-            activity.heartbeat()
+        return await awaitable
     finally:
-        if not task.done():
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        timer.cancel()

@@ -30,6 +30,7 @@ from engine.service import (
     list_jobs,
     visibility_query,
 )
+from engine.step_runner import start_job_memo
 from engine.workflow_run import QUERY_RUN_STATE, WorkflowRunInput
 
 JOB_TYPE = "workflow_run"
@@ -54,6 +55,7 @@ class ExecutionService:
         self.client = jobs.client
 
     async def start(self, execution_id: str, data: WorkflowRunInput) -> None:
+        message, metadata = start_job_memo(data)
         await self.jobs.start(
             WORKFLOW_TYPE,
             data,
@@ -61,9 +63,8 @@ class ExecutionService:
             user_id=data.user_id,
             job_type=JOB_TYPE,
             queue=queues.WORKFLOWS,
-            message=f"Queued workflow {data.workflow_id}",
-            metadata={"workflowId": data.workflow_id, "version": data.version,
-                      "totalSteps": len(data.plan.steps), "finishedSteps": 0},
+            message=message,
+            metadata=metadata,
             extra_attributes=[SearchAttributePair(SA_WORKFLOW_ID, data.workflow_id)],
         )
 

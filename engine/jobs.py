@@ -91,10 +91,17 @@ class JobTracker:
         self._mirrored_progress = 0
         self._mirrored_status: str = "pending"
         self._mirrored_at: datetime | None = None
+        # Set by ``begin(lean=True)``: the memo visibility holds, so only what changed is sent.
+        self._mirrored_memo: dict[str, Any] | None = None
 
-    def begin(self, message: str, *, status: JobStatus = "pending") -> None:
+    def begin(self, message: str, *, status: JobStatus = "pending", lean: bool = False) -> None:
+        """Mark the job started. ``lean`` (a workflow's choice, behind its own patch): write
+        to visibility only what differs from what the job was started with — a memo equal to
+        the start memo and an unchanged progress are not sent again."""
         now = workflow.now()
         self.state.created_at = self.state.created_at or workflow.info().start_time or now
+        if lean:
+            self._mirrored_memo = dict(workflow.memo())
         self.update(status=status, message=message)
 
     def update(
@@ -141,12 +148,22 @@ class JobTracker:
             progress_step = workflow.now() - self._mirrored_at >= self.mirror_every
         if not (status_changed or progress_step or force):
             return
-        workflow.upsert_search_attributes(
-            [SA_JOB_STATUS.value_set(s.status), SA_PROGRESS.value_set(s.progress)]
-        )
-        workflow.upsert_memo(
-            {"message": s.message, "metadata": s.metadata, "progress": s.progress}
-        )
+        memo = {"message": s.message, "metadata": s.metadata, "progress": s.progress}
+        if self._mirrored_memo is None:
+            workflow.upsert_search_attributes(
+                [SA_JOB_STATUS.value_set(s.status), SA_PROGRESS.value_set(s.progress)]
+            )
+            workflow.upsert_memo(memo)
+        else:
+            changed = [pair for pair, differs in (
+                (SA_JOB_STATUS.value_set(s.status), status_changed),
+                (SA_PROGRESS.value_set(s.progress), s.progress != self._mirrored_progress),
+            ) if differs]
+            if changed:
+                workflow.upsert_search_attributes(changed)
+            if memo != self._mirrored_memo:
+                workflow.upsert_memo(memo)
+                self._mirrored_memo = {**memo, "metadata": dict(s.metadata)}
         self._mirrored_status = s.status
         self._mirrored_progress = s.progress
         self._mirrored_at = workflow.now()

@@ -30,6 +30,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from engine import queues
 from engine.jobs import SA_WORKFLOW_ID, start_attributes, start_memo
 from engine.service import JobService
+from engine.step_runner import start_job_memo
 from engine.workflow_run import WorkflowRunInput, WorkflowRunWorkflow
 
 OVERLAP: dict[str, ScheduleOverlapPolicy] = {
@@ -82,10 +83,7 @@ class ScheduleService:
                 [*attributes.search_attributes, SearchAttributePair(SA_WORKFLOW_ID,
                                                                     run.workflow_id)]
             ),
-            memo=start_memo(f"Scheduled run of workflow {run.workflow_id}",
-                            {"workflowId": run.workflow_id, "version": run.version,
-                             "scheduleId": schedule_id, "totalSteps": len(run.plan.steps),
-                             "finishedSteps": 0}),
+            memo=start_memo(*start_job_memo(run.model_copy(update={"schedule_id": schedule_id}))),
         )
 
     async def create(

@@ -66,6 +66,19 @@ class WorkflowRunInput(BaseModel):
     default_timeout_seconds: float = 60.0
 
 
+def start_job_memo(data: WorkflowRunInput) -> tuple[str, dict[str, Any]]:
+    """The job message and metadata a run is started with (by the API or a schedule).
+
+    From the ``workflow-run-lean-begin`` patch on, a run begins with exactly these, so its
+    first mirror has no memo to write.
+    """
+    metadata: dict[str, Any] = {"workflowId": data.workflow_id, "version": data.version}
+    if data.schedule_id:
+        metadata["scheduleId"] = data.schedule_id
+    metadata.update(totalSteps=len(data.plan.steps), finishedSteps=0)
+    return f"Workflow {data.workflow_id} v{data.version}", metadata
+
+
 class StepFailed(Exception):
     def __init__(self, message: str, error_type: str) -> None:
         super().__init__(message)

@@ -58,11 +58,8 @@ def not_found() -> NotFound:
     return NotFound("Execution not found", code="EXECUTION_NOT_FOUND")
 
 
-def run_input(s: Services, user_id: str, row: WorkflowDef, version: WorkflowVersion,
-              data: dict[str, Any], **extra: Any) -> WorkflowRunInput:
-    if json_size(data) > MAX_INPUT_BYTES:
-        raise Unprocessable(f"input is larger than {MAX_INPUT_BYTES} bytes", code="INPUT_TOO_LARGE")
-    plan = _plans.get((row.id, version.version))
+def compiled(version: WorkflowVersion) -> Plan:
+    plan = _plans.get((version.workflow_id, version.version))
     if plan is None:
         try:
             plan = compile_plan(version.definition,
@@ -71,9 +68,21 @@ def run_input(s: Services, user_id: str, row: WorkflowDef, version: WorkflowVers
             raise workflow_defs.definition_error(exc) from exc
         if len(_plans) >= PLAN_CACHE:
             _plans.pop(next(iter(_plans)))
-        _plans[(row.id, version.version)] = plan
+        _plans[(version.workflow_id, version.version)] = plan
+    return plan
+
+
+def run_input(s: Services, user_id: str, row: WorkflowDef, version: WorkflowVersion,
+              data: dict[str, Any], **extra: Any) -> WorkflowRunInput:
+    return _run(s, user_id, row.id, version.version, compiled(version), data, **extra)
+
+
+def _run(s: Services, user_id: str, workflow_id: str, version: int, plan: Plan,
+         data: dict[str, Any], **extra: Any) -> WorkflowRunInput:
+    if json_size(data) > MAX_INPUT_BYTES:
+        raise Unprocessable(f"input is larger than {MAX_INPUT_BYTES} bytes", code="INPUT_TOO_LARGE")
     return WorkflowRunInput(
-        user_id=user_id, workflow_id=row.id, version=version.version, plan=plan, input=data,
+        user_id=user_id, workflow_id=workflow_id, version=version, plan=plan, input=data,
         history_limit=s.settings.workflow_history_limit,
         heartbeat_timeout_seconds=s.settings.activity_heartbeat_timeout_seconds,
         default_timeout_seconds=s.settings.http_timeout_seconds + 30, **extra,
@@ -127,16 +136,22 @@ async def _start(s: Services, record: ExecutionRecord, data: WorkflowRunInput) -
 
 async def execute(s: Services, user_id: str, workflow_id: str, data: dict[str, Any],
                   idempotency_key: str | None) -> tuple[ExecuteResponse, bool]:
-    """Start an execution of the current version; (response, whether it was a replay)."""
-    row, version = await workflow_defs.load(s.db, user_id, workflow_id)
-    run = run_input(s, user_id, row, version, data)
-    await check_credentials(s, user_id, run.plan)
-    digest = hashlib.sha256(json.dumps({"workflowId": workflow_id, "input": data},
-                                       sort_keys=True).encode()).hexdigest()
-    record = ExecutionRecord(id="exec_" + uuid.uuid4().hex, user_id=user_id,
-                             workflow_id=workflow_id, version=version.version,
-                             idempotency_key=idempotency_key, request_hash=digest, input=data)
+    """Start an execution of the current version; (response, whether it was a replay).
+
+    One database session reads the version number, the version itself only when its plan
+    is not cached yet (a version never changes), and writes the execution's row."""
     async with s.db.session() as session:
+        version = await workflow_defs.current_version(session, user_id, workflow_id)
+        plan = _plans.get((workflow_id, version))
+        if plan is None:
+            plan = compiled(await workflow_defs.load_version(session, workflow_id, version))
+        run = _run(s, user_id, workflow_id, version, plan, data)
+        await check_credentials(s, user_id, run.plan)
+        digest = hashlib.sha256(json.dumps({"workflowId": workflow_id, "input": data},
+                                           sort_keys=True).encode()).hexdigest()
+        record = ExecutionRecord(id="exec_" + uuid.uuid4().hex, user_id=user_id,
+                                 workflow_id=workflow_id, version=version,
+                                 idempotency_key=idempotency_key, request_hash=digest, input=data)
         session.add(record)
         try:
             await session.commit()

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.errors import NotFound, Unprocessable
 from api.sealing import NESTED, seal, split_secrets
@@ -165,17 +166,35 @@ async def create(db: Database, vault: Vault, user_id: str, data: WorkflowCreate,
     return row, version
 
 
+def _missing_workflow() -> NotFound:
+    return NotFound("Workflow not found", code="WORKFLOW_NOT_FOUND")
+
+
 async def load(db: Database, user_id: str, workflow_id: str, *, visible: bool = False,
                version: int | None = None) -> tuple[WorkflowDef, WorkflowVersion]:
     """The caller's workflow (or, with ``visible``, a public one); 404 otherwise."""
     async with db.session() as session:
         row = await session.get(WorkflowDef, workflow_id)
         if row is None or not (row.user_id == user_id or (visible and row.is_public)):
-            raise NotFound("Workflow not found", code="WORKFLOW_NOT_FOUND")
-        ver = await session.get(WorkflowVersion, (workflow_id, version or row.version))
+            raise _missing_workflow()
+        ver = await load_version(session, workflow_id, version or row.version)
+    return row, ver
+
+
+async def current_version(session: AsyncSession, user_id: str, workflow_id: str) -> int:
+    """The current version number of the caller's workflow (one narrow read); 404 otherwise."""
+    found = (await session.exec(select(WorkflowDef.version).where(
+        WorkflowDef.id == workflow_id, WorkflowDef.user_id == user_id))).first()
+    if found is None:
+        raise _missing_workflow()
+    return found
+
+
+async def load_version(session: AsyncSession, workflow_id: str, version: int) -> WorkflowVersion:
+    ver = await session.get(WorkflowVersion, (workflow_id, version))
     if ver is None:
         raise NotFound("Workflow version not found", code="WORKFLOW_VERSION_NOT_FOUND")
-    return row, ver
+    return ver
 
 
 async def listing(db: Database, user_id: str, *, public: bool, limit: int,

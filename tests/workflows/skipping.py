@@ -28,7 +28,8 @@ from activities.deps import ActivityDeps
 from activities.workflow_steps import RunState
 from engine import queues
 from engine.definitions import compile_plan
-from engine.jobs import SEARCH_ATTRIBUTES, start_attributes
+from engine.jobs import SEARCH_ATTRIBUTES, start_attributes, start_memo
+from engine.step_runner import start_job_memo
 from engine.webhook_wiring import event_activities
 from engine.workflow_run import WorkflowRunInput
 from settings import Settings
@@ -48,7 +49,8 @@ class Skipping:
     target: StepTarget
 
     async def start(self, steps: list[dict[str, Any]], data: dict[str, Any] | None = None,
-                    **extra: Any) -> WorkflowHandle[Any, Any]:
+                    *, memo: bool = True, **extra: Any) -> WorkflowHandle[Any, Any]:
+        """Start a run as the API does (``memo=False``: without the job memo it would have)."""
         run = WorkflowRunInput(user_id="u_skip", workflow_id="wf_skip", version=1,
                                plan=compile_plan({"steps": steps}), input=data or {},
                                heartbeat_timeout_seconds=5.0, **extra)
@@ -56,6 +58,7 @@ class Skipping:
             "WorkflowRunWorkflow", run, id=extra.get("id", "exec_" + uuid.uuid4().hex),
             task_queue=queues.task_queue(self.settings.task_queue_prefix, queues.WORKFLOWS),
             search_attributes=start_attributes("u_skip", "workflow_run"), result_type=RunState,
+            memo=start_memo(*start_job_memo(run)) if memo else None,
         )
 
 

@@ -23,10 +23,12 @@ from tests.workflows.skipping import Skipping, skipping
 __all__ = ["skipping"]
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
 KINDS = ("completed", "failed", "cancelled", "continued", "big_output")
-# v1: before the timed-mirror patch; v2: with it; v3 (what is recorded now): one finishing
-# local activity (patch ``workflow-run-one-finish``).
-RECORD_AS = "v3"
-NAMES = tuple(f"workflow_run_{kind}_{v}" for kind in KINDS for v in ("v1", "v2", RECORD_AS))
+# v1: before the timed-mirror patch; v2: with it; v3: one finishing local activity (patch
+# ``workflow-run-one-finish``); v4 (what is recorded now): a lean begin (patch
+# ``workflow-run-lean-begin``).
+RECORD_AS = "v4"
+NAMES = tuple(f"workflow_run_{kind}_{v}" for kind in KINDS
+              for v in ("v1", "v2", "v3", RECORD_AS))
 
 
 def recorded() -> list[Path]:
@@ -44,15 +46,8 @@ async def test_history_replays(path: Path) -> None:
     await replayer.replay_workflow(history)
 
 
-async def test_short_run_writes_visibility_twice(skipping: Skipping) -> None:
-    """A run mirrors its job status into visibility at its start and its end only: every
-    upsert is a visibility write on the server, and the exact progress is a query away."""
-    chain = [{"name": f"s{i}", "type": "http_request",
-              "config": {"url": skipping.target.url(f"/echo/m{i}")},
-              **({"dependsOn": [f"s{i - 1}"]} if i else {})} for i in range(6)]
-    handle = await skipping.start(chain)
-    await handle.result()
-    history = await handle.fetch_history()
+def _mirrors(history: WorkflowHistory) -> tuple[list[str], int]:
+    """(each ``TaskyardJobStatus`` upsert, how many memo upserts) in a run's history."""
     statuses = [
         e.upsert_workflow_search_attributes_event_attributes.search_attributes
         .indexed_fields["TaskyardJobStatus"].data.decode()
@@ -60,7 +55,27 @@ async def test_short_run_writes_visibility_twice(skipping: Skipping) -> None:
         and "TaskyardJobStatus" in e.upsert_workflow_search_attributes_event_attributes
         .search_attributes.indexed_fields
     ]
-    assert statuses == ['"running"', '"completed"']
+    memos = sum(1 for e in history.events
+                if e.HasField("workflow_properties_modified_event_attributes"))
+    return statuses, memos
+
+
+async def test_short_run_writes_visibility_twice(skipping: Skipping) -> None:
+    """A run mirrors its job status into visibility at its start and its end only: every
+    upsert is a visibility write on the server, and the exact progress is a query away.
+    Started with the job memo it begins with, it writes that memo only at its end."""
+    chain = [{"name": f"s{i}", "type": "http_request",
+              "config": {"url": skipping.target.url(f"/echo/m{i}")},
+              **({"dependsOn": [f"s{i - 1}"]} if i else {})} for i in range(6)]
+    for memo, memo_writes in ((True, 1), (False, 2)):
+        handle = await skipping.start(chain, memo=memo)
+        await handle.result()
+        history = await handle.fetch_history()
+        assert _mirrors(history) == (['"running"', '"completed"'], memo_writes), memo
+        description = await handle.describe()
+        memo_now = await description.memo()
+        assert memo_now["message"] == "Execution completed"
+        assert memo_now["metadata"]["finishedSteps"] == 6 and memo_now["progress"] == 100
 
 
 async def _save(s: Skipping, workflow_id: str, name: str, run_id: str | None = None) -> None:
