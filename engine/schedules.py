@@ -83,7 +83,7 @@ class ScheduleService:
                 [*attributes.search_attributes, SearchAttributePair(SA_WORKFLOW_ID,
                                                                     run.workflow_id)]
             ),
-            memo=start_memo(*start_job_memo(run.model_copy(update={"schedule_id": schedule_id}))),
+            memo=start_memo(*start_job_memo(run)),  # what its run begins with (lean begin)
         )
 
     async def create(

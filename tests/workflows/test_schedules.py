@@ -37,6 +37,16 @@ async def test_schedule_lifecycle_and_runs_are_ordinary_executions(
 
         execution_id = await wait_for(ran)
         body = await finished(api, execution_id)
+        r = await api.post(f"/api/v1/workflows/{wf['id']}/execute", json={"input": {"who": "api"}})
+        direct = (await finished(api, r.json()["executionId"]))["executionId"]
+        # Scheduled and API runs are started with the memo they begin with (lean begin): the
+        # only memo a run writes is at its end.
+        memo_writes = []
+        for handle in map(stack.client.get_workflow_handle, (execution_id, direct)):
+            await handle.result()  # (GET says completed while the run records its end)
+            memo_writes.append(sum(
+                1 for e in (await handle.fetch_history()).events
+                if e.HasField("workflow_properties_modified_event_attributes")))
 
         async def listed_by_workflow() -> bool:
             r = await api.get("/api/v1/executions", params={"workflowId": wf["id"]})
@@ -58,6 +68,7 @@ async def test_schedule_lifecycle_and_runs_are_ordinary_executions(
     assert (next_run.weekday(), next_run.hour, next_run.minute) == (0, 9, 30)
     assert [s["id"] for s in listed["schedules"]] == [schedule_id]
     assert body["status"] == "completed" and body["scheduleId"] == schedule_id
+    assert memo_writes == [1, 1]
     assert step(body, "tick")["output"]["body"]["query"] == {"who": "cron"}
     assert paused["paused"] is True and paused["nextRunTimes"] == []
     assert resumed["paused"] is False and resumed["cron"] == "0 12 * * *"
