@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
-from tests.conftest import Stack, new_user
+import asyncio
+from pathlib import Path
+
+from temporalio import activity
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.events import PublishEventsOutput
+from activities.workflow_steps import FinishRunInput
+from engine import queues
+from engine.webhook_wiring import event_activities
+from tests.conftest import Stack, make_settings, new_user, run_stack
 from tests.workflows.helpers import create_workflow, execute, finished, http_step, step
 from tests.workflows.server import StepTarget
+from worker import queue_plans
 
 
 async def test_condition_branches_if_and_delay(stack: Stack, steps_target: StepTarget) -> None:
@@ -93,3 +106,53 @@ async def test_large_outputs_go_by_reference_and_templates_still_read_them(
     assert full.status_code == 200
     assert len(full.json()["output"]["body"]["blob"]) == 100 * 1024
     assert missing.status_code == 404
+
+
+async def test_a_run_recording_its_end_reads_and_retries_as_finished(
+    temporal_env: WorkflowEnvironment, database_url: str, tmp_path: Path,
+    steps_target: StepTarget,
+) -> None:
+    """Between settling its status and recording its end (the finishing local activity),
+    Temporal still calls a run Running while its state says failed: retry from a step is
+    accepted then (it was a 409 in that window). Held here by a gated finishing activity on
+    this test's own worker. (The retry's state query waits for the workflow task's
+    heartbeat while the local activity runs: about 8 s.)"""
+    settings = make_settings(temporal_env, database_url, tmp_path)
+    entered, gate = asyncio.Event(), asyncio.Event()
+    async with run_stack(temporal_env, settings, with_worker=False) as s:
+        plan = queue_plans(s.deps)[queues.WORKFLOWS]
+        finish = next(a for a in plan.activities if a.__name__ == "finish_workflow_run")
+
+        @activity.defn(name="finish_workflow_run")
+        async def held_finish(data: FinishRunInput) -> PublishEventsOutput:
+            entered.set()
+            await gate.wait()
+            return await finish(data)  # type: ignore[no-any-return]
+
+        worker = Worker(
+            s.client, task_queue=queues.task_queue(settings.task_queue_prefix, queues.WORKFLOWS),
+            workflows=plan.workflows,
+            activities=[*(a for a in plan.activities if a is not finish), held_finish,
+                        *event_activities(s.deps)])
+        _user, key = await new_user(s)
+        t = steps_target
+        async with worker, s.api(key) as api:
+            wf = await create_workflow(api, [
+                http_step("a", t.url("/echo/a")),
+                http_step("c", t.url("/hold/c"), dependsOn=["a"], timeoutMs=300,
+                          retry={"maxAttempts": 1, "backoffMs": 0}),
+            ])
+            first = await execute(api, wf["id"])
+            try:
+                await asyncio.wait_for(entered.wait(), timeout=30)
+                description = await s.client.get_workflow_handle(first).describe()
+                t.release("c")
+                retried = await api.post(f"/api/v1/executions/{first}",
+                                         json={"action": "retry", "fromStep": "c"})
+            finally:
+                gate.set()
+            assert description.status == WorkflowExecutionStatus.RUNNING
+            assert retried.status_code == 202, retried.text
+            resumed = await finished(api, retried.json()["executionId"])
+    assert resumed["status"] == "completed"
+    assert [step(resumed, n)["reused"] for n in ("a", "c")] == [True, False]
