@@ -98,7 +98,7 @@ class RunDriver:
             workflow.upsert_search_attributes([SA_WORKFLOW_ID.value_set(data.workflow_id)])
         if lean:
             message, metadata = start_job_memo(data)
-            metadata["finishedSteps"] = sum(1 for s in state.steps if s.status in DONE)
+            metadata["finishedSteps"] = finished_steps(state)
             self.job.state.metadata.update(metadata)
             self.job.begin(message, status="running", lean=True)
         else:
@@ -190,14 +190,18 @@ class RunDriver:
                 retry_policy=RECORD_RETRY,
             )
             await asyncio.gather(record, emit_events(data.user_id, [workflow_event(state)]))
-        finished = sum(1 for s in state.steps if s.status in DONE)
-        self.job.state.metadata["finishedSteps"] = finished
+        self.job.state.metadata["finishedSteps"] = finished_steps(state)
         if status == "completed":
             self.job.complete(message, {"output": state.output})
         elif status == "failed":
             self.job.fail(message, state.errorType)
         else:
             self.job.cancel(message)
+
+
+def finished_steps(state: RunState) -> int:
+    """Steps that ran to an end (succeeded, failed or skipped), reused ones included."""
+    return sum(1 for s in state.steps if s.status in DONE)
 
 
 def workflow_event(state: RunState) -> EventInput:
