@@ -191,13 +191,11 @@ async def load_state(s: Services, user_id: str, execution_id: str) -> tuple[RunS
     """(state, still running) of one of the caller's executions; 404 otherwise."""
     svc = ExecutionService(s.jobs)
     record = await _record(s, user_id, execution_id)
-    if record is not None and record.state is not None:
-        # The run recorded its end (its finishing activity writes this first): that is its
-        # final state, whether Temporal has closed the run yet, or still keeps it at all.
-        return RunState.model_validate(record.state), False
     try:
         description = await svc.describe(user_id, execution_id)
     except JobNotFound:
+        if record is not None and record.state is not None:  # Temporal no longer keeps it
+            return RunState.model_validate(record.state), False
         raise not_found() from None
     if description.status == WorkflowExecutionStatus.RUNNING:
         live = await svc.live_state(execution_id)
@@ -208,7 +206,10 @@ async def load_state(s: Services, user_id: str, execution_id: str) -> tuple[RunS
         if record is not None:
             return await _skeleton(s, record), True
         raise not_found()
-    state = await svc.final_state(description)
+    state = None
+    if record is not None and record.state is not None:
+        state = RunState.model_validate(record.state)
+    state = state or await svc.final_state(description)
     if state is None and record is not None:
         state = await _skeleton(s, record)
     if state is None:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 from pathlib import Path
 
-import pytest
 from temporalio import activity
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
@@ -14,9 +12,8 @@ from temporalio.worker import Worker
 
 from activities.events import PublishEventsOutput
 from activities.workflow_steps import FinishRunInput
-from engine import executions, queues
+from engine import queues
 from engine.webhook_wiring import event_activities
-from settings import Settings
 from tests.conftest import Stack, make_settings, new_user, run_stack
 from tests.workflows.helpers import create_workflow, execute, finished, http_step, step
 from tests.workflows.server import StepTarget
@@ -111,31 +108,6 @@ async def test_large_outputs_go_by_reference_and_templates_still_read_them(
     assert missing.status_code == 404
 
 
-class HeldFinish:
-    """This test's own worker for the ``workflows`` queue, whose finishing local activity
-    waits at a gate: after recording the run when ``record_first``, before it otherwise."""
-
-    def __init__(self, s: Stack, settings: Settings, *, record_first: bool) -> None:
-        self.entered, self.gate = asyncio.Event(), asyncio.Event()
-        plan = queue_plans(s.deps)[queues.WORKFLOWS]
-        finish = next(a for a in plan.activities if a.__name__ == "finish_workflow_run")
-        record = next(a for a in plan.activities if a.__name__ == "record_workflow_run")
-
-        @activity.defn(name="finish_workflow_run")
-        async def held_finish(data: FinishRunInput) -> PublishEventsOutput:
-            if record_first:
-                await record(data)
-            self.entered.set()
-            await self.gate.wait()
-            return await finish(data)  # type: ignore[no-any-return]
-
-        self.worker = Worker(
-            s.client, task_queue=queues.task_queue(settings.task_queue_prefix, queues.WORKFLOWS),
-            workflows=plan.workflows,
-            activities=[*(a for a in plan.activities if a is not finish), held_finish,
-                        *event_activities(s.deps)])
-
-
 async def test_a_run_recording_its_end_reads_and_retries_as_finished(
     temporal_env: WorkflowEnvironment, database_url: str, tmp_path: Path,
     steps_target: StepTarget,
@@ -146,11 +118,25 @@ async def test_a_run_recording_its_end_reads_and_retries_as_finished(
     this test's own worker. (The retry's state query waits for the workflow task's
     heartbeat while the local activity runs: about 8 s.)"""
     settings = make_settings(temporal_env, database_url, tmp_path)
+    entered, gate = asyncio.Event(), asyncio.Event()
     async with run_stack(temporal_env, settings, with_worker=False) as s:
-        held = HeldFinish(s, settings, record_first=False)
+        plan = queue_plans(s.deps)[queues.WORKFLOWS]
+        finish = next(a for a in plan.activities if a.__name__ == "finish_workflow_run")
+
+        @activity.defn(name="finish_workflow_run")
+        async def held_finish(data: FinishRunInput) -> PublishEventsOutput:
+            entered.set()
+            await gate.wait()
+            return await finish(data)  # type: ignore[no-any-return]
+
+        worker = Worker(
+            s.client, task_queue=queues.task_queue(settings.task_queue_prefix, queues.WORKFLOWS),
+            workflows=plan.workflows,
+            activities=[*(a for a in plan.activities if a is not finish), held_finish,
+                        *event_activities(s.deps)])
         _user, key = await new_user(s)
         t = steps_target
-        async with held.worker, s.api(key) as api:
+        async with worker, s.api(key) as api:
             wf = await create_workflow(api, [
                 http_step("a", t.url("/echo/a")),
                 http_step("c", t.url("/hold/c"), dependsOn=["a"], timeoutMs=300,
@@ -158,43 +144,15 @@ async def test_a_run_recording_its_end_reads_and_retries_as_finished(
             ])
             first = await execute(api, wf["id"])
             try:
-                await asyncio.wait_for(held.entered.wait(), timeout=30)
+                await asyncio.wait_for(entered.wait(), timeout=30)
                 description = await s.client.get_workflow_handle(first).describe()
                 t.release("c")
                 retried = await api.post(f"/api/v1/executions/{first}",
                                          json={"action": "retry", "fromStep": "c"})
             finally:
-                held.gate.set()
+                gate.set()
             assert description.status == WorkflowExecutionStatus.RUNNING
             assert retried.status_code == 202, retried.text
             resumed = await finished(api, retried.json()["executionId"])
     assert resumed["status"] == "completed"
     assert [step(resumed, n)["reused"] for n in ("a", "c")] == [True, False]
-
-
-async def test_a_recorded_end_reads_without_asking_the_run(
-    temporal_env: WorkflowEnvironment, database_url: str, tmp_path: Path,
-    steps_target: StepTarget, monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Once a run has recorded its end, a read takes that record, even while the run is
-    still publishing its event and Temporal calls it Running. (Asked instead, the run would
-    answer only at its workflow task's heartbeat, about 8 s: past the 1 s query timeout set
-    here, the read would show the bare pending skeleton.)"""
-    monkeypatch.setattr(executions, "QUERY_TIMEOUT", timedelta(seconds=1))
-    settings = make_settings(temporal_env, database_url, tmp_path)
-    async with run_stack(temporal_env, settings, with_worker=False) as s:
-        held = HeldFinish(s, settings, record_first=True)
-        _user, key = await new_user(s)
-        async with held.worker, s.api(key) as api:
-            wf = await create_workflow(api, [http_step("a", steps_target.url("/echo/a"))])
-            first = await execute(api, wf["id"])
-            try:
-                await asyncio.wait_for(held.entered.wait(), timeout=30)
-                description = await s.client.get_workflow_handle(first).describe()
-                read = await api.get(f"/api/v1/executions/{first}")
-            finally:
-                held.gate.set()
-            await s.client.get_workflow_handle(first).result()
-    assert description.status == WorkflowExecutionStatus.RUNNING
-    assert read.status_code == 200, read.text
-    assert (read.json()["status"], step(read.json(), "a")["status"]) == ("completed", "succeeded")
