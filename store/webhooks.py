@@ -185,24 +185,19 @@ def subscribes(patterns: list[str], event: str) -> bool:
     return False
 
 
-def _live(user_id: str) -> Any:
-    """The user's endpoints that may receive deliveries (not deleted, not disabled)."""
-    return (
-        WebhookEndpoint.user_id == user_id,
-        col(WebhookEndpoint.deleted_at).is_(None),
-        WebhookEndpoint.status != "disabled",
-    )
-
-
 class Subscription(Protocol):
     id: str
     events: list[str]
 
 
 async def live_subscriptions(session: Any, user_id: str) -> list[Subscription]:
-    """Id and event patterns of each live endpoint: what publishing an event needs."""
+    """Id and event patterns of each endpoint that may receive deliveries (not deleted, not
+    disabled): what publishing an event needs."""
     statement = sa_select(col(WebhookEndpoint.id), col(WebhookEndpoint.events)).where(
-        *_live(user_id))
+        col(WebhookEndpoint.user_id) == user_id,
+        col(WebhookEndpoint.deleted_at).is_(None),
+        col(WebhookEndpoint.status) != "disabled",
+    )
     return list((await session.exec(statement)).all())
 
 

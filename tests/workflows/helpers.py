@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from temporalio.client import WorkflowHistory
 
 from tests.conftest import wait_for
 
@@ -49,3 +50,9 @@ async def finished(api: httpx.AsyncClient, execution_id: str,
 
 def step(body: dict[str, Any], name: str) -> dict[str, Any]:
     return next(s for s in body["steps"] if s["name"] == name)
+
+
+def memo_writes(history: WorkflowHistory) -> int:
+    """How many times a run upserted its memo (each a visibility write on the server)."""
+    return sum(1 for e in history.events
+               if e.HasField("workflow_properties_modified_event_attributes"))

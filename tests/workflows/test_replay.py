@@ -18,6 +18,7 @@ from temporalio.worker import Replayer
 
 from engine.workflow_run import WorkflowRunWorkflow
 from tests.conftest import wait_for
+from tests.workflows.helpers import memo_writes
 from tests.workflows.skipping import Skipping, skipping
 
 __all__ = ["skipping"]
@@ -55,9 +56,7 @@ def _mirrors(history: WorkflowHistory) -> tuple[list[str], int]:
         and "TaskyardJobStatus" in e.upsert_workflow_search_attributes_event_attributes
         .search_attributes.indexed_fields
     ]
-    memos = sum(1 for e in history.events
-                if e.HasField("workflow_properties_modified_event_attributes"))
-    return statuses, memos
+    return statuses, memo_writes(history)
 
 
 async def test_short_run_writes_visibility_twice(skipping: Skipping) -> None:
@@ -67,11 +66,11 @@ async def test_short_run_writes_visibility_twice(skipping: Skipping) -> None:
     chain = [{"name": f"s{i}", "type": "http_request",
               "config": {"url": skipping.target.url(f"/echo/m{i}")},
               **({"dependsOn": [f"s{i - 1}"]} if i else {})} for i in range(6)]
-    for memo, memo_writes in ((True, 1), (False, 2)):
+    for memo, writes in ((True, 1), (False, 2)):
         handle = await skipping.start(chain, memo=memo)
         await handle.result()
         history = await handle.fetch_history()
-        assert _mirrors(history) == (['"running"', '"completed"'], memo_writes), memo
+        assert _mirrors(history) == (['"running"', '"completed"'], writes), memo
         description = await handle.describe()
         memo_now = await description.memo()
         assert memo_now["message"] == "Execution completed"

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from temporalio.client import ScheduleOverlapPolicy
 
 from tests.conftest import Stack, new_user, wait_for
-from tests.workflows.helpers import create_workflow, finished, http_step, step
+from tests.workflows.helpers import create_workflow, finished, http_step, memo_writes, step
 from tests.workflows.server import StepTarget
 
 
@@ -41,12 +41,10 @@ async def test_schedule_lifecycle_and_runs_are_ordinary_executions(
         direct = (await finished(api, r.json()["executionId"]))["executionId"]
         # Scheduled and API runs are started with the memo they begin with (lean begin): the
         # only memo a run writes is at its end.
-        memo_writes = []
+        writes = []
         for handle in map(stack.client.get_workflow_handle, (execution_id, direct)):
             await handle.result()  # (GET says completed while the run records its end)
-            memo_writes.append(sum(
-                1 for e in (await handle.fetch_history()).events
-                if e.HasField("workflow_properties_modified_event_attributes")))
+            writes.append(memo_writes(await handle.fetch_history()))
 
         async def listed_by_workflow() -> bool:
             r = await api.get("/api/v1/executions", params={"workflowId": wf["id"]})
@@ -68,7 +66,7 @@ async def test_schedule_lifecycle_and_runs_are_ordinary_executions(
     assert (next_run.weekday(), next_run.hour, next_run.minute) == (0, 9, 30)
     assert [s["id"] for s in listed["schedules"]] == [schedule_id]
     assert body["status"] == "completed" and body["scheduleId"] == schedule_id
-    assert memo_writes == [1, 1]
+    assert writes == [1, 1]
     assert step(body, "tick")["output"]["body"]["query"] == {"who": "cron"}
     assert paused["paused"] is True and paused["nextRunTimes"] == []
     assert resumed["paused"] is False and resumed["cron"] == "0 12 * * *"
