@@ -4,7 +4,6 @@ no job state, no delivery log). ``python -m bench.webhook_raw`` with TASKYARD_* 
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -68,5 +67,6 @@ async def serve() -> None:
 if __name__ == "__main__":
     # Run the module's own copy, so the workflow class is bench.webhook_raw's, not __main__'s.
     from bench import webhook_raw
+    from bench.raw_worker import run_raw
 
-    asyncio.run(webhook_raw.serve())
+    run_raw(webhook_raw.serve())

@@ -4,7 +4,6 @@ templates, no job state, no record, no events. ``python -m bench.workflow_raw``.
 
 from __future__ import annotations
 
-import asyncio
 import ssl
 from datetime import timedelta
 
@@ -57,4 +56,6 @@ async def serve() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(serve())
+    from bench.raw_worker import run_raw
+
+    run_raw(serve())
