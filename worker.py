@@ -125,18 +125,19 @@ def build_workers(
     unknown = [n for n in names if n not in plans]
     if unknown:
         raise SystemExit(f"unknown queue(s): {', '.join(unknown)}; known: {', '.join(plans)}")
-    # Every job workflow emits its events through this local activity on its own worker.
-    events = event_activities(deps)
-    return [
-        Worker(
-            client,
-            task_queue=queues.task_queue(deps.settings.task_queue_prefix, name),
-            workflows=plans[name].workflows,
-            activities=[*plans[name].activities, *events],
-            graceful_shutdown_timeout=timedelta(seconds=5),
-        )
-        for name in names
-    ]
+    return [queue_worker(client, deps, name, plans[name]) for name in names]
+
+
+def queue_worker(client: Client, deps: ActivityDeps, name: str, plan: QueuePlan) -> Worker:
+    """The worker for one queue's plan (tests pass a plan with an activity swapped)."""
+    return Worker(
+        client,
+        task_queue=queues.task_queue(deps.settings.task_queue_prefix, name),
+        workflows=plan.workflows,
+        # Every job workflow emits its events through this local activity on its own worker.
+        activities=[*plan.activities, *event_activities(deps)],
+        graceful_shutdown_timeout=timedelta(seconds=5),
+    )
 
 
 async def run(settings: Settings, selected: Sequence[str] | None) -> None:

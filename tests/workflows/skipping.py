@@ -22,7 +22,6 @@ from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from activities.deps import ActivityDeps
 from activities.workflow_steps import RunState
@@ -30,13 +29,12 @@ from engine import queues
 from engine.definitions import compile_plan
 from engine.jobs import SEARCH_ATTRIBUTES, start_attributes, start_memo
 from engine.step_runner import start_job_memo
-from engine.webhook_wiring import event_activities
 from engine.workflow_run import WorkflowRunInput
 from settings import Settings
 from store.migrate import upgrade
 from tests.fakes.server import serve
 from tests.workflows.server import StepTarget
-from worker import queue_plans
+from worker import queue_plans, queue_worker
 
 BIN = Path(sys.executable).parent
 
@@ -83,13 +81,7 @@ async def skipping(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Sk
     )
     await asyncio.to_thread(upgrade, settings.database_url)
     deps = ActivityDeps.from_settings(settings)
-    plan = queue_plans(deps)[queues.WORKFLOWS]
-    worker = Worker(
-        env.client,
-        task_queue=queues.task_queue(settings.task_queue_prefix, queues.WORKFLOWS),
-        workflows=plan.workflows,
-        activities=[*plan.activities, *event_activities(deps)],
-    )
+    worker = queue_worker(env.client, deps, queues.WORKFLOWS, queue_plans(deps)[queues.WORKFLOWS])
     target = StepTarget()
     try:
         async with serve(target.app()) as base_url, worker:

@@ -8,16 +8,14 @@ from pathlib import Path
 from temporalio import activity
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from activities.events import PublishEventsOutput
 from activities.workflow_steps import FinishRunInput
 from engine import queues
-from engine.webhook_wiring import event_activities
 from tests.conftest import Stack, make_settings, new_user, run_stack
 from tests.workflows.helpers import create_workflow, execute, finished, http_step, step
 from tests.workflows.server import StepTarget
-from worker import queue_plans
+from worker import queue_plans, queue_worker
 
 
 async def test_condition_branches_if_and_delay(stack: Stack, steps_target: StepTarget) -> None:
@@ -129,11 +127,8 @@ async def test_a_run_recording_its_end_reads_and_retries_as_finished(
             await gate.wait()
             return await finish(data)  # type: ignore[no-any-return]
 
-        worker = Worker(
-            s.client, task_queue=queues.task_queue(settings.task_queue_prefix, queues.WORKFLOWS),
-            workflows=plan.workflows,
-            activities=[*(a for a in plan.activities if a is not finish), held_finish,
-                        *event_activities(s.deps)])
+        plan.activities = [held_finish if a is finish else a for a in plan.activities]
+        worker = queue_worker(s.client, s.deps, queues.WORKFLOWS, plan)
         _user, key = await new_user(s)
         t = steps_target
         async with worker, s.api(key) as api:
