@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench lint setup clean
+.PHONY: run test bench lint format setup clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,12 +20,28 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# `make bench` runs every benchmark, `make bench tools workflows` the ones named.
+BENCHES := $(filter-out bench,$(MAKECMDGOALS))
+
 bench: $(STAMP)
-	$(PY) -m bench
+	$(PY) -m pip install --quiet -e '.[test,bench]'
+	$(PY) -m bench $(BENCHES)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy engine activities connectors api store settings.py worker.py server.py
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy engine activities connectors api store deploy settings.py worker.py server.py
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+# Benchmark names after `make bench` are arguments, not targets.
+ifneq ($(filter bench,$(MAKECMDGOALS)),)
+$(BENCHES):
+	@:
+endif
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

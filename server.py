@@ -23,7 +23,7 @@ def main() -> None:
         port=args.port,
         workers=args.workers,
         log_level="info",
-        loop="uvloop",
+        loop="auto",  # uvloop where it is installed
         http="httptools",
         access_log=False,
     )

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-import uvloop
 from temporalio.client import Client
 from temporalio.worker import Worker
 
@@ -24,27 +23,26 @@ from activities.connections import ConnectionActivities
 from activities.credential_check import CredentialTestActivities
 from activities.deps import ActivityDeps
 from activities.enrichment import EnrichmentActivities
+from activities.events import DeliveryStarter, EventActivities
 from activities.lead_import import ImportActivities
 from activities.linkedin import LinkedInActivities
 from activities.tools import ToolActivities
+from activities.webhook_delivery import WebhookDeliveryActivities
 from activities.workflow_steps import WorkflowStepActivities
-from engine import queues
-from engine.client import connect
-from engine.connections import ConnectionWorkflow
-from engine.credential_check import CredentialTestWorkflow
-from engine.enrichment import EnrichmentBatchWorkflow
-from engine.lead_import import LeadImportWorkflow
-from engine.linkedin_action import LinkedInActionWorkflow
-from engine.linkedin_connect import LinkedInConnectWorkflow
-from engine.linkedin_governor import LinkedInGovernorWorkflow
-from engine.tool_execution import ToolExecutionWorkflow
-from engine.webhook_wiring import (
-    event_activities,
-    event_publisher,
-    webhook_activities,
-    webhook_workflows,
-)
-from engine.workflow_run import WorkflowRunWorkflow
+from engine.models import queues
+from engine.models.webhooks import DeliveryPolicy
+from engine.services.temporal import connect
+from engine.workflows.connections import ConnectionWorkflow
+from engine.workflows.credential_check import CredentialTestWorkflow
+from engine.workflows.enrichment import EnrichmentBatchWorkflow
+from engine.workflows.events import EventFanoutWorkflow
+from engine.workflows.lead_import import LeadImportWorkflow
+from engine.workflows.linkedin_action import LinkedInActionWorkflow
+from engine.workflows.linkedin_connect import LinkedInConnectWorkflow
+from engine.workflows.linkedin_governor import LinkedInGovernorWorkflow
+from engine.workflows.tool_execution import ToolExecutionWorkflow
+from engine.workflows.webhook_delivery import WebhookDeliveryWorkflow
+from engine.workflows.workflow_run import WorkflowRunWorkflow
 from settings import Settings, get_settings
 
 log = logging.getLogger("taskyard.worker")
@@ -54,6 +52,27 @@ log = logging.getLogger("taskyard.worker")
 class QueuePlan:
     workflows: list[type] = field(default_factory=list)
     activities: list[Callable[..., Any]] = field(default_factory=list)
+
+
+def event_publisher(deps: ActivityDeps) -> EventActivities:
+    """The ``publish_events`` activity: every job workflow emits its events through it as a
+    local activity on its own worker, so it is registered on every queue."""
+    return EventActivities(deps.db, DeliveryStarter.from_settings(deps.settings))
+
+
+def webhook_delivery(deps: ActivityDeps) -> WebhookDeliveryActivities:
+    s = deps.settings
+    return WebhookDeliveryActivities(
+        deps.db,
+        deps.vault,
+        DeliveryPolicy(
+            timeout_seconds=s.webhook_timeout_seconds,
+            max_backoff_seconds=s.webhook_max_backoff_seconds,
+            error_after_failures=s.webhook_error_after_failures,
+            disable_after_seconds=s.webhook_disable_after_seconds,
+            allow_private_urls=s.allow_private_urls,
+        ),
+    )
 
 
 def queue_plans(deps: ActivityDeps) -> dict[str, QueuePlan]:
@@ -80,6 +99,7 @@ def queue_plans(deps: ActivityDeps) -> dict[str, QueuePlan]:
     lead_import = ImportActivities.from_deps(deps)
     workflow_steps = WorkflowStepActivities(tools, deps.db, event_publisher(deps))
     linkedin = LinkedInActivities(deps.db, deps.vault, settings)
+    delivery = webhook_delivery(deps)
     return {
         queues.LINKEDIN: QueuePlan(
             [LinkedInGovernorWorkflow, LinkedInActionWorkflow, LinkedInConnectWorkflow],
@@ -94,7 +114,10 @@ def queue_plans(deps: ActivityDeps) -> dict[str, QueuePlan]:
                 workflow_steps.finish_workflow_run,
             ],
         ),
-        queues.WEBHOOKS: QueuePlan(webhook_workflows(), webhook_activities(deps)),
+        queues.WEBHOOKS: QueuePlan(
+            [WebhookDeliveryWorkflow, EventFanoutWorkflow],
+            [delivery.attempt_webhook_delivery, delivery.mark_webhook_delivery],
+        ),
         queues.ENRICHMENT: QueuePlan(
             [EnrichmentBatchWorkflow, LeadImportWorkflow],
             [
@@ -135,7 +158,7 @@ def queue_worker(client: Client, deps: ActivityDeps, name: str, plan: QueuePlan)
         task_queue=queues.task_queue(deps.settings.task_queue_prefix, name),
         workflows=plan.workflows,
         # Every job workflow emits its events through this local activity on its own worker.
-        activities=[*plan.activities, *event_activities(deps)],
+        activities=[*plan.activities, event_publisher(deps).publish_events],
         graceful_shutdown_timeout=timedelta(seconds=5),
     )
 
@@ -174,9 +197,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     # httpx logs every request's full URL at INFO, and a query string may carry a key.
     for name in ("httpx", "httpcore"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    # The process's own loop (activities, polling) on uvloop, as the API's; workflow code
-    # runs on the SDK's deterministic loop either way.
-    uvloop.run(run(get_settings(), args.queue))
+    # The process's own loop (activities, polling) on uvloop where it exists, as the API's;
+    # workflow code runs on the SDK's deterministic loop either way.
+    try:
+        import uvloop
+    except ImportError:  # (Windows: no uvloop)
+        asyncio.run(run(get_settings(), args.queue))
+    else:
+        uvloop.run(run(get_settings(), args.queue))
 
 
 if __name__ == "__main__":

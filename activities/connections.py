@@ -11,45 +11,24 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Literal
 
-from pydantic import BaseModel
 from temporalio import activity
 
 from activities.errors import to_application_error
 from activities.secrets import SecretStore
 from connectors import oauth
 from connectors.errors import AuthError, NotFoundError
-from store import apps, connections
+from engine.models.connections import (
+    EXCHANGE_CODE,
+    MARK_CONNECTION,
+    REFRESH_CONNECTION,
+    ConnectionIdInput,
+    ConnectionOutcome,
+    ExchangeCodeInput,
+    MarkConnectionInput,
+)
+from store import apps, connections, secret_repo
 from store.db import Database
-from store.models import SealedSecret
 from store.vault import Vault
-
-ConnectionStatus = Literal["INITIATED", "ACTIVE", "EXPIRED", "FAILED", "DELETED"]
-
-
-class ExchangeCodeInput(BaseModel):
-    connection_id: str
-    sealed_code_id: str
-    redirect_uri: str
-
-
-class ConnectionIdInput(BaseModel):
-    connection_id: str
-
-
-class MarkConnectionInput(BaseModel):
-    connection_id: str
-    status: Literal["FAILED", "EXPIRED"]
-    reason: str
-    only_if: ConnectionStatus | None = None
-
-
-class ConnectionOutcome(BaseModel):
-    """Where a connection stands; ``expires_at`` is the access token's expiry, if any."""
-
-    status: ConnectionStatus
-    expires_at: datetime | None = None
-    expires_in: int | None = None  # seconds the new token lives: workflows time refreshes by it
-    reason: str | None = None
 
 
 def _expiry(token: oauth.TokenSet) -> datetime | None:
@@ -92,7 +71,7 @@ class ConnectionActivities:
         await connections.set_status(self.db, connection_id, status, reason[:500])
         return ConnectionOutcome(status=status, reason=reason)
 
-    @activity.defn(name="exchange_authorization_code")
+    @activity.defn(name=EXCHANGE_CODE)
     async def exchange_authorization_code(self, data: ExchangeCodeInput) -> ConnectionOutcome:
         """Trade the sealed code for tokens and activate the connection; a refusal is FAILED."""
         row = await connections.get(self.db, data.connection_id)
@@ -123,13 +102,9 @@ class ConnectionActivities:
 
     async def _forget_code(self, sealed_code_id: str) -> None:
         """An authorization code is single-use; its sealed copy has no reason to stay."""
-        async with self.db.session() as session:
-            sealed = await session.get(SealedSecret, sealed_code_id)
-            if sealed is not None:
-                await session.delete(sealed)
-                await session.commit()
+        await secret_repo.forget_sealed(self.db, sealed_code_id)
 
-    @activity.defn(name="refresh_connection")
+    @activity.defn(name=REFRESH_CONNECTION)
     async def refresh_connection(self, data: ConnectionIdInput) -> ConnectionOutcome:
         """Refresh the access token; a refused refresh turns the connection EXPIRED."""
         row = await connections.get(self.db, data.connection_id)
@@ -157,7 +132,7 @@ class ConnectionActivities:
         return ConnectionOutcome(status="ACTIVE", expires_at=_expiry(token),
                                  expires_in=_lifetime(token))
 
-    @activity.defn(name="mark_connection")
+    @activity.defn(name=MARK_CONNECTION)
     async def mark_connection(self, data: MarkConnectionInput) -> ConnectionOutcome:
         row = await connections.get(self.db, data.connection_id)
         if row is None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel
 from temporalio import activity
 
 from activities.errors import to_application_error
@@ -14,16 +13,7 @@ from activities.secrets import SecretStore
 from connectors.base import ActionContext
 from connectors.errors import InvalidInputError
 from connectors.registry import get_connector
-
-
-class TestCredentialInput(BaseModel):
-    """Ids only; the credential is opened inside the activity."""
-
-    __test__ = False  # not a pytest test class
-
-    user_id: str
-    credential_id: str
-    provider: str
+from engine.models.tools import TEST_CREDENTIAL, TestCredentialInput
 
 
 class CredentialTestActivities:
@@ -40,7 +30,7 @@ class CredentialTestActivities:
         self.allow_private_urls = allow_private_urls
         self.timeout = timeout_seconds
 
-    @activity.defn(name="test_credential")
+    @activity.defn(name=TEST_CREDENTIAL)
     async def test_credential(self, data: TestCredentialInput) -> dict[str, Any]:
         """What the vendor says about the credential (account, team, …), never the secret."""
         try:

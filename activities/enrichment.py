@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -26,6 +25,16 @@ from connectors.base import ActionContext
 from connectors.enrichment import PersonMatch, PersonQuery, Provider
 from connectors.errors import AuthError, ConnectorError, InvalidInputError, RateLimitedError
 from connectors.providers import get_provider
+from engine.models.enrichment import (
+    ENRICH_CHUNK,
+    FINISH_BATCH,
+    PREPARE_BATCH,
+    BatchCounts,
+    EnrichChunkInput,
+    FinishBatchInput,
+    PrepareBatchInput,
+    PrepareBatchOutput,
+)
 from store.db import Database
 from store.enrichment_repo import (
     CANCELLED,
@@ -43,44 +52,6 @@ from store.leads import EnrichmentBatch, Lead
 MAX_INLINE_WAIT_SECONDS = 30.0
 INLINE_RATE_LIMIT_RETRIES = 5
 KEY_FIELDS = ("api_key", "apiKey", "key", "token")
-
-
-class PrepareBatchInput(BaseModel):
-    batch_id: str
-    user_id: str
-
-
-class PrepareBatchOutput(BaseModel):
-    total: int
-
-
-class EnrichChunkInput(BaseModel):
-    batch_id: str
-    user_id: str
-    start: int
-    limit: int
-
-
-class BatchCounts(BaseModel):
-    """Authoritative per-status counts from the database (exact across retries)."""
-
-    total: int = 0
-    pending: int = 0
-    enriched: int = 0
-    failed: int = 0
-    cancelled: int = 0
-
-    @property
-    def processed(self) -> int:
-        """Leads the batch has dealt with (enriched or failed; cancelled ones were not)."""
-        return self.enriched + self.failed
-
-
-class FinishBatchInput(BaseModel):
-    batch_id: str
-    user_id: str
-    outcome: Literal["completed", "cancelled", "failed"]
-    error: str | None = None
 
 
 def _not_found(batch_id: str) -> ApplicationError:
@@ -154,7 +125,7 @@ class EnrichmentActivities:
             timeout_seconds=s.http_timeout_seconds,
         )
 
-    @activity.defn(name="prepare_enrichment_batch")
+    @activity.defn(name=PREPARE_BATCH)
     async def prepare_enrichment_batch(self, data: PrepareBatchInput) -> PrepareBatchOutput:
         try:
             total = await heartbeating(
@@ -164,7 +135,7 @@ class EnrichmentActivities:
             raise _not_found(data.batch_id) from None
         return PrepareBatchOutput(total=total)
 
-    @activity.defn(name="enrich_leads_chunk")
+    @activity.defn(name=ENRICH_CHUNK)
     async def enrich_leads_chunk(self, data: EnrichChunkInput) -> BatchCounts:
         batch = await get_batch(self.db, data.user_id, data.batch_id)
         if batch is None:
@@ -192,7 +163,7 @@ class EnrichmentActivities:
             raise to_application_error(exc) from None
         return await self._counts(batch.id)
 
-    @activity.defn(name="finish_enrichment_batch")
+    @activity.defn(name=FINISH_BATCH)
     async def finish_enrichment_batch(self, data: FinishBatchInput) -> BatchCounts:
         if data.outcome != "completed":
             status = CANCELLED if data.outcome == "cancelled" else FAILED

@@ -1,90 +1,112 @@
 """Publishing events: store them, find the subscribed endpoints, start one delivery each.
 
-Runs as a local activity inside whatever workflow emits (a job ending, the
-API's fan-out workflow). Everything it does is idempotent: event and delivery
-ids are derived from the emitting job, rows already present are kept, and a
-delivery workflow whose id already exists is left alone, so a retry after a
-worker crash changes nothing that already happened.
+``publish_events`` runs as a local activity inside whatever workflow emits (a job ending,
+the API's fan-out workflow). Everything it does is idempotent: event and delivery ids are
+derived from the emitting job, rows already present are kept, and a delivery workflow whose
+id already exists is left alone, so a retry after a worker crash changes nothing that
+already happened. ``DeliveryStarter`` is the one place delivery workflows are started,
+here and by the API's retry and recover.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, Field
-from sqlmodel import SQLModel
 from temporalio import activity
 from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from store.db import Database, dialect_insert, utcnow
-from store.webhooks import (
-    Subscription,
-    WebhookDelivery,
-    WebhookEvent,
-    live_subscriptions,
-    subscribes,
+from engine.models import queues
+from engine.models.events import (
+    PUBLISH_EVENTS,
+    DeliveryStart,
+    EventInput,
+    PublishEventsInput,
+    PublishEventsOutput,
+    delivery_id_for,
 )
+from engine.models.jobs import start_attributes, start_memo
+from engine.models.webhooks import (
+    DELIVERY_WORKFLOW,
+    MAX_ENDPOINT_TIMEOUT,
+    WebhookDeliveryInput,
+)
+from settings import Settings
+from store.db import Database, utcnow
+from store.webhook_repo import Plan, store_events
+from store.webhooks import Subscription, subscribes
 
 
-class EventInput(BaseModel):
-    """One event. ``id`` and ``occurred_at`` are filled in by ``emit_events`` when omitted."""
+@dataclass(frozen=True)
+class DeliveryStarter:
+    """Starts delivery workflows (as ``webhook_delivery`` jobs) on the webhooks queue."""
 
-    name: str = Field(min_length=1, max_length=100)
-    data: dict[str, Any] = Field(default_factory=dict)
-    id: str | None = Field(default=None, max_length=80)
-    occurred_at: datetime | None = None
-    # Only these endpoints, whatever they subscribe to (``webhook.test``).
-    endpoint_ids: list[str] | None = None
-    # Never these (``webhook.delivery.exhausted`` skips the endpoint that failed).
-    exclude_endpoint_ids: list[str] = Field(default_factory=list)
+    task_queue_prefix: str
+    heartbeat_timeout_seconds: float
+    attempt_timeout_seconds: float
+    concurrency: int = 32
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DeliveryStarter:
+        return cls(
+            task_queue_prefix=settings.task_queue_prefix,
+            heartbeat_timeout_seconds=settings.activity_heartbeat_timeout_seconds,
+            # An attempt may wait for the slowest endpoint timeout, plus its own bookkeeping.
+            attempt_timeout_seconds=max(settings.webhook_timeout_seconds,
+                                        MAX_ENDPOINT_TIMEOUT) + 30.0,
+        )
 
-class PublishEventsInput(BaseModel):
-    user_id: str
-    events: list[EventInput]
+    async def start_all(self, client: Client, starts: list[DeliveryStart]) -> None:
+        """Idempotent: a delivery whose workflow exists (running or closed) is left alone."""
+        gate = asyncio.Semaphore(self.concurrency)
 
+        async def one(start: DeliveryStart) -> None:
+            async with gate:
+                await self.start_new(client, start)
 
-class DeliveryStart(BaseModel):
-    """What a ``webhook_delivery`` workflow is started with: ids only."""
+        await asyncio.gather(*(one(s) for s in starts))
 
-    delivery_id: str
-    user_id: str
-    endpoint_id: str
-    event_id: str
-    event: str
-    round: int = 0
+    async def start_new(self, client: Client, start: DeliveryStart) -> bool:
+        """Start one delivery unless its workflow exists already; whether it started."""
+        try:
+            await self.start(client, start, redeliver=False)
+        except WorkflowAlreadyStartedError:
+            return False
+        return True
 
-
-class PublishEventsOutput(BaseModel):
-    delivery_ids: list[str] = Field(default_factory=list)
-
-
-DeliveryStarter = Callable[[Client, list[DeliveryStart]], Awaitable[None]]
-
-
-def derive_id(prefix: str, *parts: str) -> str:
-    """A stable id from its parts (job id and event name; event id and endpoint id)."""
-    digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
-    return f"{prefix}{digest}"
-
-
-def event_id_for(source_id: str, name: str) -> str:
-    return derive_id("evt_", source_id, name)
-
-
-def delivery_id_for(event_id: str, endpoint_id: str) -> str:
-    return derive_id("whd_", event_id, endpoint_id)
-
-
-def insert_ignoring(session: Any, table: type[SQLModel]) -> Any:
-    """``INSERT … ON CONFLICT DO NOTHING`` for SQLite and PostgreSQL alike."""
-    return dialect_insert(session, table).on_conflict_do_nothing()
+    async def start(self, client: Client, s: DeliveryStart, *, redeliver: bool) -> None:
+        """Start one delivery; ``redeliver`` starts the next round of a closed one."""
+        await client.start_workflow(
+            DELIVERY_WORKFLOW,
+            WebhookDeliveryInput(
+                user_id=s.user_id, endpoint_id=s.endpoint_id, event_id=s.event_id,
+                event=s.event, round=s.round,
+                heartbeat_timeout_seconds=self.heartbeat_timeout_seconds,
+                attempt_timeout_seconds=self.attempt_timeout_seconds,
+            ),
+            id=s.delivery_id,
+            task_queue=queues.task_queue(self.task_queue_prefix, queues.WEBHOOKS),
+            search_attributes=start_attributes(s.user_id, "webhook_delivery"),
+            memo=start_memo(f"Queued {s.event}",
+                            {"event": s.event, "endpointId": s.endpoint_id,
+                             "eventId": s.event_id}),
+            id_conflict_policy=(
+                WorkflowIDConflictPolicy.FAIL if redeliver
+                else WorkflowIDConflictPolicy.USE_EXISTING
+            ),
+            id_reuse_policy=(
+                WorkflowIDReusePolicy.ALLOW_DUPLICATE if redeliver
+                else WorkflowIDReusePolicy.REJECT_DUPLICATE
+            ),
+        )
 
 
 def targets(event: EventInput, endpoints: Sequence[Subscription]) -> list[Subscription]:
+    """The endpoints one event goes to."""
     chosen = []
     for endpoint in endpoints:
         if endpoint.id in event.exclude_endpoint_ids:
@@ -97,70 +119,56 @@ def targets(event: EventInput, endpoints: Sequence[Subscription]) -> list[Subscr
     return chosen
 
 
-async def store_and_plan(db: Database, data: PublishEventsInput) -> list[DeliveryStart]:
-    """Persist the events that have receivers and one delivery row per receiver."""
-    for event in data.events:
-        if not event.id:
-            raise ValueError("events must carry ids (emit_events derives them)")
-    async with db.session() as session:
-        # (A plain read first: with SQLite it opens no transaction, so the inserts below
-        # still start theirs with a write.)
-        endpoints = await live_subscriptions(session, data.user_id)
-        plan = [(event, endpoint) for event in data.events
-                for endpoint in targets(event, endpoints)]
-        if not plan:
-            return []
-        starts = await _store(session, data.user_id, plan)
-        await session.commit()
-    return starts
-
-
-async def _store(
-    session: Any, user_id: str, plan: list[tuple[EventInput, Subscription]]
-) -> list[DeliveryStart]:
-    """Insert the events and one delivery row per (event, endpoint); the caller commits."""
+def _plan(data: PublishEventsInput, endpoints: Sequence[Subscription]) -> Plan[DeliveryStart]:
+    """The rows to store for ``data``: each event with a receiver, one delivery per receiver."""
+    pairs = [(event, endpoint) for event in data.events for endpoint in targets(event, endpoints)]
     starts = [
         DeliveryStart(
             delivery_id=delivery_id_for(event.id or "", endpoint.id),
-            user_id=user_id,
+            user_id=data.user_id,
             endpoint_id=endpoint.id,
             event_id=event.id or "",
             event=event.name,
         )
-        for event, endpoint in plan
+        for event, endpoint in pairs
     ]
     now = utcnow()
     first: dict[str, EventInput] = {}
-    for event, _endpoint in plan:
+    for event, _endpoint in pairs:
         first.setdefault(event.id or "", event)
-    event_rows = [
-        {"id": e.id, "user_id": user_id, "name": e.name,
+    event_rows: list[dict[str, Any]] = [
+        {"id": e.id, "user_id": data.user_id, "name": e.name,
          "occurred_at": e.occurred_at or now, "data": e.data, "created_at": now}
         for e in first.values()
     ]
-    delivery_rows = [
+    delivery_rows: list[dict[str, Any]] = [
         {"id": s.delivery_id, "user_id": s.user_id, "endpoint_id": s.endpoint_id,
          "event_id": s.event_id, "event": s.event, "status": "pending", "round": 0,
          "attempts": 0, "created_at": now, "updated_at": now}
         for s in starts
     ]
-    # Insert-if-absent: a retry keeps what exists.
-    # Rows as parameters (executemany), not inlined VALUES: the statement compiles once.
-    await session.exec(insert_ignoring(session, WebhookEvent), params=event_rows)
-    await session.exec(insert_ignoring(session, WebhookDelivery), params=delivery_rows)
-    return starts
+    return event_rows, delivery_rows, starts
+
+
+async def store_and_plan(db: Database, data: PublishEventsInput) -> list[DeliveryStart]:
+    """Persist the events that have receivers and one delivery row per receiver; returns
+    the deliveries to start."""
+    for event in data.events:
+        if not event.id:
+            raise ValueError("events must carry ids (emit_events derives them)")
+    return await store_events(db, data.user_id, lambda endpoints: _plan(data, endpoints))
 
 
 class EventActivities:
-    """Holds the database and the function that starts delivery workflows."""
+    """Holds the database and the starter of delivery workflows."""
 
-    def __init__(self, db: Database, start_deliveries: DeliveryStarter) -> None:
+    def __init__(self, db: Database, starter: DeliveryStarter) -> None:
         self.db = db
-        self.start_deliveries = start_deliveries
+        self.starter = starter
 
-    @activity.defn(name="publish_events")
+    @activity.defn(name=PUBLISH_EVENTS)
     async def publish_events(self, data: PublishEventsInput) -> PublishEventsOutput:
         starts = await store_and_plan(self.db, data)
         if starts:
-            await self.start_deliveries(activity.client(), starts)
+            await self.starter.start_all(activity.client(), starts)
         return PublishEventsOutput(delivery_ids=[s.delivery_id for s in starts])

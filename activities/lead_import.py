@@ -6,36 +6,14 @@ staging table, so an upload of any size never enters workflow history.
 
 from __future__ import annotations
 
-from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.deps import ActivityDeps
 from activities.heartbeat import heartbeating
+from engine.models.leads import IMPORT_LEAD_ROWS, ImportChunkInput, ImportCounts
 from store.db import Database
 from store.import_repo import import_counts, import_range
-
-
-class ImportChunkInput(BaseModel):
-    import_id: str
-    user_id: str
-    start: int
-    limit: int
-
-
-class ImportCounts(BaseModel):
-    """Per-status row counts from the database (exact across retries)."""
-
-    total: int = 0
-    pending: int = 0
-    imported: int = 0
-    updated: int = 0
-    skipped: int = 0
-    failed: int = 0
-
-    @property
-    def processed(self) -> int:
-        return self.total - self.pending
 
 
 class ImportActivities:
@@ -50,7 +28,7 @@ class ImportActivities:
     def from_deps(cls, deps: ActivityDeps) -> ImportActivities:
         return cls(deps.db, default_phone_region=deps.settings.default_phone_region)
 
-    @activity.defn(name="import_lead_rows")
+    @activity.defn(name=IMPORT_LEAD_ROWS)
     async def import_lead_rows(self, data: ImportChunkInput) -> ImportCounts:
         try:
             await heartbeating(

@@ -10,9 +10,8 @@ account's actions to a real provider.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, Field
 from temporalio import activity
 
 from activities.errors import to_application_error
@@ -21,52 +20,19 @@ from connectors import linkedin, linkedin_sandbox
 from connectors.errors import AuthError, ConnectorError, InvalidInputError, RateLimitedError
 from connectors.linkedin import ChallengeError
 from connectors.linkedin_automation import ActionResult, UnipileClient
+from engine.models.linkedin import (
+    COMPLETE_CONNECTION,
+    PERFORM_ACTION,
+    ConnectInput,
+    ConnectOutput,
+    PerformInput,
+    PerformOutput,
+)
 from settings import Settings
 from store import linkedin as store
 from store.db import Database, utcnow
 from store.linkedin import LinkedInAccount, StateError
 from store.vault import Vault, VaultError
-
-
-class ActionFields(BaseModel):
-    """What one LinkedIn action is: the workflow's input and each attempt's share them."""
-
-    user_id: str
-    account_id: str
-    action_type: str
-    profile_url: str
-    message: str | None = None
-    note: str | None = None
-    post_url: str | None = None
-
-
-class PerformInput(ActionFields):
-    attempt: int = 1
-
-
-class PerformOutput(BaseModel):
-    """``limit`` and ``challenge`` are answers, not errors: the governor pauses the account."""
-
-    outcome: Literal["completed", "limit", "challenge"]
-    summary: str = ""
-    remote_id: str | None = None
-    details: dict[str, Any] = Field(default_factory=dict)
-    retry_after_seconds: float | None = None
-    reason: str | None = None
-
-
-class ConnectInput(BaseModel):
-    user_id: str
-    state_hash: str
-
-
-class ConnectOutput(BaseModel):
-    account_id: str
-    provider: str
-    member_id: str | None = None
-    name: str | None = None
-    profile_url: str | None = None
-    connection_count: int | None = None
 
 
 class LinkedInActivities:
@@ -82,7 +48,7 @@ class LinkedInActivities:
 
     # ---- connecting ---------------------------------------------------------------------
 
-    @activity.defn(name="complete_linkedin_connection")
+    @activity.defn(name=COMPLETE_CONNECTION)
     async def complete_linkedin_connection(self, data: ConnectInput) -> ConnectOutput:
         try:
             return await self._connect(data)
@@ -165,7 +131,7 @@ class LinkedInActivities:
 
     # ---- actions ------------------------------------------------------------------------
 
-    @activity.defn(name="perform_linkedin_action")
+    @activity.defn(name=PERFORM_ACTION)
     async def perform_linkedin_action(self, data: PerformInput) -> PerformOutput:
         try:
             account = await store.get_account(self.db, data.user_id)

@@ -8,10 +8,9 @@ from typing import Any
 
 from connectors.errors import AuthError, NotFoundError
 from connectors.oauth import provider_for
-from store import apps, connections, credentials
+from store import apps, connections, credentials, secret_repo
 from store.connections import CONNECTION_PREFIX
 from store.db import Database
-from store.models import SealedSecret
 from store.vault import Vault, VaultError, associated_data
 
 # Fields of the platform's OAuth client: handed to connectors, never stored on a connection.
@@ -34,9 +33,8 @@ class SecretStore:
         self.oauth_clients = dict(oauth_clients or {})
 
     async def open_sealed(self, user_id: str, secret_id: str) -> dict[str, Any]:
-        async with self.db.session() as session:
-            row = await session.get(SealedSecret, secret_id)
-        if row is None or row.user_id != user_id:
+        row = await secret_repo.get_sealed(self.db, user_id, secret_id)
+        if row is None:
             raise NotFoundError("sealed request secret not found")
         try:
             value = self.vault.decrypt_json(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
 from temporalio import activity
 
 from activities.errors import to_application_error
@@ -13,17 +12,7 @@ from activities.secrets import SecretStore
 from connectors.base import ActionContext
 from connectors.errors import InvalidInputError
 from connectors.registry import find_tool
-
-
-class RunToolInput(BaseModel):
-    """Carries ids, never secrets: sealed material is loaded here, inside the activity."""
-
-    user_id: str
-    tool_name: str
-    params: dict[str, Any] = Field(default_factory=dict)
-    sealed_secret_id: str | None = None
-    credential_id: str | None = None
-    config: dict[str, Any] = Field(default_factory=dict)
+from engine.models.tools import RUN_TOOL_ACTION, RunToolInput
 
 
 def merge_params(params: dict[str, Any], sealed: dict[str, Any]) -> dict[str, Any]:
@@ -53,7 +42,7 @@ class ToolActivities:
         self.allow_private_urls = allow_private_urls
         self.heartbeat_interval = heartbeat_interval
 
-    @activity.defn(name="run_tool_action")
+    @activity.defn(name=RUN_TOOL_ACTION)
     async def run_tool_action(self, data: RunToolInput) -> dict[str, Any]:
         found = find_tool(data.tool_name)
         try:

@@ -15,25 +15,24 @@ from datetime import datetime
 
 import httpx
 from pydantic import BaseModel
-from sqlalchemy import true
-from sqlmodel import select
 from temporalio import activity
 
 from activities.heartbeat import heartbeating
-from activities.webhook_health import (
-    AttemptInput,
-    AttemptOutput,
-    DeliveryPolicy,
-    Outcome,
-    claim_slot,
-    mark_delivery,
-    record_attempt,
-    record_skip,
-)
 from activities.webhook_signing import payload, signed_headers
 from connectors import netguard
 from connectors.errors import InvalidInputError, retry_after_seconds
+from engine.models.webhooks import (
+    ATTEMPT_DELIVERY,
+    MARK_DELIVERY,
+    AttemptInput,
+    AttemptOutput,
+    DeliveryPolicy,
+    MarkDeliveryInput,
+    Outcome,
+)
+from store import delivery_repo
 from store.db import Database, as_utc, utcnow
+from store.delivery_repo import AttemptRecord, HealthPolicy
 from store.vault import Vault, associated_data
 from store.webhooks import (
     HEADERS_KIND,
@@ -57,12 +56,6 @@ def backoff_seconds(
     if retry_after is not None:
         delay = max(delay, min(retry_after, cap))
     return round(delay, 3)
-
-
-class MarkDeliveryInput(BaseModel):
-    delivery_id: str
-    status: str
-    error: str | None = None
 
 
 class Verdict(BaseModel):
@@ -95,6 +88,8 @@ class WebhookDeliveryActivities:
         self.db = db
         self.vault = vault
         self.policy = policy
+        self.health = HealthPolicy(error_after_failures=policy.error_after_failures,
+                                   disable_after_seconds=policy.disable_after_seconds)
         self._http: httpx.AsyncClient | None = None
 
     def http(self) -> httpx.AsyncClient:
@@ -107,21 +102,22 @@ class WebhookDeliveryActivities:
         if self._http is not None:
             await self._http.aclose()
 
-    @activity.defn(name="attempt_webhook_delivery")
+    @activity.defn(name=ATTEMPT_DELIVERY)
     async def attempt_webhook_delivery(self, data: AttemptInput) -> AttemptOutput:
         # Heartbeat through all of it: a busy database must not look like a dead worker.
         return await heartbeating(self._attempt(data))
 
     async def _attempt(self, data: AttemptInput) -> AttemptOutput:
-        endpoint, event = await self._load(data)
+        endpoint, event = await delivery_repo.load_target(self.db, data.endpoint_id, data.event_id)
         if endpoint is None or endpoint.user_id != data.user_id or endpoint.deleted_at is not None:
-            return await record_skip(self.db, data, "endpoint was deleted")
+            return await self._skip(data, "endpoint was deleted")
         if endpoint.status == "disabled":
-            return await record_skip(self.db, data, "endpoint is disabled")
+            return await self._skip(data, "endpoint is disabled")
         if event is None:
-            return await record_skip(self.db, data, "event record is missing")
+            return await self._skip(data, "event record is missing")
         if endpoint.rate_limit_per_second and not data.slot_reserved:
-            wait = await claim_slot(self.db, endpoint.id, endpoint.rate_limit_per_second)
+            wait = await delivery_repo.claim_slot(self.db, endpoint.id,
+                                                  endpoint.rate_limit_per_second)
             if wait > INLINE_THROTTLE_WAIT:
                 return AttemptOutput(outcome="throttled", delay_seconds=wait,
                                      max_attempts=endpoint.max_attempts)
@@ -132,32 +128,44 @@ class WebhookDeliveryActivities:
         if verdict.outcome == "retry":
             delay = backoff_seconds(data.attempt, endpoint.backoff_ms, data.jitter,
                                     verdict.retry_after, self.policy.max_backoff_seconds)
-        return await record_attempt(
-            self.db, data, endpoint, self.policy,
-            outcome=verdict.outcome, status_code=verdict.status_code, error=verdict.error,
-            snippet=verdict.snippet, gone=verdict.gone, started=started,
-            duration_ms=duration_ms, delay=delay,
+        recorded = await delivery_repo.record_attempt(
+            self.db,
+            AttemptRecord(
+                delivery_id=data.delivery_id, round=data.round, attempt=data.attempt,
+                workflow_time=data.workflow_time, started=started, duration_ms=duration_ms,
+                status_code=verdict.status_code, error=verdict.error, snippet=verdict.snippet,
+            ),
+            endpoint,
+            self.health,
+            delivered=verdict.outcome == "delivered",
+            retry=verdict.outcome == "retry",
+            gone=verdict.gone,
+            delay=delay,
+        )
+        final = recorded.final
+        return AttemptOutput(
+            outcome="failed" if (final and verdict.outcome == "retry") else verdict.outcome,
+            final=final,
+            attempted=True,
+            exhausted=recorded.exhausted,
+            status_code=verdict.status_code,
+            error=recorded.error,
+            delay_seconds=0.0 if final else delay,
+            max_attempts=endpoint.max_attempts,
+            endpoint_disabled=recorded.disabled_reason is not None,
+            disabled_reason=recorded.disabled_reason,
         )
 
-    async def _load(
-        self, data: AttemptInput
-    ) -> tuple[WebhookEndpoint | None, WebhookEvent | None]:
-        """Endpoint and event in one query (the common case), one by one if either is gone."""
-        async with self.db.session() as session:
-            pair = (await session.exec(
-                select(WebhookEndpoint, WebhookEvent)
-                .join(WebhookEvent, true())  # two lookups by key; the join says it is meant
-                .where(WebhookEndpoint.id == data.endpoint_id, WebhookEvent.id == data.event_id)
-            )).first()
-            if pair is not None:
-                return pair[0], pair[1]
-            return (await session.get(WebhookEndpoint, data.endpoint_id),
-                    await session.get(WebhookEvent, data.event_id))
+    async def _skip(self, data: AttemptInput, reason: str) -> AttemptOutput:
+        """The delivery cannot be attempted at all (endpoint gone or off): it fails, no
+        request."""
+        await delivery_repo.mark_delivery(self.db, data.delivery_id, "failed", reason)
+        return AttemptOutput(outcome="failed", final=True, error=reason)
 
-    @activity.defn(name="mark_webhook_delivery")
+    @activity.defn(name=MARK_DELIVERY)
     async def mark_webhook_delivery(self, data: MarkDeliveryInput) -> None:
         """Close a delivery the workflow ended without an attempt verdict (cancelled)."""
-        await mark_delivery(self.db, data.delivery_id, data.status, data.error)
+        await delivery_repo.mark_delivery(self.db, data.delivery_id, data.status, data.error)
 
     def _secrets(self, endpoint: WebhookEndpoint) -> list[str]:
         owner, record = endpoint.user_id, endpoint.id

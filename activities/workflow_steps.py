@@ -10,116 +10,34 @@ and an output too large for workflow history is stored in
 from __future__ import annotations
 
 import json
-from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, Field
-from sqlmodel import col, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.errors import to_application_error
-from activities.events import EventActivities, EventInput, PublishEventsInput, PublishEventsOutput
-from activities.tools import RunToolInput, ToolActivities
+from activities.events import EventActivities
+from activities.tools import ToolActivities
 from connectors.errors import InvalidInputError, NotFoundError
 from connectors.registry import find_tool
-from store import credentials
-from store.db import Database, dialect_insert, utcnow
-from store.workflows import ExecutionRecord, StepOutput
-
-StepStatus = Literal["pending", "running", "succeeded", "failed", "skipped", "cancelled"]
-RunStatus = Literal["pending", "running", "completed", "failed", "cancelled"]
-REF_KEY = "$ref"
-
-
-class StepState(BaseModel):
-    """What a user sees of one step of one execution."""
-
-    name: str
-    type: str
-    status: StepStatus = "pending"
-    attempts: int = 0
-    output: Any = None
-    outputRef: str | None = None
-    outputSize: int | None = None
-    error: str | None = None
-    errorType: str | None = None
-    reason: str | None = None  # why a skipped step did not run
-    startedAt: datetime | None = None
-    finishedAt: datetime | None = None
-    reused: bool = False
-
-
-class RunState(BaseModel):
-    """An execution as a whole: the ``run_state`` query, the result, the stored record."""
-
-    executionId: str
-    workflowId: str
-    version: int
-    status: RunStatus = "pending"
-    input: dict[str, Any] = Field(default_factory=dict)
-    steps: list[StepState] = Field(default_factory=list)
-    output: Any = None
-    error: str | None = None
-    errorType: str | None = None
-    startedAt: datetime | None = None
-    completedAt: datetime | None = None
-    retryOf: str | None = None
-    fromStep: str | None = None
-    scheduleId: str | None = None
-    continuedAsNew: int = 0
-
-
-class StepRunInput(BaseModel):
-    user_id: str
-    execution_id: str
-    step: str
-    tool: str
-    params: dict[str, Any] = Field(default_factory=dict)
-    credential_id: str | None = None
-    connector_id: str | None = None
-    sealed_secret_id: str | None = None
-    inline_limit: int = 32 * 1024
-
-
-class StepRunOutput(BaseModel):
-    output: Any = None
-    ref: str | None = None
-    size: int = 0
-
-
-class OutputPath(BaseModel):
-    ref: str
-    path: list[str | int] = Field(default_factory=list)
-
-
-class LoadOutputsInput(BaseModel):
-    user_id: str
-    paths: list[OutputPath]
-
-
-class LoadOutputsOutput(BaseModel):
-    values: list[Any]
-
-
-class RecordRunInput(BaseModel):
-    user_id: str
-    state: RunState
-
-
-class FinishRunInput(RecordRunInput):
-    """How a run ended and the events that announce it (ids stamped by the workflow)."""
-
-    events: list[EventInput] = Field(default_factory=list)
-
-
-def json_size(value: Any) -> int:
-    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
-
-
-def ref_marker(ref: str, size: int) -> dict[str, Any]:
-    """How a by-reference output shows in results (fetch it from the step-output route)."""
-    return {REF_KEY: ref, "size": size}
+from engine.models.events import PublishEventsInput, PublishEventsOutput
+from engine.models.runs import (
+    FINISH_WORKFLOW_RUN,
+    LOAD_STEP_OUTPUTS,
+    RECORD_WORKFLOW_RUN,
+    RUN_WORKFLOW_STEP,
+    FinishRunInput,
+    LoadOutputsInput,
+    LoadOutputsOutput,
+    RecordRunInput,
+    StepRunInput,
+    StepRunOutput,
+    json_size,
+)
+from engine.models.tools import RunToolInput
+from store import credentials, execution_repo
+from store.db import Database
+from store.workflows import StepOutput
 
 
 def _walk(value: Any, path: list[str | int]) -> Any:
@@ -155,7 +73,7 @@ class WorkflowStepActivities:
             )
         return row.credential_id, dict(row.config)
 
-    @activity.defn(name="run_workflow_step")
+    @activity.defn(name=RUN_WORKFLOW_STEP)
     async def run_workflow_step(self, data: StepRunInput) -> StepRunOutput:
         credential_id, config = data.credential_id, dict[str, Any]()
         try:
@@ -181,42 +99,31 @@ class WorkflowStepActivities:
         await self.db.save(row)
         return StepRunOutput(ref=row.id, size=size)
 
-    @activity.defn(name="load_step_outputs")
+    @activity.defn(name=LOAD_STEP_OUTPUTS)
     async def load_step_outputs(self, data: LoadOutputsInput) -> LoadOutputsOutput:
         """The values at the given paths of stored outputs (what a template reads)."""
         refs = sorted({p.ref for p in data.paths})
-        async with self.db.session() as session:
-            statement = select(StepOutput).where(col(StepOutput.id).in_(refs))
-            rows = (await session.exec(statement)).all()
-        loaded = {r.id: json.loads(r.data) for r in rows if r.user_id == data.user_id}
+        rows = await execution_repo.step_outputs(self.db, data.user_id, refs)
+        loaded = {r.id: json.loads(r.data) for r in rows}
         missing = [ref for ref in refs if ref not in loaded]
         if missing:
             raise ApplicationError(f"step outputs {missing} not found", type="NotFoundError",
                                    non_retryable=True)
         return LoadOutputsOutput(values=[_walk(loaded[p.ref], p.path) for p in data.paths])
 
-    @activity.defn(name="record_workflow_run")
+    @activity.defn(name=RECORD_WORKFLOW_RUN)
     async def record_workflow_run(self, data: RecordRunInput) -> None:
         """Keep the final state so a finished run reads back without Temporal or a worker."""
         state = data.state
-        now = utcnow()
-        async with self.db.session() as session:
-            insert = dialect_insert(session, ExecutionRecord).values(
-                id=state.executionId, user_id=data.user_id, workflow_id=state.workflowId,
-                version=state.version, input=state.input, retry_of=state.retryOf,
-                from_step=state.fromStep, schedule_id=state.scheduleId, status=state.status,
-                state=state.model_dump(mode="json"), created_at=now,
-                completed_at=state.completedAt or now,
-            )
-            # Written by the API when it started the run; a run started elsewhere (a
-            # schedule) gets its row here.
-            await session.exec(insert.on_conflict_do_update(index_elements=["id"], set_={
-                "status": insert.excluded.status, "state": insert.excluded.state,
-                "completed_at": insert.excluded.completed_at,
-            }))
-            await session.commit()
+        await execution_repo.record_end(
+            self.db, execution_id=state.executionId, user_id=data.user_id,
+            workflow_id=state.workflowId, version=state.version, input=state.input,
+            retry_of=state.retryOf, from_step=state.fromStep, schedule_id=state.scheduleId,
+            status=state.status, state=state.model_dump(mode="json"),
+            completed_at=state.completedAt,
+        )
 
-    @activity.defn(name="finish_workflow_run")
+    @activity.defn(name=FINISH_WORKFLOW_RUN)
     async def finish_workflow_run(self, data: FinishRunInput) -> PublishEventsOutput:
         """Record the end and publish its events: one local activity (one marker) per run."""
         await self.record_workflow_run(data)

@@ -34,8 +34,9 @@ from api.v2 import lead_import as v2_lead_import
 from api.v2 import leads as v2_leads
 from api.v2 import linkedin as v2_linkedin
 from api.v2 import user_integrations as v2_user_integrations
-from engine.client import connect
-from engine.service import JobService
+from engine.services.events import EventPublisher
+from engine.services.jobs import JobService
+from engine.services.temporal import connect
 from settings import Settings, get_settings
 from store.db import Database
 from store.vault import Vault
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             vault=vault,
             temporal=temporal,
             jobs=JobService(temporal, task_queue_prefix=settings.task_queue_prefix),
+            events=EventPublisher.from_settings(temporal, settings, db),
             limiter=limiter,
             auth_cache=AuthCache(0.0 if settings.redis_url else settings.auth_cache_seconds),
         )

@@ -13,6 +13,9 @@ Hierarchy::
     ├── RateLimited (429)
     └── Unavailable (503)
 
+Domain errors (``store.errors.DomainError``) raised by services and repos are rendered here
+too: not found → 404, conflict → 409, invalid → 422, with the error's own code.
+
 Families: ``/api/v2`` → ``{"error": true, "code", "message", "version", "timestamp"}``;
 ``/api/v1`` → ``{"error": "message", "code"}``; ``/v1/{appId}`` →
 ``{"error": {"code", "message", "remediation"}}``.
@@ -27,6 +30,8 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+
+from store.errors import DomainError
 
 log = logging.getLogger("taskyard.api")
 DOCS_URL = "https://github.com/taskyard/taskyard/blob/main/docs/authentication.md"
@@ -158,6 +163,23 @@ async def api_error_handler(request: Request, exc: Exception) -> Response:
     return render(request.url.path, exc)
 
 
+def from_domain(exc: DomainError) -> ApiError:
+    """The API error a domain error stands for (its kind gives the status)."""
+    details = {"field": exc.field} if exc.field else None
+    if exc.details:
+        details = {**(details or {}), **exc.details}
+    if exc.kind == "not_found":
+        return NotFound(exc.message, code=exc.code)
+    if exc.kind == "conflict":
+        return Conflict(exc.message, code=exc.code, details=details)
+    return Unprocessable(exc.message, code=exc.code, details=details)
+
+
+async def domain_error_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DomainError)
+    return render(request.url.path, from_domain(exc))
+
+
 _HTTP_CODES = {404: NotFound, 405: BadRequest}
 
 
@@ -180,6 +202,7 @@ async def unhandled_error_handler(request: Request, exc: Exception) -> Response:
 
 EXCEPTION_HANDLERS = {
     ApiError: api_error_handler,
+    DomainError: domain_error_handler,
     HTTPException: http_error_handler,
     Exception: unhandled_error_handler,
 }

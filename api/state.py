@@ -10,7 +10,8 @@ from temporalio.client import Client
 
 from api.auth import AuthCache
 from api.ratelimit import RateLimiter
-from engine.service import JobService
+from engine.services.events import EventPublisher
+from engine.services.jobs import JobService
 from settings import Settings
 from store.db import Database
 from store.vault import Vault
@@ -23,6 +24,7 @@ class Services:
     vault: Vault
     temporal: Client
     jobs: JobService
+    events: EventPublisher
     limiter: RateLimiter
     auth_cache: AuthCache
 

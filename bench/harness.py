@@ -37,7 +37,7 @@ import psutil
 from temporalio.client import Client
 
 from deploy.devstack import child_options, start_temporal, stop_all, wait_for_temporal
-from engine.client import connect
+from engine.services.temporal import connect
 from settings import Settings
 from store.migrate import upgrade
 

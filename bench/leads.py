@@ -25,9 +25,9 @@ from sqlalchemy import insert
 
 from bench.harness import BenchStack, Stats, bench_stack, measure
 from connectors.enrichment import ENRICHABLE_FIELDS
-from engine import queues
-from engine.enrichment import EnrichmentBatchInput, EnrichmentBatchOutput
-from engine.jobs import start_attributes, start_memo
+from engine.models import queues
+from engine.models.enrichment import EnrichmentBatchInput, EnrichmentBatchOutput
+from engine.models.jobs import start_attributes, start_memo
 from store import enrichment_repo, lead_repo
 from store.db import Database, utcnow
 from store.leads import EnrichmentBatch, Lead, LeadTag, new_lead_id

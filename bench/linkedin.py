@@ -23,12 +23,11 @@ import httpx
 from temporalio.service import RPCError
 
 from bench.harness import BenchStack, bench_stack, compare, measure
-from engine import queues
-from engine.jobs import start_attributes, start_memo
-from engine.linkedin_action import LinkedInActionInput, LinkedInActionWorkflow
-from engine.linkedin_client import ensure_governor, governor_view
-from engine.linkedin_models import governor_id
-from engine.linkedin_schedule import LinkedInSettings
+from engine.models import queues
+from engine.models.jobs import start_attributes, start_memo
+from engine.models.linkedin import LinkedInActionInput, LinkedInSettings, governor_id
+from engine.services.linkedin import ensure_governor, governor_view
+from engine.workflows.linkedin_action import LinkedInActionWorkflow
 from store import linkedin as store
 from store.db import Database
 

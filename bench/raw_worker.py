@@ -17,7 +17,7 @@ from temporalio.worker import Worker
 
 async def serve_raw(queue: str, workflows: Sequence[type], activities: Sequence[Callable[..., Any]]
                     ) -> None:
-    from engine.client import connect
+    from engine.services.temporal import connect
     from settings import get_settings
 
     client = await connect(get_settings())

@@ -17,9 +17,10 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from bench.harness import bench_stack, compare, measure
-from engine import queues
-from engine.jobs import start_attributes, start_memo
-from engine.tool_execution import ToolExecutionInput, ToolExecutionWorkflow
+from engine.models import queues
+from engine.models.jobs import start_attributes, start_memo
+from engine.models.tools import ToolExecutionInput
+from engine.workflows.tool_execution import ToolExecutionWorkflow
 from tests.fakes.server import serve
 
 STARTS = int(os.environ.get("BENCH_TOOL_STARTS", "400"))

@@ -18,6 +18,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 
+from engine.events import publish_event
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
@@ -35,7 +36,7 @@ from bench.harness import (
     round_ratios,
 )
 from bench.webhook_raw import RAW_QUEUE, RawDelivery, RawWebhookWorkflow
-from engine.events import delivery_id_for, event_id_for, publish_event
+from engine.models.events import delivery_id_for, event_id_for
 from store.db import Database
 from tests.fakes.server import serve
 

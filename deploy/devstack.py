@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from engine.client import connect, ensure_search_attributes
-from engine.jobs import SEARCH_ATTRIBUTES
+from engine.models.jobs import SEARCH_ATTRIBUTES
+from engine.services.temporal import connect, ensure_search_attributes
 from settings import Settings, get_settings
 from store.migrate import upgrade
 

@@ -18,6 +18,7 @@ from sqlmodel import Field, SQLModel, col, select
 
 from store import rotation
 from store.db import Database, as_utc, utcnow
+from store.errors import StateError
 from store.models import new_id
 from store.vault import Vault, associated_data
 
@@ -72,9 +73,6 @@ rotation.register(
     lambda row: connection_aad(row["app_id"], row["end_user_id"], row["id"]),
 )
 
-
-class StateError(Exception):
-    """The OAuth state is unknown, used already, expired, or for another app."""
 
 
 def state_hash(state: str) -> str:

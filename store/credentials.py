@@ -17,6 +17,7 @@ from sqlmodel import Field, SQLModel, select
 
 from store import rotation
 from store.db import Database, utcnow
+from store.errors import ConflictError
 from store.models import new_id
 from store.vault import Vault, associated_data
 
@@ -71,8 +72,10 @@ rotation.register(Credential, "ciphertext",
                   lambda row: credential_aad(row["user_id"], row["id"]))
 
 
-class CredentialInUse(Exception):
+class CredentialInUse(ConflictError):
     """Connector instances still use the credential."""
+
+    code = "CREDENTIAL_IN_USE"
 
     def __init__(self, instance_ids: list[str]) -> None:
         super().__init__(", ".join(instance_ids))

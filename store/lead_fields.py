@@ -15,6 +15,7 @@ from typing import Any
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
+from store.errors import InvalidError
 from store.leads import LEAD_STATUSES
 
 REQUIRED = ("first_name", "last_name", "email")
@@ -33,14 +34,11 @@ MAX_TAG_LENGTH = 100
 MAX_CUSTOM_FIELDS_BYTES = 16_384
 
 
-class LeadFieldError(ValueError):
+class LeadFieldError(InvalidError, ValueError):
     """One invalid field. ``missing`` problems are 400s; the others 422s."""
 
     def __init__(self, field: str, code: str, message: str, *, missing: bool = False) -> None:
-        super().__init__(message)
-        self.field = field
-        self.code = code
-        self.message = message
+        super().__init__(message, code=code, field=field)
         self.missing = missing
 
 

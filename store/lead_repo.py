@@ -17,6 +17,7 @@ from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from store.db import Database, utcnow
+from store.errors import ConflictError, NotFoundError
 from store.lead_fields import search_text
 from store.leads import Lead, LeadTag
 
@@ -28,11 +29,11 @@ async def run(session: AsyncSession, statement: Any, params: Any = None) -> Any:
     return await session.exec(statement, params=params)
 
 
-class DuplicateEmail(Exception):
+class DuplicateEmail(ConflictError):
     """The user already has a lead with this email (compared case-insensitively)."""
 
 
-class LeadNotFound(Exception):
+class LeadNotFound(NotFoundError):
     """No lead with that id belongs to the caller."""
 
 

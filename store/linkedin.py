@@ -21,6 +21,7 @@ from sqlmodel import Field, SQLModel, col, select
 
 from store import rotation
 from store.db import Database, as_utc, utcnow
+from store.errors import StateError
 from store.models import new_id
 from store.vault import Vault, associated_data
 
@@ -89,9 +90,6 @@ rotation.register(
     lambda row: code_aad(row["user_id"], row["state_hash"]), key="state_hash",
 )
 
-
-class StateError(Exception):
-    """The OAuth state is unknown, already used, or expired."""
 
 
 def state_hash(state: str) -> str:

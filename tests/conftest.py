@@ -26,7 +26,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.deps import ActivityDeps
 from api.app import create_app
-from engine.jobs import SEARCH_ATTRIBUTES
+from engine.models.jobs import SEARCH_ATTRIBUTES
 from settings import Settings
 from store.migrate import upgrade
 from tests.fakes.server import serve

@@ -31,13 +31,13 @@ from api.integrations.access import (
     load_app,
 )
 from api.integrations.admin import require_platform_client
-from api.sealing import seal
 from api.spec import operation
 from api.state import services
 from connectors import oauth
 from connectors.registry import get_connector
-from engine.connection_service import ConnectionRequestClosed, ConnectionService
-from engine.connections import AuthorizeInput
+from engine.models.connections import AuthorizeInput
+from engine.services.connections import ConnectionRequestClosed, ConnectionService
+from engine.services.sealing import seal
 from settings import Settings
 from store import apps, connections
 from store.db import as_utc

@@ -34,10 +34,14 @@ from api.linkedin.models import (
     profile_url,
 )
 from api.state import Services
-from engine import queues
-from engine.linkedin_action import LinkedInActionInput
-from engine.linkedin_client import configure_governor, ensure_governor, governor_view, start_action
-from engine.linkedin_schedule import LinkedInSettings
+from engine.models import queues
+from engine.models.linkedin import LinkedInActionInput, LinkedInSettings
+from engine.services.linkedin import (
+    configure_governor,
+    ensure_governor,
+    governor_view,
+    start_action,
+)
 from store import linkedin as store
 from store.leads import Lead
 

@@ -28,8 +28,8 @@ from api.linkedin.models import (
 )
 from api.state import Services
 from connectors import linkedin, linkedin_sandbox
-from engine import queues
-from engine.linkedin_client import disconnect_governor, run_connect
+from engine.models import queues
+from engine.services.linkedin import disconnect_governor, run_connect
 from store import linkedin as store
 from store.db import as_utc
 from store.models import User

@@ -10,8 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from connectors.errors import InvalidInputError
 from connectors.linkedin import normalize_profile_url, post_id
-from engine.linkedin_models import GovernorView
-from engine.linkedin_schedule import WorkingHours
+from engine.models.linkedin import GovernorView, WorkingHours
 
 ActionType = Literal[
     "sendConnectionRequest", "sendMessage", "viewProfile", "followProfile", "likePost",

@@ -27,12 +27,8 @@ from api.state import services
 from api.v1.acting import user_for
 from connectors.base import Connector
 from connectors.registry import get_connector
-from engine import queues
-from engine.credential_check import (
-    CREDENTIAL_TEST_WORKFLOW,
-    CredentialTestInput,
-    CredentialTestOutput,
-)
+from engine.models import queues
+from engine.models.tools import CREDENTIAL_TEST_WORKFLOW, CredentialTestInput, CredentialTestOutput
 from store import credentials as store
 from store.db import as_utc
 

@@ -18,7 +18,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 from temporalio.client import WorkflowExecutionStatus
 
-from activities.workflow_steps import RunState, StepState, json_size
 from api.errors import Conflict, NotFound, Unprocessable
 from api.state import Services
 from api.v1 import workflow_defs
@@ -33,9 +32,10 @@ from api.v1.workflow_schemas import (
     StepOutputView,
 )
 from connectors.registry import find_tool
-from engine.definitions import DefinitionError, Plan, compile_plan, descendants
-from engine.executions import ExecutionService, JobAlreadyFinished, JobNotFound
-from engine.workflow_run import WorkflowRunInput
+from engine.models.runs import Plan, RunState, StepState, WorkflowRunInput, json_size
+from engine.services.definitions import DefinitionError, compile_plan, descendants
+from engine.services.executions import ExecutionService
+from engine.services.jobs import JobAlreadyFinished, JobNotFound
 from store import credentials
 from store.db import as_utc
 from store.workflows import ExecutionRecord, StepOutput, WorkflowDef, WorkflowVersion

@@ -14,13 +14,14 @@ from starlette.routing import Route
 from api import bodies
 from api.auth import require, required_user
 from api.errors import BadRequest, NotFound, Unprocessable
-from api.sealing import seal, split_secrets
 from api.spec import operation
 from api.state import services
 from connectors.registry import find_tool
-from engine import queues
-from engine.service import ExecutionResult
-from engine.tool_execution import ToolExecutionInput, ToolExecutionOutput, ToolExecutionWorkflow
+from engine.models import queues
+from engine.models.tools import ToolExecutionInput, ToolExecutionOutput
+from engine.services.jobs import ExecutionResult
+from engine.services.sealing import seal, split_secrets
+from engine.workflows.tool_execution import ToolExecutionWorkflow
 from store import credentials
 
 SYNC_WAIT_SECONDS = 120.0

@@ -17,9 +17,10 @@ from api import bodies
 from api.auth import require
 from api.errors import BadRequest
 from api.spec import operation
+from api.state import services
 from api.v1.acting import user_for
-from api.v1.webhooks import TAG, UserQuery, domain_errors, iso, service
-from engine.webhook_log import DeliveryLog
+from api.v1.webhooks import TAG, UserQuery, iso, service
+from engine.services.deliveries import DeliveryLog
 from store.webhooks import WebhookAttempt, WebhookDelivery, WebhookEvent
 
 
@@ -131,7 +132,8 @@ def payload_public(event: WebhookEvent | None) -> dict[str, Any] | None:
 
 
 def log(request: Request) -> DeliveryLog:
-    return DeliveryLog(service(request))
+    s = services(request)
+    return DeliveryLog(service(request), s.temporal, s.events.starter)
 
 
 @operation("List an endpoint's deliveries, newest first (filter by status and event)",
@@ -140,14 +142,13 @@ async def list_deliveries(request: Request) -> JSONResponse:
     require(request, "webhooks:read")
     q = bodies.query_model(request, DeliveryQuery)
     user_id = await user_for(request, "webhooks:read", q.userId)
-    with domain_errors():
-        try:
-            rows, cursor = await log(request).page(
-                user_id, request.path_params["id"], status=q.status, event=q.event,
-                limit=q.limit, cursor=q.cursor,
-            )
-        except ValueError as exc:
-            raise BadRequest("Invalid cursor", code="INVALID_QUERY") from exc
+    try:
+        rows, cursor = await log(request).page(
+            user_id, request.path_params["id"], status=q.status, event=q.event,
+            limit=q.limit, cursor=q.cursor,
+        )
+    except ValueError as exc:
+        raise BadRequest("Invalid cursor", code="INVALID_QUERY") from exc
     return JSONResponse({
         "data": [delivery_public(r) for r in rows],
         "pagination": {"limit": q.limit, "nextCursor": cursor, "hasMore": cursor is not None},
@@ -158,10 +159,9 @@ async def list_deliveries(request: Request) -> JSONResponse:
            query=UserQuery, responses={200: DeliveryDetail})
 async def get_delivery(request: Request) -> JSONResponse:
     user_id = await user_for(request, "webhooks:read")
-    with domain_errors():
-        row, attempts, event = await log(request).get(
-            user_id, request.path_params["id"], request.path_params["delivery_id"]
-        )
+    row, attempts, event = await log(request).get(
+        user_id, request.path_params["id"], request.path_params["delivery_id"]
+    )
     return JSONResponse({
         **delivery_public(row),
         "payload": payload_public(event),
@@ -174,8 +174,7 @@ async def get_delivery(request: Request) -> JSONResponse:
 async def retry_delivery(request: Request) -> JSONResponse:
     user_id = await user_for(request, "webhooks:write")
     delivery_id = request.path_params["delivery_id"]
-    with domain_errors():
-        round_ = await log(request).retry(user_id, request.path_params["id"], delivery_id)
+    round_ = await log(request).retry(user_id, request.path_params["id"], delivery_id)
     return JSONResponse(
         {"success": True, "deliveryId": delivery_id, "round": round_, "status": "pending"},
         status_code=202,
@@ -188,8 +187,7 @@ async def recover(request: Request) -> JSONResponse:
     require(request, "webhooks:write")
     data = await bodies.read(request, RecoverBody)
     user_id = await user_for(request, "webhooks:write", data.userId)
-    with domain_errors():
-        ids, more = await log(request).recover(user_id, request.path_params["id"], data.since)
+    ids, more = await log(request).recover(user_id, request.path_params["id"], data.since)
     return JSONResponse(
         {"success": True, "recovered": len(ids), "deliveryIds": ids, "hasMore": more},
         status_code=202,

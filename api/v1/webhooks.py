@@ -8,8 +8,6 @@ errors become the /api/v1 error shape in ``api_error``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -20,17 +18,12 @@ from starlette.routing import Route
 
 from api import bodies
 from api.auth import require
-from api.errors import ApiError, Conflict, NotFound, Unprocessable
 from api.spec import operation
 from api.state import services
 from api.v1.acting import user_for
-from engine.events import EVENT_CATALOG
-from engine.webhooks import (
+from engine.models.events import EVENT_CATALOG
+from engine.services.webhooks import (
     EndpointSpec,
-    InvalidWebhook,
-    WebhookConflict,
-    WebhookError,
-    WebhookNotFound,
     WebhookService,
 )
 from store.db import as_utc
@@ -141,29 +134,9 @@ class UserQuery(BaseModel):
     userId: str | None = Field(default=None, max_length=64)
 
 
-def api_error(exc: WebhookError) -> ApiError:
-    """The one mapping from the webhook service's errors to API errors."""
-    details = {"field": exc.field} if exc.field else None
-    if isinstance(exc, WebhookNotFound) or exc.code.endswith("NOT_FOUND"):
-        return NotFound(exc.message, code=exc.code)
-    if isinstance(exc, InvalidWebhook):
-        return Unprocessable(exc.message, code=exc.code, details=details)
-    if isinstance(exc, WebhookConflict):
-        return Conflict(exc.message, code=exc.code)
-    return Unprocessable(exc.message, code=exc.code, details=details)
-
-
-@contextmanager
-def domain_errors() -> Iterator[None]:
-    try:
-        yield
-    except WebhookError as exc:
-        raise api_error(exc) from exc
-
-
 def service(request: Request) -> WebhookService:
     s = services(request)
-    return WebhookService(s.db, s.vault, s.jobs, s.settings)
+    return WebhookService(s.db, s.vault, s.events, s.settings)
 
 
 def iso(value: datetime | None) -> str | None:
@@ -218,8 +191,7 @@ async def create_webhook(request: Request) -> JSONResponse:
         timeout_ms=data.timeoutMs, rate_limit_per_second=data.rateLimitPerSecond,
         enabled=data.enabled,
     )
-    with domain_errors():
-        row, secret = await svc.create(user_id, spec)
+    row, secret = await svc.create(user_id, spec)
     return JSONResponse({**public(svc, row), "secret": secret}, status_code=201)
 
 
@@ -236,8 +208,7 @@ async def list_webhooks(request: Request) -> JSONResponse:
 async def get_webhook(request: Request) -> JSONResponse:
     user_id = await user_for(request, "webhooks:read")
     svc = service(request)
-    with domain_errors():
-        row = await svc.get(user_id, request.path_params["id"])
+    row = await svc.get(user_id, request.path_params["id"])
     return JSONResponse(public(svc, row))
 
 
@@ -258,8 +229,7 @@ async def update_webhook(request: Request) -> JSONResponse:
         clear_rate_limit="rateLimitPerSecond" in sent and data.rateLimitPerSecond is None,
     )
     svc = service(request)
-    with domain_errors():
-        row = await svc.update(user_id, request.path_params["id"], spec)
+    row = await svc.update(user_id, request.path_params["id"], spec)
     return JSONResponse(public(svc, row))
 
 
@@ -268,8 +238,7 @@ async def update_webhook(request: Request) -> JSONResponse:
 async def delete_webhook(request: Request) -> JSONResponse:
     user_id = await user_for(request, "webhooks:write")
     endpoint_id = request.path_params["id"]
-    with domain_errors():
-        await service(request).delete(user_id, endpoint_id)
+    await service(request).delete(user_id, endpoint_id)
     return JSONResponse({"success": True, "id": endpoint_id})
 
 
@@ -278,8 +247,7 @@ async def delete_webhook(request: Request) -> JSONResponse:
 async def rotate_secret(request: Request) -> JSONResponse:
     user_id = await user_for(request, "webhooks:write")
     endpoint_id = request.path_params["id"]
-    with domain_errors():
-        secret, expires = await service(request).rotate_secret(user_id, endpoint_id)
+    secret, expires = await service(request).rotate_secret(user_id, endpoint_id)
     return JSONResponse(
         {"id": endpoint_id, "secret": secret, "previousSecretExpiresAt": iso(expires)}
     )
@@ -289,10 +257,9 @@ async def rotate_secret(request: Request) -> JSONResponse:
            query=UserQuery, responses={202: TestQueued})
 async def test_webhook(request: Request) -> JSONResponse:
     user_id = await user_for(request, "webhooks:write")
-    with domain_errors():
-        event_id, delivery_id = await service(request).send_test(
-            user_id, request.path_params["id"]
-        )
+    event_id, delivery_id = await service(request).send_test(
+        user_id, request.path_params["id"]
+    )
     return JSONResponse(
         {"success": True, "event": "webhook.test", "eventId": event_id,
          "deliveryId": delivery_id},

@@ -16,10 +16,11 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.errors import NotFound, Unprocessable
-from api.sealing import NESTED, seal, split_secrets
 from api.v1.workflow_schemas import WorkflowCreate, WorkflowDetail, WorkflowSummary, WorkflowUpdate
-from engine import templates
-from engine.definitions import REDACTED, Definition, DefinitionError, validate
+from engine.models.runs import REDACTED, Definition
+from engine.services.definitions import DefinitionError, validate
+from engine.services.sealing import NESTED, seal, split_secrets
+from engine.workflows import templates
 from store.db import Database, as_utc, utcnow
 from store.models import SealedSecret
 from store.vault import Vault, associated_data

@@ -12,8 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import JSONResponse
 
-from activities.workflow_steps import StepState
-from engine.definitions import Definition
+from engine.models.runs import Definition, StepState
 
 MAX_INPUT_BYTES = 256 * 1024
 OverlapPolicy = Literal["skip", "buffer_one", "allow_all", "cancel_previous"]

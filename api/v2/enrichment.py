@@ -18,7 +18,6 @@ from starlette.routing import Route
 
 from api import bodies
 from api.errors import BadRequest, NotFound, Unprocessable
-from api.sealing import seal
 from api.spec import operation
 from api.state import services
 from api.v2.jobs import job_view
@@ -32,8 +31,9 @@ from api.v2.lead_schemas import (
 from api.v2.leads import lead_user
 from connectors.enrichment import ENRICHABLE_FIELDS
 from connectors.providers import DEFAULT_PROVIDERS, PROVIDERS
-from engine import queues
-from engine.enrichment import EnrichmentBatchInput, EnrichmentBatchOutput
+from engine.models import queues
+from engine.models.enrichment import EnrichmentBatchInput, EnrichmentBatchOutput
+from engine.services.sealing import seal
 from store import enrichment_repo
 from store.db import as_utc
 from store.leads import EnrichmentBatch

@@ -21,7 +21,7 @@ from api.auth import acting_user, require, require_user, required_user
 from api.errors import BadRequest, Conflict, NotFound
 from api.spec import operation
 from api.state import services
-from engine.service import (
+from engine.services.jobs import (
     Job,
     JobAlreadyFinished,
     JobFilter,

@@ -35,8 +35,8 @@ from api.v2.lead_schemas import (
     PageQuery,
 )
 from api.v2.leads import lead_user
-from engine import queues
-from engine.lead_import import LeadImportInput, LeadImportOutput
+from engine.models import queues
+from engine.models.leads import LeadImportInput, LeadImportOutput
 from store import import_repo
 from store.import_repo import INVALID_ROW, ON_DUPLICATE
 from store.leads import LeadImport

@@ -29,7 +29,7 @@ from api.v2.lead_schemas import (
     UpdateLead,
     lead_public,
 )
-from engine.events import event_id_for, publish_event
+from engine.models.events import event_id_for
 from store import lead_repo
 from store.lead_fields import LeadFieldError, clean_fields
 from store.leads import Lead
@@ -72,9 +72,8 @@ async def announce(request: Request, user_id: str, event: str, lead: Lead) -> No
     """``lead.created`` / ``lead.updated`` through the webhooks fan-out (only if subscribed)."""
     s = services(request)
     stamp = lead.updated_at.isoformat() if event == "lead.updated" else ""
-    await publish_event(
-        s.jobs, user_id, event, {"lead": lead_public(lead)},
-        event_id_for(f"{lead.id}:{stamp}", event), db=s.db,
+    await s.events.publish_one(
+        user_id, event, {"lead": lead_public(lead)}, event_id_for(f"{lead.id}:{stamp}", event)
     )
 
 

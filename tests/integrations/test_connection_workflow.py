@@ -24,9 +24,10 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.connections import ConnectionActivities
-from activities.events import PublishEventsInput, PublishEventsOutput
 from activities.secrets import SecretStore
-from engine.connections import ConnectionInput, ConnectionWorkflow
+from engine.models.connections import ConnectionInput
+from engine.models.events import PublishEventsInput, PublishEventsOutput
+from engine.workflows.connections import ConnectionWorkflow
 from store import apps, connections
 from store.db import Database
 from store.migrate import upgrade

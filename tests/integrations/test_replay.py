@@ -16,8 +16,8 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from engine.connections import ConnectionWorkflow
-from engine.credential_check import CredentialTestWorkflow
+from engine.workflows.connections import ConnectionWorkflow
+from engine.workflows.credential_check import CredentialTestWorkflow
 from tests.conftest import Stack, new_user, wait_for
 from tests.fakes.slack import VALID_TOKEN
 from tests.integrations.conftest import Fakes, bearer, new_app, user_jwt

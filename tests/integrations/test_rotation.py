@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import col
 
-from api.sealing import seal
+from engine.services.sealing import seal
 from store import apps, connections, credentials, rotation
 from store.db import Database, sync_url
 from store.migrate import upgrade

@@ -19,9 +19,9 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.testing import WorkflowEnvironment
 
 from connectors.enrichment import ENRICHABLE_FIELDS
-from engine import queues
-from engine.enrichment import EnrichmentBatchInput, EnrichmentBatchOutput
-from engine.jobs import start_attributes, start_memo
+from engine.models import queues
+from engine.models.enrichment import EnrichmentBatchInput, EnrichmentBatchOutput
+from engine.models.jobs import start_attributes, start_memo
 from store import enrichment_repo, lead_repo
 from store.lead_fields import clean_fields
 from store.leads import EnrichmentBatch

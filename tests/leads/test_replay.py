@@ -14,8 +14,8 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from engine.enrichment import EnrichmentBatchWorkflow
-from engine.lead_import import LeadImportWorkflow
+from engine.workflows.enrichment import EnrichmentBatchWorkflow
+from engine.workflows.lead_import import LeadImportWorkflow
 
 HISTORIES = Path(__file__).resolve().parents[1] / "histories"
 PATTERNS = ("enrichment_batch_*.json", "lead_import_*.json")

@@ -28,14 +28,20 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.events import PublishEventsInput, PublishEventsOutput
-from activities.linkedin import PerformInput, PerformOutput
 from connectors.linkedin import profile_slug
-from engine.jobs import QUERY_JOB_STATE, SEARCH_ATTRIBUTES, JobState
-from engine.linkedin_action import LinkedInActionInput, LinkedInActionWorkflow
-from engine.linkedin_governor import LinkedInGovernorWorkflow
-from engine.linkedin_models import GovernorInput, GovernorView, governor_id
-from engine.linkedin_schedule import LinkedInSettings
+from engine.models.events import PublishEventsInput, PublishEventsOutput
+from engine.models.jobs import QUERY_JOB_STATE, SEARCH_ATTRIBUTES, JobState
+from engine.models.linkedin import (
+    GovernorInput,
+    GovernorView,
+    LinkedInActionInput,
+    LinkedInSettings,
+    PerformInput,
+    PerformOutput,
+    governor_id,
+)
+from engine.workflows.linkedin_action import LinkedInActionWorkflow
+from engine.workflows.linkedin_governor import LinkedInGovernorWorkflow
 
 BIN = Path(sys.executable).parent
 _OUTCOMES = {

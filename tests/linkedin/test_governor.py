@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 
 from temporalio.service import RPCError
 
-from engine.linkedin_models import governor_id
-from engine.linkedin_schedule import DAY, WEEK, LinkedInSettings, WorkingHours
+from engine.models.linkedin import LinkedInSettings, WorkingHours, governor_id
+from engine.workflows.linkedin_schedule import DAY, WEEK
 from tests.conftest import wait_for
 from tests.linkedin.skipping import Rig, gaps
 

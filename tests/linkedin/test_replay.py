@@ -17,10 +17,10 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from engine.linkedin_action import LinkedInActionWorkflow
-from engine.linkedin_connect import LinkedInConnectWorkflow, connect_workflow_id
-from engine.linkedin_governor import LinkedInGovernorWorkflow
-from engine.linkedin_models import governor_id
+from engine.models.linkedin import connect_workflow_id, governor_id
+from engine.workflows.linkedin_action import LinkedInActionWorkflow
+from engine.workflows.linkedin_connect import LinkedInConnectWorkflow
+from engine.workflows.linkedin_governor import LinkedInGovernorWorkflow
 from store import linkedin as store
 from tests.conftest import Stack, new_user, wait_for
 from tests.linkedin.helpers import fast_settings, follow, job, wait_status

@@ -7,16 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from engine.linkedin_schedule import (
-    DAY,
-    WEEK,
-    LinkedInSettings,
-    WorkingHours,
-    cap_ready,
-    earliest,
-    next_open,
-    usage,
-)
+from engine.models.linkedin import LinkedInSettings, WorkingHours
+from engine.workflows.linkedin_schedule import DAY, WEEK, cap_ready, earliest, next_open, usage
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # a Monday
 

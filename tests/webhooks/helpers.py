@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 from typing import Any
@@ -9,7 +10,10 @@ from typing import Any
 import httpx
 from standardwebhooks.webhooks import Webhook
 
-from tests.conftest import wait_for
+from activities.events import DeliveryStarter
+from engine.services.events import EventPublisher
+from store.db import Database
+from tests.conftest import Stack, wait_for
 from tests.fakes.server import Recorded
 from tests.webhooks.receiver import Receiver
 
@@ -43,3 +47,12 @@ async def received(receiver: Receiver, path: str, count: int = 1,
 
     result: list[Recorded] = await wait_for(enough, timeout=timeout)
     return result
+
+
+def publisher(stack: Stack, *, db: Database | None = None, prefix: str | None = None
+              ) -> EventPublisher:
+    """Events published from the client side, through the fan-out workflow unless ``db``."""
+    starter = DeliveryStarter.from_settings(stack.settings)
+    if prefix is not None:
+        starter = dataclasses.replace(starter, task_queue_prefix=prefix)
+    return EventPublisher(stack.client, starter, db)

@@ -19,17 +19,16 @@ from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from activities.deps import ActivityDeps
+from activities.events import DeliveryStarter
 from activities.tools import ToolActivities
-from engine import queues
-from engine.events import event_id_for, publish_event
-from engine.jobs import SEARCH_ATTRIBUTES
-from engine.service import JobService
-from engine.tool_execution import ToolExecutionWorkflow
-from engine.webhook_wiring import event_activities, webhook_activities, webhook_workflows
-from engine.webhooks import EndpointSpec, WebhookService
+from engine.models import queues
+from engine.models.events import event_id_for
+from engine.models.jobs import SEARCH_ATTRIBUTES
+from engine.services.events import EventPublisher
+from engine.services.webhooks import EndpointSpec, WebhookService
+from engine.workflows.tool_execution import ToolExecutionWorkflow
 from settings import Settings
 from store.db import Database
 from store.migrate import upgrade
@@ -37,6 +36,7 @@ from store.models import User
 from store.webhooks import WebhookDelivery
 from tests.fakes.server import serve
 from tests.webhooks.receiver import Receiver
+from worker import QueuePlan, queue_plans, queue_worker
 
 BIN = Path(sys.executable).parent
 
@@ -48,6 +48,7 @@ class Skipping:
     settings: Settings
     db: Database
     service: WebhookService
+    events: EventPublisher
     receiver: Receiver
 
     async def endpoint(self, user_id: str, path: str, events: list[str], **kw: Any) -> str:
@@ -64,9 +65,7 @@ class Skipping:
 
     async def publish(self, user_id: str, name: str = "lead.created") -> str:
         event_id = event_id_for(uuid.uuid4().hex, name)
-        prefix = self.settings.task_queue_prefix
-        assert await publish_event(self.client, user_id, name, {"leadId": "lead_1"}, event_id,
-                                   task_queue_prefix=prefix)
+        assert await self.events.publish_one(user_id, name, {"leadId": "lead_1"}, event_id)
         async with self.env.time_skipping_unlocked():
             await self.client.get_workflow_handle(event_id).result()
         return event_id
@@ -123,25 +122,17 @@ async def skipping(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Sk
     await asyncio.to_thread(upgrade, settings.database_url)
     deps = ActivityDeps.from_settings(settings)
     receiver = Receiver()
-    worker = Worker(
-        env.client,
-        task_queue=queues.task_queue(settings.task_queue_prefix, queues.WEBHOOKS),
-        workflows=webhook_workflows(),
-        activities=[*webhook_activities(deps), *event_activities(deps)],
-    )
+    worker = queue_worker(env.client, deps, queues.WEBHOOKS, queue_plans(deps)[queues.WEBHOOKS])
     tools = ToolActivities(deps.secrets, base_urls={}, allow_private_urls=True)
-    tool_worker = Worker(
-        env.client,
-        task_queue=queues.task_queue(settings.task_queue_prefix, queues.TOOLS),
-        workflows=[ToolExecutionWorkflow],
-        activities=[tools.run_tool_action, *event_activities(deps)],
-    )
-    jobs = JobService(env.client, task_queue_prefix=settings.task_queue_prefix)
+    tool_worker = queue_worker(env.client, deps, queues.TOOLS,
+                               QueuePlan([ToolExecutionWorkflow], [tools.run_tool_action]))
+    # Without the database: events go through the fan-out workflow, as jobs' events do.
+    events = EventPublisher(env.client, DeliveryStarter.from_settings(settings), None)
     try:
         async with serve(receiver.app()) as base_url, worker, tool_worker:
             receiver.base_url = base_url
             yield Skipping(env, env.client, settings, deps.db,
-                           WebhookService(deps.db, deps.vault, jobs, settings), receiver)
+                           WebhookService(deps.db, deps.vault, events, settings), events, receiver)
     finally:
         await deps.close()
         await env.shutdown()

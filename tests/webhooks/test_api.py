@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.events import EVENT_CATALOG
+from engine.models.events import EVENT_CATALOG
 from store.webhooks import webhook_summary
 from tests.conftest import Stack, new_user
 from tests.webhooks.helpers import create_hook

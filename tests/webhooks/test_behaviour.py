@@ -11,22 +11,17 @@ import pytest
 from sqlalchemy import update
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from engine.events import delivery_id_for, event_id_for, publish_event
-from engine.service import JobService
+from engine.models.events import delivery_id_for, event_id_for
 from store.webhooks import WebhookEndpoint, webhook_summary
 from tests.conftest import Stack, new_user, wait_for
-from tests.webhooks.helpers import create_hook, received, seed_recipe_ok, verify_both
+from tests.webhooks.helpers import create_hook, publisher, received, seed_recipe_ok, verify_both
 from tests.webhooks.receiver import Receiver
-
-
-def jobs_of(stack: Stack) -> JobService:
-    return JobService(stack.client, task_queue_prefix=stack.settings.task_queue_prefix)
 
 
 async def publish(stack: Stack, user: str, name: str = "lead.created",
                   data: dict | None = None) -> str:
     event_id = event_id_for(uuid.uuid4().hex, name)
-    await publish_event(jobs_of(stack), user, name, data or {"leadId": "lead_x"}, event_id)
+    await publisher(stack).publish_one(user, name, data or {"leadId": "lead_x"}, event_id)
     return event_id
 
 
@@ -198,16 +193,17 @@ async def test_publishing_an_event_twice_delivers_once(
         await create_hook(api, receiver.url("/dedupe"), ["lead.created"])
     lead = f"lead_{uuid.uuid4().hex[:8]}"
     event_id = event_id_for(f"{lead}:1", "lead.created")
-    jobs = jobs_of(stack)
-    assert await publish_event(jobs, user, "lead.created", {"id": "lead_abc"}, event_id)
+    fanout = publisher(stack)
+    assert await fanout.publish_one(user, "lead.created", {"id": "lead_abc"}, event_id)
     [rec] = await received(receiver, "/dedupe")
-    assert not await publish_event(jobs, user, "lead.created", {"id": "lead_abc"}, event_id)
+    assert not await fanout.publish_one(user, "lead.created", {"id": "lead_abc"}, event_id)
     await stack.client.get_workflow_handle(event_id).result()
     assert len(receiver.at("/dedupe")) == 1
     assert json.loads(rec.body)["data"] == {"id": "lead_abc"}
     # nobody subscribes to lead.updated: with the database at hand, nothing is started
     other = event_id_for(f"{lead}:2", "lead.updated")
-    assert not await publish_event(jobs, user, "lead.updated", {}, other, db=stack.deps.db)
+    assert not await publisher(stack, db=stack.deps.db).publish_one(
+        user, "lead.updated", {}, other)
 
 
 async def test_throttle_spaces_deliveries(stack: Stack, receiver: Receiver) -> None:

@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 from sqlmodel import col, func, select
 
-from engine.events import EventInput, delivery_id_for, event_id_for, publish_events
+from engine.models.events import EventInput, delivery_id_for, event_id_for
 from store.webhooks import WebhookDelivery
 from tests.conftest import Stack, new_user, wait_for
-from tests.webhooks.helpers import create_hook
+from tests.webhooks.helpers import create_hook, publisher
 from tests.webhooks.receiver import Receiver
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,10 +74,10 @@ async def test_deliveries_survive_worker_crashes(
         """Ten events per fan-out workflow, as a job emitting several events does."""
         async with gate:
             numbers = range(batch * BATCH, (batch + 1) * BATCH)
-            await publish_events(
-                stack.client, user,
+            await publisher(stack, prefix=prefix).publish(
+                user,
                 [EventInput(name="lead.created", data={"n": n}, id=events[n]) for n in numbers],
-                fanout_id=f"fanout-{prefix}-{batch}", task_queue_prefix=prefix,
+                fanout_id=f"fanout-{prefix}-{batch}",
             )
 
     def distinct() -> set[str]:

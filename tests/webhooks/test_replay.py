@@ -17,11 +17,13 @@ from temporalio.client import WorkflowFailureError, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from engine import queues
-from engine.events import EventFanoutWorkflow, delivery_id_for
-from engine.jobs import start_attributes
-from engine.tool_execution import ToolExecutionInput, ToolExecutionWorkflow
-from engine.webhook_delivery import WebhookDeliveryWorkflow
+from engine.models import queues
+from engine.models.events import delivery_id_for
+from engine.models.jobs import start_attributes
+from engine.models.tools import ToolExecutionInput
+from engine.workflows.events import EventFanoutWorkflow
+from engine.workflows.tool_execution import ToolExecutionWorkflow
+from engine.workflows.webhook_delivery import WebhookDeliveryWorkflow
 from tests.webhooks.helpers import received
 from tests.webhooks.skipping import Skipping
 

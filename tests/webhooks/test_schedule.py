@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from engine.events import delivery_id_for
+from engine.models.events import delivery_id_for
 from store.webhooks import WebhookEndpoint
 from tests.webhooks.helpers import received
 from tests.webhooks.skipping import Skipping

@@ -8,9 +8,10 @@ import uuid
 import pytest
 from temporalio.testing import ActivityEnvironment
 
-from activities.events import EventInput, PublishEventsInput, store_and_plan
-from activities.webhook_delivery import AttemptInput, DeliveryPolicy, WebhookDeliveryActivities
-from engine.events import event_id_for
+from activities.events import store_and_plan
+from activities.webhook_delivery import WebhookDeliveryActivities
+from engine.models.events import EventInput, PublishEventsInput, event_id_for
+from engine.models.webhooks import AttemptInput, DeliveryPolicy
 from store.db import utcnow
 from store.webhooks import WebhookDelivery
 from tests.conftest import Stack, new_user, wait_for

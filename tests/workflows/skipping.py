@@ -24,12 +24,10 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.deps import ActivityDeps
-from activities.workflow_steps import RunState
-from engine import queues
-from engine.definitions import compile_plan
-from engine.jobs import SEARCH_ATTRIBUTES, start_attributes, start_memo
-from engine.step_runner import start_job_memo
-from engine.workflow_run import WorkflowRunInput
+from engine.models import queues
+from engine.models.jobs import SEARCH_ATTRIBUTES, start_attributes, start_memo
+from engine.models.runs import RunState, WorkflowRunInput, start_job_memo
+from engine.services.definitions import compile_plan
 from settings import Settings
 from store.migrate import upgrade
 from tests.fakes.server import serve

@@ -9,9 +9,9 @@ from temporalio import activity
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
-from activities.events import PublishEventsOutput
-from activities.workflow_steps import FinishRunInput
-from engine import queues
+from engine.models import queues
+from engine.models.events import PublishEventsOutput
+from engine.models.runs import FinishRunInput
 from tests.conftest import Stack, make_settings, new_user, run_stack
 from tests.workflows.helpers import create_workflow, execute, finished, http_step, step
 from tests.workflows.server import StepTarget

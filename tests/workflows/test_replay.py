@@ -16,7 +16,7 @@ from temporalio.client import WorkflowFailureError, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from engine.workflow_run import WorkflowRunWorkflow
+from engine.workflows.workflow_run import WorkflowRunWorkflow
 from tests.conftest import wait_for
 from tests.workflows.helpers import memo_writes
 from tests.workflows.skipping import Skipping, skipping

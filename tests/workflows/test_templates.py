@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine import templates
+from engine.workflows import templates
 
 CTX = {
     "input": {"name": "Ada", "n": 3, "tags": ["a", "b"], "flag": "false", "obj": {"k": "v"}},

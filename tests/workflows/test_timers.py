@@ -7,7 +7,7 @@ import time
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle
 
-from activities.workflow_steps import RunState
+from engine.models.runs import RunState
 from tests.workflows.skipping import Skipping, skipping
 
 __all__ = ["skipping"]

@@ -1,0 +1,128 @@
+"""The delivery log and recovery: list deliveries, read one with every attempt, deliver one
+again, recover every failed delivery since a time.
+
+A redelivery is a new run of the same ``webhook_delivery`` workflow id, started through
+``DeliveryStarter`` as the first one was, so receivers see the same delivery id again.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
+
+from activities.events import DeliveryStarter
+from engine.models.events import DeliveryStart
+from engine.services.webhooks import WebhookConflict, WebhookService
+from store import webhook_repo
+from store.db import as_utc
+from store.errors import NotFoundError
+from store.webhooks import WebhookAttempt, WebhookDelivery, WebhookEvent
+
+RECOVER_LIMIT = 500
+
+
+class DeliveryNotFound(NotFoundError):
+    code = "DELIVERY_NOT_FOUND"
+
+
+def encode_cursor(row: WebhookDelivery) -> str:
+    created = as_utc(row.created_at)
+    raw = f"{created.isoformat() if created else ''}|{row.id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        created, _, delivery_id = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
+        return datetime.fromisoformat(created), delivery_id
+    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        raise ValueError("invalid cursor") from exc
+
+
+class DeliveryLog:
+    """Reads and redelivers one user's deliveries; endpoints are checked through the service."""
+
+    def __init__(self, service: WebhookService, client: Client, starter: DeliveryStarter) -> None:
+        self.service = service
+        self.db = service.db
+        self.client = client
+        self.starter = starter
+
+    async def page(
+        self, user_id: str, endpoint_id: str, *, status: str | None, event: str | None,
+        limit: int, cursor: str | None,
+    ) -> tuple[list[WebhookDelivery], str | None]:
+        """Newest first; returns the page and the cursor of the next one."""
+        await self.service.get(user_id, endpoint_id)
+        rows, more = await webhook_repo.page_deliveries(
+            self.db, user_id, endpoint_id, status=status, event=event, limit=limit,
+            before=decode_cursor(cursor) if cursor else None,
+        )
+        return rows, encode_cursor(rows[-1]) if more and rows else None
+
+    async def get(
+        self, user_id: str, endpoint_id: str, delivery_id: str
+    ) -> tuple[WebhookDelivery, list[WebhookAttempt], WebhookEvent | None]:
+        await self.service.get(user_id, endpoint_id)
+        found = await webhook_repo.delivery_record(self.db, user_id, endpoint_id, delivery_id)
+        if found is None:
+            raise DeliveryNotFound("Delivery not found")
+        return found
+
+    async def _running(self, delivery_id: str) -> bool:
+        try:
+            described = await self.client.get_workflow_handle(delivery_id).describe()
+        except RPCError:
+            return False
+        return described.status == WorkflowExecutionStatus.RUNNING
+
+    async def _redeliver(self, row: WebhookDelivery) -> int:
+        """Start the next round of one delivery; its row goes back to ``pending`` first."""
+        if row.status in ("pending", "retrying") and await self._running(row.id):
+            raise WebhookConflict("Delivery is still in progress", code="DELIVERY_IN_PROGRESS")
+        next_round = row.round + 1
+        await webhook_repo.reopen_delivery(self.db, row.id, next_round)
+        start = DeliveryStart(delivery_id=row.id, user_id=row.user_id,
+                              endpoint_id=row.endpoint_id, event_id=row.event_id,
+                              event=row.event, round=next_round)
+        try:
+            await self.starter.start(self.client, start, redeliver=True)
+        except WorkflowAlreadyStartedError as exc:
+            raise WebhookConflict("Delivery is still in progress",
+                                  code="DELIVERY_IN_PROGRESS") from exc
+        return next_round
+
+    async def _live_endpoint(self, user_id: str, endpoint_id: str) -> None:
+        endpoint = await self.service.get(user_id, endpoint_id)
+        if endpoint.status == "disabled":
+            raise WebhookConflict("Webhook is disabled; enable it first",
+                                  code="WEBHOOK_DISABLED")
+
+    async def retry(self, user_id: str, endpoint_id: str, delivery_id: str) -> int:
+        """Deliver again (same delivery id, next round); returns the round number."""
+        row, _attempts, _event = await self.get(user_id, endpoint_id, delivery_id)
+        await self._live_endpoint(user_id, endpoint_id)
+        return await self._redeliver(row)
+
+    async def recover(
+        self, user_id: str, endpoint_id: str, since: datetime
+    ) -> tuple[list[str], bool]:
+        """Redeliver every failed delivery created since ``since`` (oldest first, at most
+        ``RECOVER_LIMIT`` per call); returns the ids and whether more remain."""
+        await self._live_endpoint(user_id, endpoint_id)
+        rows = await webhook_repo.failed_deliveries(self.db, user_id, endpoint_id, since,
+                                                    RECOVER_LIMIT + 1)
+        more = len(rows) > RECOVER_LIMIT
+        started: list[str] = []
+        for row in rows[:RECOVER_LIMIT]:
+            try:
+                await self._redeliver(row)
+            except WebhookConflict:
+                continue
+            started.append(row.id)
+        return started, more

@@ -1,0 +1,312 @@
+"""JobService: the one object through which the API reaches Temporal for jobs.
+
+Every method takes the caller's user id; a job owned by anyone else is
+reported as missing, so ids never leak across tenants.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from pydantic import BaseModel
+from temporalio.client import (
+    Client,
+    WorkflowExecution,
+    WorkflowExecutionDescription,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowHandle,
+)
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
+from temporalio.exceptions import ApplicationError, CancelledError, TerminatedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from engine.models import queues
+from engine.models.jobs import (
+    CLOSED_STATUS,
+    JOB_TYPES,
+    QUERY_JOB_STATE,
+    SA_JOB_STATUS,
+    SA_JOB_TYPE,
+    SA_USER_ID,
+    JobState,
+    start_attributes,
+    start_memo,
+)
+from store.errors import ConflictError, NotFoundError
+
+_STATUS_FILTER = {
+    "completed": "ExecutionStatus = 'Completed'",
+    "failed": "ExecutionStatus IN ('Failed', 'TimedOut', 'Terminated')",
+    "cancelled": "ExecutionStatus = 'Canceled'",
+    "pending": "ExecutionStatus = 'Running' AND TaskyardJobStatus = 'pending'",
+    "running": "ExecutionStatus = 'Running' AND TaskyardJobStatus != 'pending'",
+}
+
+
+class JobNotFound(NotFoundError):
+    """No job with that id belongs to the caller."""
+
+    code = "JOB_NOT_FOUND"
+
+
+class JobAlreadyFinished(ConflictError):
+    """The job has ended and cannot be changed."""
+
+    code = "JOB_ALREADY_FINISHED"
+
+
+class Job(BaseModel):
+    id: str
+    type: str
+    userId: str | None = None
+    status: str
+    createdAt: datetime
+    completedAt: datetime | None = None
+    message: str = ""
+    progress: int = 0
+    metadata: dict[str, Any] = {}
+
+
+class Statistics(BaseModel):
+    total: int
+    pending: int
+    running: int
+    completed: int
+    failed: int
+    cancelled: int
+    successRate: float
+
+
+@dataclass(frozen=True)
+class JobFilter:
+    """``user_id`` None lists every user's jobs (global keys on legacy routes only)."""
+
+    user_id: str | None
+    status: str | None = None
+    job_type: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+@dataclass(frozen=True)
+class JobPage:
+    jobs: list[Job]
+    next_page_token: str | None
+
+
+@dataclass(frozen=True)
+class ExecutionResult:
+    successful: bool
+    data: Any = None
+    error: str | None = None
+    error_type: str | None = None
+
+
+def quote(value: str) -> str:
+    """A string literal of Temporal's visibility query language."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def visibility_query(f: JobFilter, *, with_status: bool = True) -> str:
+    if f.user_id is not None:
+        owner = f"{SA_USER_ID.name} = {quote(f.user_id)}"
+    else:
+        owner = f"{SA_JOB_TYPE.name} IN ({', '.join(quote(t) for t in JOB_TYPES)})"
+    parts = [owner, "ExecutionStatus != 'ContinuedAsNew'"]
+    if f.job_type:
+        parts.append(f"{SA_JOB_TYPE.name} = {quote(f.job_type)}")
+    if with_status and f.status:
+        parts.append(_STATUS_FILTER[f.status])
+    if f.start:
+        parts.append(f"StartTime >= {quote(_iso(f.start))}")
+    if f.end:
+        parts.append(f"StartTime <= {quote(_iso(f.end))}")
+    return " AND ".join(parts)
+
+
+def _status_of(execution: WorkflowExecution) -> str:
+    if execution.status in CLOSED_STATUS:
+        return CLOSED_STATUS[execution.status]
+    return execution.typed_search_attributes.get(SA_JOB_STATUS) or "running"
+
+
+async def job_from_execution(execution: WorkflowExecution) -> Job:
+    """A job from visibility data alone (list and describe; no query)."""
+    memo = await execution.memo()
+    status = _status_of(execution)
+    message = str(memo.get("message") or "")
+    if execution.status == WorkflowExecutionStatus.TERMINATED:
+        message = message if status == "failed" and "fail" in message else "Terminated"
+    elif execution.status == WorkflowExecutionStatus.TIMED_OUT:
+        message = "Timed out"
+    return Job(
+        id=execution.id,
+        type=execution.typed_search_attributes.get(SA_JOB_TYPE) or "unknown",
+        userId=execution.typed_search_attributes.get(SA_USER_ID),
+        status=status,
+        createdAt=execution.start_time,
+        completedAt=execution.close_time,
+        message=message,
+        progress=100 if status == "completed" else int(memo.get("progress") or 0),
+        metadata=dict(memo.get("metadata") or {}),
+    )
+
+
+
+async def list_jobs(client: Client, query: str, *, limit: int, page_token: str | None) -> JobPage:
+    """One page of jobs matching a visibility query; ``ValueError`` for a bad page token."""
+    token: bytes | None = None
+    if page_token:
+        try:
+            token = base64.b64decode(page_token.encode(), altchars=b"-_", validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ValueError("invalid pageToken") from exc
+        if not token:
+            raise ValueError("invalid pageToken")
+    iterator = client.list_workflows(query, page_size=limit, next_page_token=token)
+    try:
+        await iterator.fetch_next_page(page_size=limit)
+    except RPCError as exc:
+        # A forged or stale token can fail as UNKNOWN as well as INVALID_ARGUMENT.
+        if token and exc.status in (RPCStatusCode.INVALID_ARGUMENT, RPCStatusCode.UNKNOWN):
+            raise ValueError("invalid pageToken") from exc
+        raise
+    jobs = [await job_from_execution(e) for e in iterator.current_page or []]
+    next_token = iterator.next_page_token
+    return JobPage(
+        jobs=jobs,
+        next_page_token=base64.urlsafe_b64encode(next_token).decode() if next_token else None,
+    )
+
+class JobService:
+    """Starts, reads, lists, counts and cancels jobs for one user at a time."""
+
+    def __init__(self, client: Client, *, task_queue_prefix: str) -> None:
+        self.client = client
+        self.prefix = task_queue_prefix
+
+    def queue(self, name: str) -> str:
+        return queues.task_queue(self.prefix, name)
+
+    async def start(
+        self,
+        workflow: str | Callable[..., Any],
+        arg: BaseModel,
+        *,
+        job_id: str,
+        user_id: str,
+        job_type: str,
+        queue: str,
+        message: str,
+        metadata: dict[str, Any] | None = None,
+        result_type: type | None = None,
+        extra_attributes: list[SearchAttributePair[Any]] | None = None,
+    ) -> WorkflowHandle[Any, Any]:
+        attributes = start_attributes(user_id, job_type)
+        if extra_attributes:  # a job kind's own search attributes (workflow_run: the workflow)
+            attributes = TypedSearchAttributes(
+                [*attributes.search_attributes, *extra_attributes])
+        return await self.client.start_workflow(
+            cast(Any, workflow),  # a workflow name or a run method; the SDK overloads both
+            arg,
+            id=job_id,
+            task_queue=self.queue(queue),
+            search_attributes=attributes,
+            memo=start_memo(message, metadata or {}),
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            result_type=result_type,
+        )
+
+    async def owned(self, user_id: str, job_id: str) -> WorkflowExecutionDescription:
+        """The job's description if ``user_id`` owns it, else ``JobNotFound`` (never 403)."""
+        try:
+            description = await self.client.get_workflow_handle(job_id).describe()
+        except RPCError as exc:
+            if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
+                raise JobNotFound(job_id) from exc
+            raise
+        if description.typed_search_attributes.get(SA_USER_ID) != user_id:
+            raise JobNotFound(job_id)
+        return description
+
+    async def get(self, user_id: str, job_id: str) -> tuple[Job, JobState | None]:
+        """One job; while it runs, progress comes exactly from the workflow query."""
+        description = await self.owned(user_id, job_id)
+        job = await job_from_execution(description)
+        state: JobState | None = None
+        if description.status == WorkflowExecutionStatus.RUNNING:
+            try:
+                state = await self.client.get_workflow_handle(job_id).query(
+                    QUERY_JOB_STATE, result_type=JobState
+                )
+            except RPCError:
+                state = None
+            if state is not None:
+                job.status, job.progress, job.message = state.status, state.progress, state.message
+                job.metadata = state.metadata
+        return job, state
+
+    async def list(self, f: JobFilter, *, limit: int, page_token: str | None) -> JobPage:
+        return await list_jobs(self.client, visibility_query(f), limit=limit,
+                               page_token=page_token)
+
+    async def statistics(self, f: JobFilter) -> Statistics:
+        """Two visibility counts: by execution status, and pending among the running."""
+        base = visibility_query(f, with_status=False)
+        grouped = await self.client.count_workflows(base + " GROUP BY ExecutionStatus")
+        counts: Counter[str] = Counter()
+        for group in grouped.groups:
+            counts[str(group.group_values[0])] += group.count
+        pending = 0
+        if counts["Running"]:
+            pending = (
+                await self.client.count_workflows(base + " AND " + _STATUS_FILTER["pending"])
+            ).count
+        completed = counts["Completed"]
+        failed = counts["Failed"] + counts["TimedOut"] + counts["Terminated"]
+        finished = completed + failed
+        return Statistics(
+            total=sum(counts.values()),
+            pending=pending,
+            running=counts["Running"] - pending,
+            completed=completed,
+            failed=failed,
+            cancelled=counts["Canceled"],
+            successRate=round(100.0 * completed / finished, 1) if finished else 0.0,
+        )
+
+    async def cancel(self, user_id: str, job_id: str) -> None:
+        description = await self.owned(user_id, job_id)
+        if description.status != WorkflowExecutionStatus.RUNNING:
+            raise JobAlreadyFinished(job_id)
+        await self.client.get_workflow_handle(job_id).cancel()
+
+    async def outcome(self, handle: WorkflowHandle[Any, Any]) -> ExecutionResult:
+        """Wait for a job and turn its end into a result (no exception for job failures)."""
+        try:
+            result = await handle.result()
+        except WorkflowFailureError as exc:
+            cause = exc.cause
+            if isinstance(cause, ApplicationError):
+                return ExecutionResult(False, error=cause.message, error_type=cause.type)
+            if isinstance(cause, CancelledError):
+                return ExecutionResult(False, error="cancelled", error_type="Cancelled")
+            if isinstance(cause, TerminatedError):
+                return ExecutionResult(False, error="terminated", error_type="Terminated")
+            return ExecutionResult(False, error=str(cause or exc), error_type="WorkflowFailed")
+        data = result.model_dump(mode="json") if isinstance(result, BaseModel) else result
+        if isinstance(data, dict) and "successful" in data and "data" in data:
+            return ExecutionResult(bool(data["successful"]), data=data["data"],
+                                   error=data.get("error"), error_type=data.get("error_type"))
+        return ExecutionResult(True, data=data)

@@ -1,0 +1,128 @@
+"""Client helpers the API uses to reach LinkedIn workflows (governors, actions, connects)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from temporalio.client import Client, WithStartWorkflowOperation, WorkflowHandle
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.service import RPCError, RPCStatusCode
+
+from engine.models import queues
+from engine.models.linkedin import (
+    ACTION_WORKFLOW,
+    CONNECT_WORKFLOW,
+    GOVERNOR_WORKFLOW,
+    QUERY_VIEW,
+    SIGNAL_DISCONNECT,
+    UPDATE_CONFIGURE,
+    ConnectInput,
+    ConnectOutput,
+    GovernorInput,
+    GovernorView,
+    LinkedInActionInput,
+    LinkedInActionOutput,
+    LinkedInSettings,
+    connect_workflow_id,
+    governor_id,
+)
+from engine.services.jobs import JobService
+
+JOB_TYPE = "linkedin_action"
+
+
+def _governor_start(account_id: str, settings: LinkedInSettings, queue: str) -> dict[str, Any]:
+    return {
+        "id": governor_id(account_id),
+        "task_queue": queue,
+        "id_conflict_policy": WorkflowIDConflictPolicy.USE_EXISTING,
+    }
+
+
+async def ensure_governor(
+    client: Client, *, account_id: str, settings: LinkedInSettings, queue: str
+) -> None:
+    """Start the account's governor unless it runs (then the settings given are not used)."""
+    await client.start_workflow(
+        GOVERNOR_WORKFLOW,
+        GovernorInput(account_id=account_id, settings=settings),
+        **_governor_start(account_id, settings, queue),
+    )
+
+
+async def configure_governor(
+    client: Client, *, account_id: str, settings: LinkedInSettings, queue: str
+) -> LinkedInSettings:
+    """Apply settings to the running governor (starting it if needed); returns once applied."""
+    start: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
+        GOVERNOR_WORKFLOW,
+        GovernorInput(account_id=account_id, settings=settings),
+        **_governor_start(account_id, settings, queue),
+    )
+    applied: LinkedInSettings = await client.execute_update_with_start_workflow(
+        UPDATE_CONFIGURE, settings, start_workflow_operation=start, result_type=LinkedInSettings
+    )
+    return applied
+
+
+def _missing(exc: RPCError) -> bool:
+    return exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION)
+
+
+async def governor_view(client: Client, account_id: str) -> GovernorView | None:
+    """The governor's live state, or None if it has never run."""
+    try:
+        view: GovernorView = await client.get_workflow_handle(governor_id(account_id)).query(
+            QUERY_VIEW, result_type=GovernorView
+        )
+        return view
+    except RPCError as exc:
+        if _missing(exc):
+            return None
+        raise
+
+
+async def disconnect_governor(client: Client, account_id: str) -> None:
+    """Reject the account's queued actions (they cannot run without the account)."""
+    try:
+        await client.get_workflow_handle(governor_id(account_id)).signal(SIGNAL_DISCONNECT)
+    except RPCError as exc:
+        if not _missing(exc):
+            raise
+
+
+async def run_connect(
+    client: Client, *, user_id: str, state_hash: str, queue: str, timeout: float = 90.0
+) -> ConnectOutput:
+    """Run the connect workflow for a consumed state and wait for the stored account."""
+    out: ConnectOutput = await client.execute_workflow(
+        CONNECT_WORKFLOW,
+        ConnectInput(user_id=user_id, state_hash=state_hash),
+        result_type=ConnectOutput,
+        id=connect_workflow_id(state_hash),
+        task_queue=queue,
+        execution_timeout=timedelta(seconds=timeout),
+        id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+    )
+    return out
+
+
+async def start_action(
+    jobs: JobService, data: LinkedInActionInput, *, job_id: str, message: str
+) -> WorkflowHandle[Any, LinkedInActionOutput]:
+    """Start one action job; it asks the governor for its slot itself."""
+    return await jobs.start(
+        ACTION_WORKFLOW,
+        data,
+        job_id=job_id,
+        user_id=data.user_id,
+        job_type=JOB_TYPE,
+        queue=queues.LINKEDIN,
+        message=message,
+        metadata={
+            "actionType": data.action_type, "profileUrl": data.profile_url,
+            "provider": data.provider, "delay": None, **data.metadata,
+        },
+        result_type=LinkedInActionOutput,
+    )

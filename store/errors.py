@@ -1,0 +1,62 @@
+"""Taskyard's domain errors: what a caller asked for cannot be done.
+
+Hierarchy (the API renders each in the family's error shape, in one place)::
+
+    DomainError               kind, code, message, field
+    ├── NotFoundError         not_found: no such thing belongs to the caller
+    ├── ConflictError         conflict: the thing's state forbids it now
+    │   └── StateError        an OAuth state unknown, used, expired or for another app
+    └── InvalidError          invalid: the request itself is wrong
+
+They live at the bottom of the house, beside the tables, so the store, the services and
+the API raise and catch the same classes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+Kind = Literal["not_found", "conflict", "invalid"]
+
+
+class DomainError(Exception):
+    """Base of every domain error; ``code`` is the machine-readable reason."""
+
+    kind: Kind = "invalid"
+    code = "INVALID_REQUEST"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        field: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.details = details
+        if code:
+            self.code = code
+
+
+class NotFoundError(DomainError):
+    kind = "not_found"
+    code = "NOT_FOUND"
+
+
+class ConflictError(DomainError):
+    kind = "conflict"
+    code = "CONFLICT"
+
+
+class InvalidError(DomainError):
+    kind = "invalid"
+    code = "VALIDATION_ERROR"
+
+
+class StateError(ConflictError):
+    """The OAuth state is unknown, already used, expired, or for another app."""
+
+    code = "INVALID_STATE"
