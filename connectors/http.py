@@ -64,23 +64,28 @@ def _tls() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-def _auth_into(auth: HttpAuth, headers: dict[str, str], query: dict[str, str]) -> None:
+def _auth_into(auth: HttpAuth, headers: dict[str, str], query: dict[str, str]) -> str | None:
+    """Add the credential to the request; returns the header it went into, if any."""
     if auth.type == "bearer":
         if not auth.token:
             raise InvalidInputError("auth.token is required for bearer auth")
         headers["Authorization"] = f"Bearer {auth.token}"
-    elif auth.type == "basic":
+        return "Authorization"
+    if auth.type == "basic":
         if auth.username is None or auth.password is None:
             raise InvalidInputError("auth.username and auth.password are required for basic auth")
         raw = f"{auth.username}:{auth.password}".encode()
         headers["Authorization"] = "Basic " + base64.b64encode(raw).decode("ascii")
-    elif auth.type == "api_key":
+        return "Authorization"
+    if auth.type == "api_key":
         if not auth.key:
             raise InvalidInputError("auth.key is required for api_key auth")
         if auth.location == "query":
             query[auth.header] = auth.key
-        else:
-            headers[auth.header] = auth.key
+            return None
+        headers[auth.header] = auth.key
+        return auth.header
+    return None
 
 
 def _encode_body(body: Any, headers: dict[str, str]) -> bytes | None:
@@ -112,8 +117,12 @@ async def request(ctx: ActionContext, data: HttpRequestInput) -> HttpRequestOutp
     auth = data.auth
     if auth is None and ctx.credentials:
         auth = HttpAuth.model_validate(dict(ctx.credentials))
+    # The credential's header never follows a redirect to another origin, whatever its name.
+    secret_headers: list[str] = []
     if auth is not None:
-        _auth_into(auth, headers, query)
+        added = _auth_into(auth, headers, query)
+        if added is not None:
+            secret_headers.append(added)
     content = _encode_body(data.body, headers)
     try:
         async with httpx.AsyncClient(verify=_tls()) as client:
@@ -127,6 +136,7 @@ async def request(ctx: ActionContext, data: HttpRequestInput) -> HttpRequestOutp
                 content=content,
                 timeout=data.timeout_seconds,
                 max_redirects=5 if data.follow_redirects else 0,
+                secret_headers=secret_headers,
             )
             try:
                 chunks: list[bytes] = []

@@ -1,14 +1,18 @@
 """SMTP connector: send one email through the user's own mail server.
 
-Speaks SMTP (RFC 5321) with the standard library's ``smtplib``, run in a worker
-thread so the event loop never blocks. Auth: a ``custom`` credential with
-``host``, ``port``, ``user`` and ``password`` (SMTP AUTH), transport security
-``starttls`` (RFC 3207), ``ssl`` (implicit TLS, RFC 8314) or ``none``. TLS
+Speaks SMTP (RFC 5321) with ``aiosmtplib`` on the event loop. Auth: a ``custom``
+credential with ``host``, ``port``, ``user`` and ``password`` (SMTP AUTH), transport
+security ``starttls`` (RFC 3207), ``ssl`` (implicit TLS, RFC 8314) or ``none``. TLS
 certificates are always verified, against the system roots or the credential's
 own ``ca_certificate`` (PEM) for a server with a private CA.
 
-The host comes from the user, so every address it resolves to is checked with
-``connectors.netguard`` and the connection goes to the checked address.
+The host comes from the user, so it goes through ``connectors.netguard`` like a URL
+would, and the connection goes to the checked address; the host name still names
+the server for TLS. The whole exchange, from the DNS lookup to the last reply, must
+fit ``ActionContext.timeout_seconds``: a server that answers slowly, a byte at a
+time or not at all is dropped at that deadline and the connection closed. Nothing
+runs in a worker thread, which could not be stopped at the deadline (only a DNS
+lookup does, in the resolver's thread, and its own timeout ends it).
 """
 
 from __future__ import annotations
@@ -16,13 +20,13 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import hashlib
-import ipaddress
-import smtplib
 import socket
 import ssl
+from collections.abc import Awaitable, Callable
 from email.message import EmailMessage
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
+import aiosmtplib
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from connectors import netguard
@@ -35,6 +39,7 @@ from connectors.errors import (
 )
 
 Security = Literal["starttls", "ssl", "none"]
+T = TypeVar("T")
 
 
 def _check_address(value: str) -> str:
@@ -151,95 +156,161 @@ def _tls_context(settings: _Settings) -> ssl.SSLContext:
     return context
 
 
-def _checked_address(host: str, port: int, allow_private: bool) -> str:
+async def _checked_address(settings: _Settings, allow_private: bool) -> str:
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        if exc.errno == socket.EAI_AGAIN:
-            raise TransientError(f"DNS lookup for {host!r} failed temporarily") from exc
-        raise InvalidInputError(f"cannot resolve SMTP host {host!r}") from exc
-    addresses = [str(info[4][0]) for info in infos]
-    if not allow_private:
-        for address in addresses:
-            if netguard.is_blocked(ipaddress.ip_address(address.split("%", 1)[0])):
-                raise netguard.BlockedAddressError(
-                    f"SMTP host {host!r} resolves to a private or reserved address; refused"
-                )
-    return addresses[0]
+        return await netguard.resolve_host(
+            settings.host, settings.port, allow_private=allow_private, what="SMTP host"
+        )
+    except netguard.UnresolvableHostError as exc:
+        if exc.temporary:
+            raise TransientError(f"DNS lookup for {settings.host!r} failed temporarily") from exc
+        raise
 
 
-class _PinnedSMTP(smtplib.SMTP):
-    """Connects to an address checked beforehand; the host name still drives TLS.
+_local_name: str | None = None
 
-    ``_get_socket`` is the hook ``SMTP_SSL`` and ``LMTP`` override too.
+
+async def _local_hostname() -> str:
+    """The name EHLO gives, as ``smtplib`` picks it; looked up once per process."""
+    global _local_name
+    if _local_name is None:
+        _local_name = await asyncio.to_thread(socket.getfqdn)
+    return _local_name
+
+
+async def _connect(address: str, port: int) -> socket.socket:
+    """A TCP connection to exactly ``address`` (no second DNS lookup)."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setblocking(False)
+    try:
+        await asyncio.get_running_loop().sock_connect(sock, (address, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+async def _greet(client: aiosmtplib.SMTP) -> None:
+    try:
+        await client.ehlo()
+    except aiosmtplib.SMTPHeloError:
+        await client.helo()
+
+
+async def _open(settings: _Settings, allow_private: bool, timeout: float) -> aiosmtplib.SMTP:
+    """Check the host, connect, secure the connection as configured and log in.
+
+    The caller bounds the whole of it with its deadline; ``timeout`` only caps each step.
     """
-
-    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
-        self.pinned_address = address
-        super().__init__(host, port, timeout=timeout)
-
-    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
-        return socket.create_connection((self.pinned_address, port), timeout, self.source_address)
-
-
-class _PinnedSMTPSSL(smtplib.SMTP_SSL, _PinnedSMTP):
-    """Implicit TLS: ``SMTP_SSL`` wraps the pinned socket and verifies the host name."""
-
-    def __init__(
-        self, host: str, port: int, address: str, timeout: float, context: ssl.SSLContext
-    ) -> None:
-        self.pinned_address = address
-        smtplib.SMTP_SSL.__init__(self, host, port, timeout=timeout, context=context)
-
-
-def _open(settings: _Settings, address: str, timeout: float) -> smtplib.SMTP:
-    """Connect, secure the connection as configured and log in."""
     mode = settings.tls_mode()
     context = _tls_context(settings)
-    smtp: smtplib.SMTP
-    if mode == "ssl":
-        smtp = _PinnedSMTPSSL(settings.host, settings.port, address, timeout, context)
-    else:
-        smtp = _PinnedSMTP(settings.host, settings.port, address, timeout)
+    address = await _checked_address(settings, allow_private)
+    local_name = await _local_hostname()
+    sock = await _connect(address, settings.port)
     try:
-        smtp.ehlo()
-        if mode == "starttls":
-            smtp.starttls(context=context)
-            smtp.ehlo()
-        if settings.user:
-            smtp.login(settings.user, settings.password)
-    except smtplib.SMTPNotSupportedError as exc:
-        # STARTTLS or AUTH not offered: the credential does not fit this server.
-        smtp.close()
-        raise AuthError(f"SMTP server does not support what the credential needs: {exc}") from exc
+        client = aiosmtplib.SMTP(
+            hostname=settings.host,  # (names the server for TLS; the socket is connected)
+            sock=sock,
+            use_tls=mode == "ssl",
+            start_tls=False,
+            tls_context=context,
+            timeout=timeout,
+            local_hostname=local_name,
+        )
     except BaseException:
-        smtp.close()
+        sock.close()
         raise
-    return smtp
+    try:
+        # From here the socket belongs to the client's transport, which closes it.
+        await client.connect()
+        await _greet(client)
+        if mode == "starttls":
+            if not client.supports_extension("starttls"):
+                raise AuthError("SMTP server does not offer STARTTLS, which the credential needs")
+            await client.starttls()
+            await _greet(client)
+        if settings.user:
+            if not client.supports_extension("auth") or not client.supported_auth_methods:
+                raise AuthError("SMTP server does not offer AUTH that the credential can use")
+            await client.login(settings.user, settings.password)
+    except BaseException:
+        client.close()
+        raise
+    return client
 
 
-def _map_error(exc: smtplib.SMTPException | OSError) -> ConnectorError:
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        codes = [code for code, _ in exc.recipients.values()]
-        refused = ", ".join(sorted(exc.recipients))
+def _cause(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
+    """``exc`` or the first exception in its chain that is a ``kind`` (the client wraps some)."""
+    current: BaseException | None = exc
+    seen: set[int] = set()
+    while current is not None and id(current) not in seen:
+        if isinstance(current, kind):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _map_error(exc: Exception, timeout: float) -> ConnectorError:
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        codes = [r.code for r in exc.recipients]
+        refused = ", ".join(sorted(r.recipient for r in exc.recipients))
         if codes and all(400 <= code < 500 for code in codes):
             return TransientError(f"recipients temporarily refused: {refused}")
         return InvalidInputError(f"all recipients refused: {refused}")
-    if isinstance(exc, smtplib.SMTPNotSupportedError):
+    if isinstance(exc, aiosmtplib.SMTPNotSupported):
         return InvalidInputError(f"SMTP server cannot send this message: {exc}")
-    if isinstance(exc, smtplib.SMTPResponseException):
-        code = exc.smtp_code
-        reply = _text(exc.smtp_error)
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        code, reply = exc.code, exc.message
         if 400 <= code < 500:
             return TransientError(f"SMTP temporary failure {code}: {reply}", status_code=code)
-        if isinstance(exc, smtplib.SMTPAuthenticationError):
+        if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
             return AuthError(f"SMTP login refused ({code})", status_code=code)
-        if isinstance(exc, smtplib.SMTPSenderRefused):
+        if isinstance(exc, aiosmtplib.SMTPSenderRefused):
             return InvalidInputError(f"sender refused ({code}): {reply}", status_code=code)
         return InvalidInputError(f"SMTP server refused ({code}): {reply}", status_code=code)
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return AuthError(f"SMTP server certificate not trusted: {exc.verify_message}")
+    untrusted = _cause(exc, ssl.SSLCertVerificationError)
+    if isinstance(untrusted, ssl.SSLCertVerificationError):
+        return AuthError(f"SMTP server certificate not trusted: {untrusted.verify_message}")
+    if isinstance(exc, TimeoutError):
+        return TransientError(f"SMTP server did not complete the exchange within {timeout:g}s")
     return TransientError(f"SMTP connection failed: {type(exc).__name__}: {exc}")
+
+
+async def _session(
+    settings: _Settings, ctx: ActionContext, step: Callable[[aiosmtplib.SMTP], Awaitable[T]]
+) -> T:
+    """Open a session, run ``step`` on it and quit, all within the context's deadline.
+
+    At the deadline the task is cancelled where it waits and the connection closed,
+    so nothing is left talking to the server once this returns or raises.
+    """
+    deadline = asyncio.get_running_loop().time() + ctx.timeout_seconds
+    client: aiosmtplib.SMTP | None = None
+    try:
+        try:
+            async with asyncio.timeout_at(deadline):
+                client = await _open(settings, ctx.allow_private_urls, ctx.timeout_seconds)
+                result = await step(client)
+        except BaseException:
+            if client is not None:
+                client.close()
+            raise
+    except ConnectorError:
+        raise
+    except (aiosmtplib.SMTPException, OSError) as exc:  # (TimeoutError is an OSError)
+        raise _map_error(exc, ctx.timeout_seconds) from exc
+    # The server has taken what it was sent: QUIT is a courtesy, and a failed or late one
+    # must not turn a delivered message into an error (and a retry into a second copy).
+    try:
+        async with asyncio.timeout_at(deadline):
+            await client.quit()
+    except (aiosmtplib.SMTPException, OSError):
+        pass
+    finally:
+        client.close()
+    return result
 
 
 def _message_id(domain: str, idempotency_key: str | None) -> str:
@@ -250,9 +321,9 @@ def _message_id(domain: str, idempotency_key: str | None) -> str:
     return f"<{digest}.taskyard@{domain}>"
 
 
-def _send_blocking(
-    settings: _Settings, data: SendEmailInput, ctx: ActionContext
-) -> SendEmailOutput:
+async def send_email(ctx: ActionContext, data: SendEmailInput) -> SendEmailOutput:
+    """Send the message; partial refusals are reported in ``refused``."""
+    settings = _settings(ctx)
     sender = data.from_ or settings.from_address or settings.user
     if not sender or "@" not in sender:
         raise InvalidInputError("no sender: give 'from' or set the credential's from_address")
@@ -262,55 +333,33 @@ def _send_blocking(
     msg = build_message(data, sender, message_id)
     recipients = [email.utils.parseaddr(a)[1] for a in [*data.to, *data.cc, *data.bcc]]
     recipients = list(dict.fromkeys(recipients))
-    address = _checked_address(settings.host, settings.port, ctx.allow_private_urls)
+
+    async def send(client: aiosmtplib.SMTP) -> dict[str, aiosmtplib.SMTPResponse]:
+        refused, _reply = await client.send_message(
+            msg, sender=envelope_from, recipients=recipients
+        )
+        return refused
+
     try:
-        smtp = _open(settings, address, ctx.timeout_seconds)
-        try:
-            refused = smtp.send_message(msg, from_addr=envelope_from, to_addrs=recipients)
-        finally:
-            _quit(smtp)
-    except (smtplib.SMTPException, OSError) as exc:
-        raise _map_error(exc) from exc
+        refused = await _session(settings, ctx, send)
+    except ValueError as exc:  # an address the client will not put on the wire
+        raise InvalidInputError(f"cannot send to these addresses: {exc}") from exc
     return SendEmailOutput(
         message_id=message_id,
         accepted=[r for r in recipients if r not in refused],
-        refused={r: f"{code} {_text(reply)}" for r, (code, reply) in refused.items()},
+        refused={r: f"{reply.code} {reply.message}" for r, reply in refused.items()},
     )
-
-
-def _text(reply: bytes | str) -> str:
-    return reply.decode(errors="replace") if isinstance(reply, bytes) else reply
-
-
-def _quit(smtp: smtplib.SMTP) -> None:
-    try:
-        smtp.quit()
-    except (smtplib.SMTPException, OSError):
-        smtp.close()
-
-
-async def send_email(ctx: ActionContext, data: SendEmailInput) -> SendEmailOutput:
-    """Send the message; partial refusals are reported in ``refused``."""
-    settings = _settings(ctx)
-    return await asyncio.to_thread(_send_blocking, settings, data, ctx)
-
-
-def _check_blocking(settings: _Settings, allow_private: bool, timeout: float) -> dict[str, Any]:
-    address = _checked_address(settings.host, settings.port, allow_private)
-    try:
-        smtp = _open(settings, address, timeout)
-        _quit(smtp)
-    except (smtplib.SMTPException, OSError) as exc:
-        raise _map_error(exc) from exc
-    return {"host": settings.host, "port": settings.port, "security": settings.tls_mode()}
 
 
 async def test(ctx: ActionContext) -> dict[str, Any]:
     """Connect, secure the connection, log in and quit."""
     settings = _settings(ctx)
-    return await asyncio.to_thread(
-        _check_blocking, settings, ctx.allow_private_urls, ctx.timeout_seconds
-    )
+
+    async def nothing_more(_client: aiosmtplib.SMTP) -> None:
+        return None
+
+    await _session(settings, ctx, nothing_more)
+    return {"host": settings.host, "port": settings.port, "security": settings.tls_mode()}
 
 
 CONNECTOR = Connector(

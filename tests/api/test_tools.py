@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import base64
+from urllib.parse import urlencode
 
 import pytest
 
 from tests.conftest import Stack, make_settings, new_user, run_stack, wait_for
+from tests.fakes.server import serve
+from tests.fakes.target import Target
 
 CANARY = "canary-9f8e7d6c5b4a"
 
@@ -76,6 +79,27 @@ async def test_auth_reaches_the_server_but_never_history(
     assert CANARY not in text  # …the secrets are not
 
 
+async def test_a_redirect_to_another_origin_gets_no_credentials(stack: Stack, target) -> None:
+    _user, key = await new_user(stack)
+    other = Target()
+    async with serve(other.app()) as other_url:
+        r = await _execute(
+            stack, key,
+            {"method": "POST", "url": f"{target.base_url}/redirect?"
+             + urlencode({"to": other_url + "/echo", "code": 307}),
+             "auth": {"type": "bearer", "token": CANARY},
+             "headers": {"X-Api-Key": CANARY, "Cookie": CANARY, "X-Trace": "trace-public-2"},
+             "body": {"hello": "world"}},
+        )
+    assert r.status_code == 200, r.text
+    assert r.json()["data"]["status"] == 200
+    assert target.requests[-1].headers["authorization"] == f"Bearer {CANARY}"
+    [landed] = other.requests
+    assert CANARY not in str(landed.headers)
+    assert landed.headers["x-trace"] == "trace-public-2"
+    assert landed.method == "POST" and landed.json == {"hello": "world"}
+
+
 async def test_async_execution_is_a_job(stack: Stack, target) -> None:
     _user, key = await new_user(stack)
     r = await _execute(stack, key, {"url": target.base_url + "/echo"}, **{"async": True})
@@ -128,7 +152,8 @@ async def test_private_addresses_are_refused_by_default(
         _user, key = await new_user(locked)
         for url in (target.base_url + "/echo", "http://localhost:1/", "http://169.254.169.254/",
                     "http://10.0.0.1/", "http://[::1]/", "http://[::ffff:127.0.0.1]/",
-                    "http://2130706433/", "http://0177.0.0.1/"):
+                    "http://2130706433/", "http://0177.0.0.1/", "http://[64:ff9b::7f00:1]/",
+                    "http://[::127.0.0.1]/", "http://[::ffff:0:a9fe:a9fe]/"):
             r = await _execute(locked, key, {"url": url, "timeout": 3})
             assert r.status_code == 422, (url, r.text)
             assert r.json()["errorType"] == "InvalidInputError"

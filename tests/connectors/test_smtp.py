@@ -6,7 +6,13 @@ to trust it through the credential's ``ca_certificate``.
 
 from __future__ import annotations
 
+import asyncio
+import socket
+import sys
+import threading
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,14 +21,17 @@ from pydantic import ValidationError
 from connectors import smtp
 from connectors.base import ActionContext
 from connectors.errors import AuthError, InvalidInputError, TransientError
+from connectors.netguard import BlockedAddressError
 from tests.fakes.smtp import (
     PASSWORD,
     USER,
     LoopbackController,
     Mailbox,
     Pki,
+    StallPoint,
     authenticator,
     make_pki,
+    stalling_server,
 )
 
 
@@ -310,3 +319,108 @@ async def test_retries_reuse_the_message_id(plain_server: LoopbackController, ma
     assert first.message_id == second.message_id
     assert first.message_id.endswith("@taskyard.test>")
     assert [r.message["Message-ID"] for r in mailbox.received] == [first.message_id] * 2
+
+
+# Outbound policy and deadlines.
+
+SMTP_CODE = (str(Path(smtp.__file__)), "smtplib.py")
+
+
+def threads_running_smtp_code() -> list[str]:
+    """Names of threads with SMTP code (ours or the standard library's) on their stack."""
+    names = {t.ident: t.name for t in threading.enumerate()}
+    found: list[str] = []
+    for ident, frame in sys._current_frames().items():
+        current: Any = frame
+        while current is not None:
+            if current.f_code.co_filename.endswith(SMTP_CODE):
+                found.append(names.get(ident, str(ident)))
+                break
+            current = current.f_back
+    return found
+
+
+@pytest.mark.parametrize("stall_at", ["greeting", "ehlo", "end_of_data", "dribble"])
+async def test_a_stalling_server_fails_within_the_timeout(stall_at: StallPoint):
+    async with stalling_server(stall_at) as server:
+        ctx = ActionContext(
+            credentials={"host": "127.0.0.1", "port": server.port, "security": "none"},
+            allow_private_urls=True,
+            timeout_seconds=1,
+        )
+        started = time.monotonic()
+
+        with pytest.raises(TransientError, match="within 1s"):
+            await smtp.send_email(ctx, email_to("ada@example.test", **{"from": "a@b.test"}))
+
+        elapsed = time.monotonic() - started
+        assert 0.9 <= elapsed < 2.5, elapsed
+        assert threads_running_smtp_code() == []
+        # The connection was closed too, not left open for the server to hold.
+        await asyncio.wait_for(server.hung_up.wait(), timeout=2)
+
+
+async def test_the_connector_test_has_the_same_deadline():
+    async with stalling_server("dribble") as server:
+        ctx = ActionContext(
+            credentials={"host": "127.0.0.1", "port": server.port, "user": USER,
+                         "password": PASSWORD, "security": "none"},
+            allow_private_urls=True,
+            timeout_seconds=1,
+        )
+        assert smtp.CONNECTOR.test is not None
+        started = time.monotonic()
+
+        with pytest.raises(TransientError):
+            await smtp.CONNECTOR.test(ctx)
+
+        assert time.monotonic() - started < 2.5
+        assert threads_running_smtp_code() == []
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["localhost", "127.0.0.1", "::1", "10.0.0.1", "169.254.169.254", "2130706433",
+     "64:ff9b::7f00:1", "::ffff:0:a9fe:a9fe", "::127.0.0.1"],
+)
+async def test_non_public_smtp_hosts_are_refused_before_connecting(host: str):
+    ctx = ActionContext(
+        credentials={"host": host, "port": 25, "user": USER, "password": PASSWORD},
+        timeout_seconds=5,
+    )
+
+    with pytest.raises(BlockedAddressError, match="SMTP host"):
+        await smtp.send_email(ctx, email_to("ada@example.test", **{"from": "a@b.test"}))
+    assert smtp.CONNECTOR.test is not None
+    with pytest.raises(BlockedAddressError):
+        await smtp.CONNECTOR.test(ctx)
+
+
+async def test_the_connection_goes_to_the_checked_address(
+    plain_server: LoopbackController, mailbox: Mailbox, monkeypatch: pytest.MonkeyPatch
+):
+    """A name looked up again could answer differently; the connector connects to the
+    address it checked: here the first answer is the server, any later one nobody."""
+    real = socket.getaddrinfo
+    answers = ["127.0.0.1", "127.0.0.2"]
+    lookups: list[str] = []
+
+    def rebinding(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host != "mail.rebind.test":
+            return real(host, port, *args, **kwargs)
+        lookups.append(host)
+        address = answers[min(len(lookups), len(answers)) - 1]
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, int(port)))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    ctx = ActionContext(
+        credentials={**ctx_for(plain_server).credentials, "host": "mail.rebind.test"},
+        allow_private_urls=True,
+        timeout_seconds=5,
+    )
+
+    out = await smtp.send_email(ctx, email_to("ada@example.test"))
+
+    assert out.accepted == ["ada@example.test"]
+    assert len(mailbox.received) == 1
+    assert lookups == ["mail.rebind.test"]

@@ -3,20 +3,24 @@
 ``LoopbackController`` binds port 0 and learns the port afterwards; ``Mailbox`` is
 the aiosmtpd handler that keeps accepted mail and refuses what a test asks it to;
 ``make_pki`` issues a CA and a server certificate for 127.0.0.1/localhost.
+``stalling_server`` is a raw SMTP server, in the test's own event loop, that stops
+answering at a chosen point of the dialog.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime
 import email
 import email.policy
 import ipaddress
 import ssl
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
@@ -184,3 +188,83 @@ def make_pki(directory: Path) -> Pki:
         )
     )
     return Pki(ca_cert.public_bytes(serialization.Encoding.PEM).decode(), cert_file, key_file)
+
+
+StallPoint = Literal["greeting", "ehlo", "end_of_data", "dribble"]
+# A dribbling server sends one line of a reply that never ends this often: each read
+# gets data well within any per-read timeout, so only a deadline for the whole
+# exchange stops the client. Bounded, so the server stops by itself whatever happens.
+DRIBBLE_INTERVAL_SECONDS = 0.1
+DRIBBLE_MAX_LINES = 150
+
+
+@dataclass
+class StallingServer:
+    """Speaks SMTP up to ``stall_at``, then says nothing more until the client hangs up.
+
+    ``greeting``: accepts the connection and never greets; ``ehlo``: greets and never
+    answers EHLO; ``end_of_data``: takes the whole message and never confirms it;
+    ``dribble``: greets with a multi-line reply that never ends. ``hung_up`` is set
+    once the client has closed the connection.
+    """
+
+    stall_at: StallPoint
+    port: int = 0
+    hung_up: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            if self.stall_at == "dribble":
+                for _ in range(DRIBBLE_MAX_LINES):
+                    if reader.at_eof():
+                        break
+                    writer.write(b"220-still here\r\n")
+                    await writer.drain()
+                    await asyncio.sleep(DRIBBLE_INTERVAL_SECONDS)  # (the pace is the test)
+            elif self.stall_at == "greeting" or await self._dialog(reader, writer):
+                await reader.read()  # silent until the client goes away
+        except ConnectionError:
+            pass
+        finally:
+            self.hung_up.set()
+            writer.close()
+
+    async def _dialog(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        """Answer until the stall point; True when it was reached."""
+        writer.write(b"220 stall.test ESMTP\r\n")
+        in_data = False
+        while line := await reader.readline():
+            if in_data:
+                if line != b".\r\n":
+                    continue
+                if self.stall_at == "end_of_data":
+                    return True
+                in_data = False
+                writer.write(b"250 queued\r\n")
+                continue
+            verb = line[:4].upper()
+            if verb == b"EHLO":
+                if self.stall_at == "ehlo":
+                    return True
+                writer.write(b"250-stall.test\r\n250 8BITMIME\r\n")
+            elif verb == b"DATA":
+                in_data = True
+                writer.write(b"354 go ahead\r\n")
+            elif verb == b"QUIT":
+                writer.write(b"221 bye\r\n")
+                return False
+            else:
+                writer.write(b"250 OK\r\n")
+        return False
+
+
+@contextlib.asynccontextmanager
+async def stalling_server(stall_at: StallPoint) -> AsyncIterator[StallingServer]:
+    fake = StallingServer(stall_at)
+    server = await asyncio.start_server(fake.handle, "127.0.0.1", 0)
+    fake.port = server.sockets[0].getsockname()[1]
+    try:
+        yield fake
+    finally:
+        server.close()
+        await server.wait_closed()

@@ -45,7 +45,10 @@ class Target:
             return PlainTextResponse("status", status_code=int(request.path_params["code"]))
 
         async def redirect(request: Request) -> Response:
-            return RedirectResponse(request.query_params["to"], status_code=302)
+            """Records the request and redirects to ``to`` with ``code`` (302 unless given)."""
+            self.requests.append(await record(request))
+            code = int(request.query_params.get("code", "302"))
+            return RedirectResponse(request.query_params["to"], status_code=code)
 
         async def slow(request: Request) -> Response:
             self.requests.append(await record(request))
@@ -59,7 +62,7 @@ class Target:
                 Route("/echo/{rest:path}", echo, methods=["GET", "POST"]),
                 Route("/sink", sink, methods=["GET", "POST"]),
                 Route("/status/{code:int}", status),
-                Route("/redirect", redirect),
+                Route("/redirect", redirect, methods=["GET", "POST", "PUT", "DELETE"]),
                 Route("/slow", slow, methods=["GET", "POST"]),
             ]
         )
