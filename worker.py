@@ -90,7 +90,9 @@ def queue_plans(deps: ActivityDeps) -> dict[str, QueuePlan]:
         timeout_seconds=settings.http_timeout_seconds,
     )
     connections = ConnectionActivities(
-        deps.db, deps.vault, deps.secrets,
+        deps.db,
+        deps.vault,
+        deps.secrets,
         base_urls=settings.base_urls(),
         oauth_clients=settings.oauth_clients(),
         timeout_seconds=settings.http_timeout_seconds,

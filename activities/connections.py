@@ -66,8 +66,9 @@ class ConnectionActivities:
         client_id, client_secret = self.oauth_clients[provider.client]
         return provider, self.base_urls[provider.token_url_key], client_id, client_secret
 
-    async def _fail(self, connection_id: str, status: Literal["FAILED", "EXPIRED"],
-                    reason: str) -> ConnectionOutcome:
+    async def _fail(
+        self, connection_id: str, status: Literal["FAILED", "EXPIRED"], reason: str
+    ) -> ConnectionOutcome:
         await connections.set_status(self.db, connection_id, status, reason[:500])
         return ConnectionOutcome(status=status, reason=reason)
 
@@ -84,8 +85,12 @@ class ConnectionActivities:
             sealed = await self.secrets.open_sealed(app.user_id, data.sealed_code_id)
             provider, token_url, client_id, client_secret = await self._provider(row)
             token = await oauth.exchange_code(
-                token_url, code=str(sealed["code"]), redirect_uri=data.redirect_uri,
-                client_id=client_id, client_secret=client_secret, timeout=self.timeout,
+                token_url,
+                code=str(sealed["code"]),
+                redirect_uri=data.redirect_uri,
+                client_id=client_id,
+                client_secret=client_secret,
+                timeout=self.timeout,
             )
         except (AuthError, NotFoundError) as exc:
             await self._forget_code(data.sealed_code_id)
@@ -93,12 +98,17 @@ class ConnectionActivities:
         except Exception as exc:
             raise to_application_error(exc) from None
         await connections.activate(
-            self.db, self.vault, row.id, token.model_dump(exclude_none=True), _expiry(token),
+            self.db,
+            self.vault,
+            row.id,
+            token.model_dump(exclude_none=True),
+            _expiry(token),
             scopes=token.scope.split() if token.scope else list(provider.scopes),
         )
         await self._forget_code(data.sealed_code_id)
-        return ConnectionOutcome(status="ACTIVE", expires_at=_expiry(token),
-                                 expires_in=_lifetime(token))
+        return ConnectionOutcome(
+            status="ACTIVE", expires_at=_expiry(token), expires_in=_lifetime(token)
+        )
 
     async def _forget_code(self, sealed_code_id: str) -> None:
         """An authorization code is single-use; its sealed copy has no reason to stay."""
@@ -119,8 +129,11 @@ class ConnectionActivities:
                 raise AuthError("the provider granted no refresh token")
             _provider, token_url, client_id, client_secret = await self._provider(row)
             token = await oauth.refresh(
-                token_url, refresh_token=str(refresh_token), client_id=client_id,
-                client_secret=client_secret, timeout=self.timeout,
+                token_url,
+                refresh_token=str(refresh_token),
+                client_id=client_id,
+                client_secret=client_secret,
+                timeout=self.timeout,
             )
         except AuthError as exc:
             return await self._fail(row.id, "EXPIRED", exc.message)
@@ -129,8 +142,9 @@ class ConnectionActivities:
         await connections.merge_tokens(
             self.db, self.vault, row.id, token.model_dump(exclude_none=True), _expiry(token)
         )
-        return ConnectionOutcome(status="ACTIVE", expires_at=_expiry(token),
-                                 expires_in=_lifetime(token))
+        return ConnectionOutcome(
+            status="ACTIVE", expires_at=_expiry(token), expires_in=_lifetime(token)
+        )
 
     @activity.defn(name=MARK_CONNECTION)
     async def mark_connection(self, data: MarkConnectionInput) -> ConnectionOutcome:

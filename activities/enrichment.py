@@ -62,9 +62,15 @@ def _not_found(batch_id: str) -> ApplicationError:
 
 def person_of(seq: int, lead: Lead) -> PersonQuery:
     return PersonQuery(
-        ref=str(seq), email=lead.email, first_name=lead.first_name, last_name=lead.last_name,
-        company=lead.company, job_title=lead.job_title, phone=lead.phone,
-        linkedin_url=lead.linkedin_url, location=lead.location,
+        ref=str(seq),
+        email=lead.email,
+        first_name=lead.first_name,
+        last_name=lead.last_name,
+        company=lead.company,
+        job_title=lead.job_title,
+        phone=lead.phone,
+        linkedin_url=lead.linkedin_url,
+        location=lead.location,
     )
 
 
@@ -149,12 +155,16 @@ class EnrichmentActivities:
             size = min(self.sub_batch_sizes.get(p.name, p.batch_size) for p in providers)
             allowed = set(batch.fields)
             for offset in range(0, len(rows), max(1, size)):
-                part = rows[offset:offset + size]
+                part = rows[offset : offset + size]
                 results = await self._enrich(part, providers, contexts)
                 await heartbeating(
                     write_results(
-                        self.db, batch.id, batch.user_id, list(results.values()),
-                        allowed=allowed, overwrite=batch.overwrite,
+                        self.db,
+                        batch.id,
+                        batch.user_id,
+                        list(results.values()),
+                        allowed=allowed,
+                        overwrite=batch.overwrite,
                     ),
                     self.heartbeat_interval,
                 )

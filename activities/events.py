@@ -56,8 +56,8 @@ class DeliveryStarter:
             task_queue_prefix=settings.task_queue_prefix,
             heartbeat_timeout_seconds=settings.activity_heartbeat_timeout_seconds,
             # An attempt may wait for the slowest endpoint timeout, plus its own bookkeeping.
-            attempt_timeout_seconds=max(settings.webhook_timeout_seconds,
-                                        MAX_ENDPOINT_TIMEOUT) + 30.0,
+            attempt_timeout_seconds=max(settings.webhook_timeout_seconds, MAX_ENDPOINT_TIMEOUT)
+            + 30.0,
         )
 
     async def start_all(self, client: Client, starts: list[DeliveryStart]) -> None:
@@ -83,23 +83,29 @@ class DeliveryStarter:
         await client.start_workflow(
             DELIVERY_WORKFLOW,
             WebhookDeliveryInput(
-                user_id=s.user_id, endpoint_id=s.endpoint_id, event_id=s.event_id,
-                event=s.event, round=s.round,
+                user_id=s.user_id,
+                endpoint_id=s.endpoint_id,
+                event_id=s.event_id,
+                event=s.event,
+                round=s.round,
                 heartbeat_timeout_seconds=self.heartbeat_timeout_seconds,
                 attempt_timeout_seconds=self.attempt_timeout_seconds,
             ),
             id=s.delivery_id,
             task_queue=queues.task_queue(self.task_queue_prefix, queues.WEBHOOKS),
             search_attributes=start_attributes(s.user_id, "webhook_delivery"),
-            memo=start_memo(f"Queued {s.event}",
-                            {"event": s.event, "endpointId": s.endpoint_id,
-                             "eventId": s.event_id}),
+            memo=start_memo(
+                f"Queued {s.event}",
+                {"event": s.event, "endpointId": s.endpoint_id, "eventId": s.event_id},
+            ),
             id_conflict_policy=(
-                WorkflowIDConflictPolicy.FAIL if redeliver
+                WorkflowIDConflictPolicy.FAIL
+                if redeliver
                 else WorkflowIDConflictPolicy.USE_EXISTING
             ),
             id_reuse_policy=(
-                WorkflowIDReusePolicy.ALLOW_DUPLICATE if redeliver
+                WorkflowIDReusePolicy.ALLOW_DUPLICATE
+                if redeliver
                 else WorkflowIDReusePolicy.REJECT_DUPLICATE
             ),
         )
@@ -137,14 +143,29 @@ def _plan(data: PublishEventsInput, endpoints: Sequence[Subscription]) -> Plan[D
     for event, _endpoint in pairs:
         first.setdefault(event.id or "", event)
     event_rows: list[dict[str, Any]] = [
-        {"id": e.id, "user_id": data.user_id, "name": e.name,
-         "occurred_at": e.occurred_at or now, "data": e.data, "created_at": now}
+        {
+            "id": e.id,
+            "user_id": data.user_id,
+            "name": e.name,
+            "occurred_at": e.occurred_at or now,
+            "data": e.data,
+            "created_at": now,
+        }
         for e in first.values()
     ]
     delivery_rows: list[dict[str, Any]] = [
-        {"id": s.delivery_id, "user_id": s.user_id, "endpoint_id": s.endpoint_id,
-         "event_id": s.event_id, "event": s.event, "status": "pending", "round": 0,
-         "attempts": 0, "created_at": now, "updated_at": now}
+        {
+            "id": s.delivery_id,
+            "user_id": s.user_id,
+            "endpoint_id": s.endpoint_id,
+            "event_id": s.event_id,
+            "event": s.event,
+            "status": "pending",
+            "round": 0,
+            "attempts": 0,
+            "created_at": now,
+            "updated_at": now,
+        }
         for s in starts
     ]
     return event_rows, delivery_rows, starts

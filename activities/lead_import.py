@@ -33,14 +33,20 @@ class ImportActivities:
         try:
             await heartbeating(
                 import_range(
-                    self.db, data.import_id, data.user_id, data.start, data.limit,
-                    region=self.region, progress=activity.heartbeat,
+                    self.db,
+                    data.import_id,
+                    data.user_id,
+                    data.start,
+                    data.limit,
+                    region=self.region,
+                    progress=activity.heartbeat,
                 ),
                 self.heartbeat_interval,
             )
         except LookupError:
             raise ApplicationError(
-                f"lead import {data.import_id} not found", type="NotFoundError",
+                f"lead import {data.import_id} not found",
+                type="NotFoundError",
                 non_retryable=True,
             ) from None
         found = await import_counts(self.db, data.import_id)

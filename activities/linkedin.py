@@ -70,8 +70,11 @@ class LinkedInActivities:
             token = linkedin_sandbox.exchange(code, data.state_hash)
             member = linkedin_sandbox.member(data.user_id)
             profile: dict[str, Any] = {
-                "member_id": member.sub, "name": member.name, "email": member.email,
-                "profile_url": member.profile_url, "connection_count": member.connection_count,
+                "member_id": member.sub,
+                "name": member.name,
+                "email": member.email,
+                "profile_url": member.profile_url,
+                "connection_count": member.connection_count,
             }
             provider = "sandbox"
         else:
@@ -79,26 +82,43 @@ class LinkedInActivities:
             if not self.settings.linkedin_client_id or secret is None:
                 raise AuthError("LinkedIn OAuth is not configured (client id and secret)")
             token = await linkedin.exchange_code(
-                self.settings.linkedin_token_url, client_id=self.settings.linkedin_client_id,
-                client_secret=secret.get_secret_value(), code=code,
-                redirect_uri=state.redirect_uri, timeout=timeout,
+                self.settings.linkedin_token_url,
+                client_id=self.settings.linkedin_client_id,
+                client_secret=secret.get_secret_value(),
+                code=code,
+                redirect_uri=state.redirect_uri,
+                timeout=timeout,
             )
-            info = await linkedin.userinfo(self.settings.linkedin_base_url, token.access_token,
-                                           timeout=timeout)
-            profile = {"member_id": info.sub, "name": info.name, "email": info.email,
-                       "picture_url": info.picture}
+            info = await linkedin.userinfo(
+                self.settings.linkedin_base_url, token.access_token, timeout=timeout
+            )
+            profile = {
+                "member_id": info.sub,
+                "name": info.name,
+                "email": info.email,
+                "picture_url": info.picture,
+            }
             profile.update(await self._automation_profile(automation_id))
             provider = "unipile"
         expires = utcnow() + timedelta(seconds=token.expires_in) if token.expires_in else None
         account = await store.mark_connected(
-            self.db, self.vault, user_id=data.user_id, state_digest=data.state_hash,
-            provider=provider, token=token.model_dump(exclude_none=True),
-            token_expires_at=expires, scopes=token.scope.split() or list(state.scopes),
-            profile=profile, automation_account_id=automation_id,
+            self.db,
+            self.vault,
+            user_id=data.user_id,
+            state_digest=data.state_hash,
+            provider=provider,
+            token=token.model_dump(exclude_none=True),
+            token_expires_at=expires,
+            scopes=token.scope.split() or list(state.scopes),
+            profile=profile,
+            automation_account_id=automation_id,
         )
         return ConnectOutput(
-            account_id=account.id, provider=provider, member_id=account.member_id,
-            name=account.name, profile_url=account.profile_url,
+            account_id=account.id,
+            provider=provider,
+            member_id=account.member_id,
+            name=account.name,
+            profile_url=account.profile_url,
             connection_count=account.connection_count,
         )
 
@@ -115,8 +135,11 @@ class LinkedInActivities:
         count = me.get("relations_count")
         return {
             "profile_url": me.get("profile_url")
-            or (f"https://www.linkedin.com/in/{me['public_identifier']}"
-                if me.get("public_identifier") else None),
+            or (
+                f"https://www.linkedin.com/in/{me['public_identifier']}"
+                if me.get("public_identifier")
+                else None
+            ),
             "connection_count": int(count) if isinstance(count, int | float) else None,
         }
 
@@ -125,8 +148,10 @@ class LinkedInActivities:
         if not automation_id or key is None:
             return None
         return UnipileClient(
-            base_url=self.settings.linkedin_automation_base_url, api_key=key.get_secret_value(),
-            account_id=automation_id, timeout=self.settings.http_timeout_seconds,
+            base_url=self.settings.linkedin_automation_base_url,
+            api_key=key.get_secret_value(),
+            account_id=automation_id,
+            timeout=self.settings.http_timeout_seconds,
         )
 
     # ---- actions ------------------------------------------------------------------------
@@ -139,20 +164,29 @@ class LinkedInActivities:
                 raise AuthError("the LinkedIn account is not connected")
             result = await heartbeating(self._perform(account, data), self.heartbeat_interval)
         except RateLimitedError as exc:
-            return PerformOutput(outcome="limit", reason=exc.message,
-                                 retry_after_seconds=exc.retry_after)
+            return PerformOutput(
+                outcome="limit", reason=exc.message, retry_after_seconds=exc.retry_after
+            )
         except ChallengeError as exc:
             return PerformOutput(outcome="challenge", reason=exc.message)
         except Exception as exc:
             raise to_application_error(exc) from None
-        return PerformOutput(outcome="completed", summary=result.summary,
-                             remote_id=result.remote_id, details=result.details)
+        return PerformOutput(
+            outcome="completed",
+            summary=result.summary,
+            remote_id=result.remote_id,
+            details=result.details,
+        )
 
     async def _perform(self, account: LinkedInAccount, data: PerformInput) -> ActionResult:
         kind, url = data.action_type, data.profile_url
         if account.provider == "sandbox":
             return linkedin_sandbox.perform(
-                kind, url, attempt=data.attempt, note=data.note, message=data.message,
+                kind,
+                url,
+                attempt=data.attempt,
+                note=data.note,
+                message=data.message,
                 post_url=data.post_url,
             )
         client = self._unipile(account.automation_account_id)

@@ -25,7 +25,9 @@ class SecretStore:
     """
 
     def __init__(
-        self, db: Database, vault: Vault,
+        self,
+        db: Database,
+        vault: Vault,
         oauth_clients: Mapping[str, tuple[str, str]] | None = None,
     ) -> None:
         self.db = db
@@ -55,9 +57,7 @@ class SecretStore:
         except VaultError as exc:
             raise AuthError("credential cannot be opened") from exc
 
-    async def _owned_connection(
-        self, user_id: str, connection_id: str
-    ) -> connections.Connection:
+    async def _owned_connection(self, user_id: str, connection_id: str) -> connections.Connection:
         row = await connections.get(self.db, connection_id)
         app = await apps.get(self.db, row.app_id) if row is not None else None
         if row is None or app is None or app.user_id != user_id:

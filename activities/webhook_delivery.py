@@ -71,14 +71,20 @@ def judge(status: int, retry_after: str | None, snippet: str) -> Verdict:
     if 200 <= status < 300:
         return Verdict(outcome="delivered", status_code=status, snippet=snippet)
     if status == 410:
-        return Verdict(outcome="failed", status_code=status, gone=True, snippet=snippet,
-                       error="HTTP 410 Gone: endpoint disabled")
+        return Verdict(
+            outcome="failed",
+            status_code=status,
+            gone=True,
+            snippet=snippet,
+            error="HTTP 410 Gone: endpoint disabled",
+        )
     error = f"HTTP {status}"
     if status in netguard.REDIRECT_CODES:
         error += ": redirect not followed"
     after = retry_after_seconds(retry_after, utcnow()) if status in (429, 503) else None
-    return Verdict(outcome="retry", status_code=status, error=error, retry_after=after,
-                   snippet=snippet)
+    return Verdict(
+        outcome="retry", status_code=status, error=error, retry_after=after, snippet=snippet
+    )
 
 
 class WebhookDeliveryActivities:
@@ -88,8 +94,10 @@ class WebhookDeliveryActivities:
         self.db = db
         self.vault = vault
         self.policy = policy
-        self.health = HealthPolicy(error_after_failures=policy.error_after_failures,
-                                   disable_after_seconds=policy.disable_after_seconds)
+        self.health = HealthPolicy(
+            error_after_failures=policy.error_after_failures,
+            disable_after_seconds=policy.disable_after_seconds,
+        )
         self._http: httpx.AsyncClient | None = None
 
     def http(self) -> httpx.AsyncClient:
@@ -116,24 +124,37 @@ class WebhookDeliveryActivities:
         if event is None:
             return await self._skip(data, "event record is missing")
         if endpoint.rate_limit_per_second and not data.slot_reserved:
-            wait = await delivery_repo.claim_slot(self.db, endpoint.id,
-                                                  endpoint.rate_limit_per_second)
+            wait = await delivery_repo.claim_slot(
+                self.db, endpoint.id, endpoint.rate_limit_per_second
+            )
             if wait > INLINE_THROTTLE_WAIT:
-                return AttemptOutput(outcome="throttled", delay_seconds=wait,
-                                     max_attempts=endpoint.max_attempts)
+                return AttemptOutput(
+                    outcome="throttled", delay_seconds=wait, max_attempts=endpoint.max_attempts
+                )
             if wait > 0:
                 await asyncio.sleep(wait)
         verdict, started, duration_ms = await self._send(data, endpoint, event)
         delay = 0.0
         if verdict.outcome == "retry":
-            delay = backoff_seconds(data.attempt, endpoint.backoff_ms, data.jitter,
-                                    verdict.retry_after, self.policy.max_backoff_seconds)
+            delay = backoff_seconds(
+                data.attempt,
+                endpoint.backoff_ms,
+                data.jitter,
+                verdict.retry_after,
+                self.policy.max_backoff_seconds,
+            )
         recorded = await delivery_repo.record_attempt(
             self.db,
             AttemptRecord(
-                delivery_id=data.delivery_id, round=data.round, attempt=data.attempt,
-                workflow_time=data.workflow_time, started=started, duration_ms=duration_ms,
-                status_code=verdict.status_code, error=verdict.error, snippet=verdict.snippet,
+                delivery_id=data.delivery_id,
+                round=data.round,
+                attempt=data.attempt,
+                workflow_time=data.workflow_time,
+                started=started,
+                duration_ms=duration_ms,
+                status_code=verdict.status_code,
+                error=verdict.error,
+                snippet=verdict.snippet,
             ),
             endpoint,
             self.health,
@@ -206,8 +227,8 @@ class WebhookDeliveryActivities:
             attempt=data.attempt,
             custom=self._headers(endpoint),
         )
-        timeout = (endpoint.timeout_ms / 1000.0) if endpoint.timeout_ms else (
-            self.policy.timeout_seconds
+        timeout = (
+            (endpoint.timeout_ms / 1000.0) if endpoint.timeout_ms else (self.policy.timeout_seconds)
         )
         clock = time.perf_counter()
         try:
@@ -227,8 +248,14 @@ class WebhookDeliveryActivities:
     ) -> Verdict:
         async def exchange() -> Verdict:
             response = await netguard.send(
-                self.http(), "POST", url, allow_private=self.policy.allow_private_urls,
-                headers=headers, content=body, timeout=timeout, max_redirects=0,
+                self.http(),
+                "POST",
+                url,
+                allow_private=self.policy.allow_private_urls,
+                headers=headers,
+                content=body,
+                timeout=timeout,
+                max_redirects=0,
             )
             try:
                 raw = b""

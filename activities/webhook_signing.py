@@ -91,9 +91,7 @@ def signed_headers(
     custom: dict[str, str] | None = None,
 ) -> dict[str, str]:
     """Every header of one attempt. ``signing_secrets``: current first, then the previous one."""
-    headers = {
-        k: v for k, v in (custom or {}).items() if k.lower() not in RESERVED_HEADERS
-    }
+    headers = {k: v for k, v in (custom or {}).items() if k.lower() not in RESERVED_HEADERS}
     current = signing_secrets[0]
     headers.update(
         {

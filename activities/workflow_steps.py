@@ -94,8 +94,13 @@ class WorkflowStepActivities:
         size = json_size(output)
         if size <= data.inline_limit:
             return StepRunOutput(output=output, size=size)
-        row = StepOutput(user_id=data.user_id, execution_id=data.execution_id, step=data.step,
-                         data=json.dumps(output, separators=(",", ":")), size=size)
+        row = StepOutput(
+            user_id=data.user_id,
+            execution_id=data.execution_id,
+            step=data.step,
+            data=json.dumps(output, separators=(",", ":")),
+            size=size,
+        )
         await self.db.save(row)
         return StepRunOutput(ref=row.id, size=size)
 
@@ -107,8 +112,9 @@ class WorkflowStepActivities:
         loaded = {r.id: json.loads(r.data) for r in rows}
         missing = [ref for ref in refs if ref not in loaded]
         if missing:
-            raise ApplicationError(f"step outputs {missing} not found", type="NotFoundError",
-                                   non_retryable=True)
+            raise ApplicationError(
+                f"step outputs {missing} not found", type="NotFoundError", non_retryable=True
+            )
         return LoadOutputsOutput(values=[_walk(loaded[p.ref], p.path) for p in data.paths])
 
     @activity.defn(name=RECORD_WORKFLOW_RUN)
@@ -116,10 +122,17 @@ class WorkflowStepActivities:
         """Keep the final state so a finished run reads back without Temporal or a worker."""
         state = data.state
         await execution_repo.record_end(
-            self.db, execution_id=state.executionId, user_id=data.user_id,
-            workflow_id=state.workflowId, version=state.version, input=state.input,
-            retry_of=state.retryOf, from_step=state.fromStep, schedule_id=state.scheduleId,
-            status=state.status, state=state.model_dump(mode="json"),
+            self.db,
+            execution_id=state.executionId,
+            user_id=data.user_id,
+            workflow_id=state.workflowId,
+            version=state.version,
+            input=state.input,
+            retry_of=state.retryOf,
+            from_step=state.fromStep,
+            schedule_id=state.scheduleId,
+            status=state.status,
+            state=state.model_dump(mode="json"),
             completed_at=state.completedAt,
         )
 
@@ -128,4 +141,5 @@ class WorkflowStepActivities:
         """Record the end and publish its events: one local activity (one marker) per run."""
         await self.record_workflow_run(data)
         return await self.events.publish_events(
-            PublishEventsInput(user_id=data.user_id, events=data.events))
+            PublishEventsInput(user_id=data.user_id, events=data.events)
+        )

@@ -81,8 +81,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         new_admin = await ensure_admin_key(db, settings)
         if new_admin:
             print(
-                "\n  Bootstrap admin key (shown once, store it now):\n"
-                f"    {new_admin}\n",
+                f"\n  Bootstrap admin key (shown once, store it now):\n    {new_admin}\n",
                 flush=True,
             )
         svc = Services(

@@ -41,8 +41,11 @@ def validate(model: type[M], data: Any, *, missing_is_400: bool = True) -> M:
         return model.model_validate(data)
     except ValidationError as exc:
         problems = describe(exc)
-        missing = [p["field"] for p, e in zip(problems, exc.errors(), strict=True)
-                   if e["type"] == "missing"]
+        missing = [
+            p["field"]
+            for p, e in zip(problems, exc.errors(), strict=True)
+            if e["type"] == "missing"
+        ]
         message = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
         if missing and missing_is_400:
             raise BadRequest(

@@ -39,8 +39,9 @@ async def ensure_admin_key(db: Database, settings: Settings) -> str | None:
             return None
         raw = generate_key()
         session.add(
-            ApiKey(name=ADMIN_NAME, key_hash=hash_key(raw), key_preview=preview(raw),
-                   permissions=["*"])
+            ApiKey(
+                name=ADMIN_NAME, key_hash=hash_key(raw), key_preview=preview(raw), permissions=["*"]
+            )
         )
         await session.commit()
         return raw

@@ -44,6 +44,6 @@ def grants(held: list[str] | tuple[str, ...], wanted: str) -> bool:
 
 def covers(held: list[str], asked: list[str]) -> bool:
     """A key may only mint keys whose scopes it holds itself."""
-    return ALL in held or (all(scope in held for scope in asked if scope != ALL) and (
-        ALL not in asked
-    ))
+    return ALL in held or (
+        all(scope in held for scope in asked if scope != ALL) and (ALL not in asked)
+    )

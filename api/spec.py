@@ -47,8 +47,9 @@ def operation(
         setattr(
             handler,
             ATTRIBUTE,
-            Operation(summary, tag, scope, body, query, dict(responses or {}), description,
-                      global_key),
+            Operation(
+                summary, tag, scope, body, query, dict(responses or {}), description, global_key
+            ),
         )
         return handler
 

@@ -62,8 +62,9 @@ class BenchStack:
     def api(self, key: str | None = None) -> httpx.AsyncClient:
         headers = {"x-api-key": key or ADMIN_KEY}
         limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
-        return httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=120,
-                                 limits=limits)
+        return httpx.AsyncClient(
+            base_url=self.base_url, headers=headers, timeout=120, limits=limits
+        )
 
     def fast(self, key: str | None = None) -> FastClient:
         """A lean HTTP client (aiohttp) for measured loops, so client overhead stays small."""
@@ -107,8 +108,9 @@ class FastClient:
         # Drop idle connections before uvicorn does (its keep-alive timeout is 5 s), so a
         # request never races the server closing the connection it was sent on.
         connector = aiohttp.TCPConnector(limit=200, keepalive_timeout=2)
-        self.session = aiohttp.ClientSession(self.base_url, headers=self.headers,
-                                             connector=connector)
+        self.session = aiohttp.ClientSession(
+            self.base_url, headers=self.headers, connector=connector
+        )
         return self
 
     async def __aexit__(self, *_exc: object) -> None:
@@ -151,7 +153,8 @@ async def bench_stack(
         }
         env.update({f"TASKYARD_{k.upper()}": v for k, v in overrides.items()})
         values: dict[str, Any] = {
-            k.removeprefix("TASKYARD_").lower(): v for k, v in env.items()
+            k.removeprefix("TASKYARD_").lower(): v
+            for k, v in env.items()
             if k.startswith("TASKYARD_")
         }
         settings = Settings.model_validate(values)
@@ -166,8 +169,11 @@ async def bench_stack(
             for script in (["worker.py", *(worker_args or [])], ["server.py"]):
                 children.append(
                     subprocess.Popen(  # noqa: ASYNC220 (a child process, not a blocking call)
-                        [sys.executable, *script], cwd=ROOT, env=env,
-                        **quiet, **child_options(),  # type: ignore[call-overload]
+                        [sys.executable, *script],
+                        cwd=ROOT,
+                        env=env,
+                        **quiet,
+                        **child_options(),  # type: ignore[call-overload]
                     )
                 )
             base_url = f"http://127.0.0.1:{api_port}"
@@ -192,8 +198,12 @@ async def _wait_healthy(base_url: str, timeout: float = 60.0) -> None:
             await asyncio.sleep(0.2)
 
 
-ROLES = (("temporal", "temporal"), ("worker.py", "worker"), ("server.py", "api"),
-         ("_raw", "raw worker"))
+ROLES = (
+    ("temporal", "temporal"),
+    ("worker.py", "worker"),
+    ("server.py", "api"),
+    ("_raw", "raw worker"),
+)
 
 
 def cpu_seconds() -> dict[str, float]:
@@ -210,8 +220,11 @@ def cpu_seconds() -> dict[str, float]:
             line = " ".join(proc.cmdline())
         except psutil.Error:
             continue
-        role = "bench" if proc.pid == me.pid else next(
-            (name for key, name in ROLES if key in line), "other")
+        role = (
+            "bench"
+            if proc.pid == me.pid
+            else next((name for key, name in ROLES if key in line), "other")
+        )
         used[role] = used.get(role, 0.0) + times.user + times.system
     return used
 
@@ -252,9 +265,7 @@ class Stats:
         return f"{label:<28} cpu ms/op  {parts}  total {sum(per.values()):.1f}"
 
 
-async def measure(
-    total: int, concurrency: int, call: Callable[[int], Awaitable[Any]]
-) -> Stats:
+async def measure(total: int, concurrency: int, call: Callable[[int], Awaitable[Any]]) -> Stats:
     """Run ``call(i)`` for i in range(total), ``concurrency`` at a time; time each call."""
     latencies: list[float] = []
     counter = iter(range(total))
@@ -278,8 +289,12 @@ def combined(runs: list[Stats]) -> Stats:
     for r in runs:
         for k, v in (r.cpu or {}).items():
             cpu[k] = cpu.get(k, 0.0) + v
-    return Stats(sum(r.count for r in runs), sum(r.seconds for r in runs),
-                 [x for r in runs for x in r.latencies], cpu)
+    return Stats(
+        sum(r.count for r in runs),
+        sum(r.seconds for r in runs),
+        [x for r in runs for x in r.latencies],
+        cpu,
+    )
 
 
 def compare(label: str, api: Stats, raw: Stats) -> str:
@@ -310,7 +325,7 @@ def round_ratios(label: str, api: list[Stats], raw: list[Stats]) -> str:
     """Throughput ratio api/raw of each ABBA round (two phases a side), and their median."""
     ratios = []
     for r in range(min(len(api), len(raw)) // 2):
-        ours, base = combined(api[2 * r:2 * r + 2]), combined(raw[2 * r:2 * r + 2])
+        ours, base = combined(api[2 * r : 2 * r + 2]), combined(raw[2 * r : 2 * r + 2])
         ratios.append(ours.rate / base.rate if base.rate else 0.0)
     shown = " ".join(f"{x:.2f}" for x in ratios)
     median = statistics.median(ratios) if ratios else 0.0

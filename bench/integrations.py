@@ -32,8 +32,10 @@ PARAMS = {"channel": "C0GENERAL", "text": "benchmark"}
 
 async def main() -> None:
     slack = FakeSlack()
-    async with serve(slack.app()) as slack_url, \
-            bench_stack(slack_base_url=slack_url + "/api/") as stack:
+    async with (
+        serve(slack.app()) as slack_url,
+        bench_stack(slack_base_url=slack_url + "/api/") as stack,
+    ):
         owner, key = await stack.new_user()
         async with stack.api(key) as api:
             r = await api.post("/api/v1/apps", json={"name": "bench", "redirectUrls": []})
@@ -41,13 +43,16 @@ async def main() -> None:
             app_id, secret = r.json()["appId"], r.json()["jwtSecret"]
             r = await api.post(f"/v1/{app_id}/integrations/configure", json={"toolkit": "slack"})
             r.raise_for_status()
-        token = jwt.encode({"sub": "bench-user", "exp": int(time.time()) + 3600}, secret,
-                           algorithm="HS256")
+        token = jwt.encode(
+            {"sub": "bench-user", "exp": int(time.time()) + 3600}, secret, algorithm="HS256"
+        )
         async with stack.api() as api:
             api.headers.pop("x-api-key")
             api.headers["Authorization"] = f"Bearer {token}"
-            r = await api.post(f"/v1/{app_id}/integrations/connect",
-                               json={"toolkit": "slack", "credentials": {"bot_token": VALID_TOKEN}})
+            r = await api.post(
+                f"/v1/{app_id}/integrations/connect",
+                json={"toolkit": "slack", "credentials": {"bot_token": VALID_TOKEN}},
+            )
             r.raise_for_status()
             connection_id = r.json()["connectionId"]
             queue = queues.task_queue(stack.settings.task_queue_prefix, queues.TOOLS)
@@ -60,10 +65,16 @@ async def main() -> None:
             async def raw_execute(_i: int) -> None:
                 result = await stack.client.execute_workflow(
                     ToolExecutionWorkflow.run,
-                    ToolExecutionInput(user_id=owner, tool_name=TOOL, params=PARAMS,
-                                       credential_id=connection_id, timeout_seconds=60,
-                                       heartbeat_timeout_seconds=10),
-                    id="raw_" + uuid.uuid4().hex, task_queue=queue,
+                    ToolExecutionInput(
+                        user_id=owner,
+                        tool_name=TOOL,
+                        params=PARAMS,
+                        credential_id=connection_id,
+                        timeout_seconds=60,
+                        heartbeat_timeout_seconds=10,
+                    ),
+                    id="raw_" + uuid.uuid4().hex,
+                    task_queue=queue,
                     search_attributes=start_attributes(owner, "tool_execution"),
                     memo=start_memo(f"Queued {TOOL}", {"toolName": TOOL}),
                 )
@@ -81,8 +92,10 @@ async def main() -> None:
     raw.latencies = raw_1.latencies + raw_2.latencies
     api_s.count, api_s.seconds = api_1.count + api_2.count, api_1.seconds + api_2.seconds
     api_s.latencies = api_1.latencies + api_2.latencies
-    print(f"concurrency {CONCURRENCY}; SLACK_SEND_MESSAGE against a local Slack Web API; "
-          f"{len(slack.messages)} messages posted")
+    print(
+        f"concurrency {CONCURRENCY}; SLACK_SEND_MESSAGE against a local Slack Web API; "
+        f"{len(slack.messages)} messages posted"
+    )
     print(raw.line("raw execute_workflow"))
     print(api_s.line("API integrations/execute"))
     print(compare("end-to-end", api_s, raw) + " (goal: ratio >= 0.85)")

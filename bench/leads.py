@@ -92,12 +92,16 @@ async def import_leads(stack: BenchStack, key: str) -> float:
     writer = csv.writer(out)
     writer.writerow(["first_name", "last_name", "email", "phone", "tags"])
     for i in range(LEADS):
-        writer.writerow([f"first{i}", f"LAST{i}", f"lead{i}@company{i % 300}.com",
-                         "+1 415 555 2671", "bench"])
+        writer.writerow(
+            [f"first{i}", f"LAST{i}", f"lead{i}@company{i % 300}.com", "+1 415 555 2671", "bench"]
+        )
     async with stack.api(key) as api:
         started = time.perf_counter()
-        r = await api.post("/api/v2/leads/import", content=out.getvalue().encode(),
-                           headers={"content-type": "text/csv"})
+        r = await api.post(
+            "/api/v2/leads/import",
+            content=out.getvalue().encode(),
+            headers={"content-type": "text/csv"},
+        )
         r.raise_for_status()
         job = await wait_done(stack, key, r.json()["data"]["jobId"])
         assert job["status"] == "completed", job
@@ -121,19 +125,27 @@ async def enrich_via_api(stack: BenchStack, key: str) -> tuple[float, str, int]:
 
 async def enrich_raw(stack: BenchStack, db: Database, user_id: str) -> float:
     job_id = "raw_" + uuid.uuid4().hex
-    await enrichment_repo.save_batch(db, EnrichmentBatch(
-        id=job_id, user_id=user_id, filter={"tag": "bench"}, providers=["local"],
-        fields=list(ENRICHABLE_FIELDS),
-    ))
+    await enrichment_repo.save_batch(
+        db,
+        EnrichmentBatch(
+            id=job_id,
+            user_id=user_id,
+            filter={"tag": "bench"},
+            providers=["local"],
+            fields=list(ENRICHABLE_FIELDS),
+        ),
+    )
     started = time.perf_counter()
     result = await stack.client.execute_workflow(
         "EnrichmentBatchWorkflow",
-        EnrichmentBatchInput(batch_id=job_id, user_id=user_id,
-                             chunk_size=stack.settings.enrichment_chunk_size),
+        EnrichmentBatchInput(
+            batch_id=job_id, user_id=user_id, chunk_size=stack.settings.enrichment_chunk_size
+        ),
         id=job_id,
         task_queue=queues.task_queue(stack.settings.task_queue_prefix, queues.ENRICHMENT),
         search_attributes=start_attributes(user_id, "data_enrichment"),
-        memo=start_memo("raw", {}), result_type=EnrichmentBatchOutput,
+        memo=start_memo("raw", {}),
+        result_type=EnrichmentBatchOutput,
     )
     assert result.enriched == LEADS, result
     return time.perf_counter() - started
@@ -147,15 +159,30 @@ async def fill_leads(db: Database, user_id: str, count: int) -> None:
         for i in range(start, min(count, start + 5000)):
             lead_id = new_lead_id()
             email = f"filler{i}@example{i % 997}.org"
-            rows.append({
-                "id": lead_id, "user_id": user_id, "first_name": f"Filler{i}",
-                "last_name": f"Person{i % 1000}", "email": email, "email_key": email,
-                "company": f"Company {i % 500}", "phone": None, "linkedin_url": None,
-                "job_title": None, "location": None, "notes": None,
-                "tags": ["filler"] if i % 10 else ["filler", "vip"], "custom_fields": {},
-                "status": "new", "search_text": f"filler{i} person{i % 1000} {email}",
-                "enrichment": None, "enriched_at": None, "created_at": now, "updated_at": now,
-            })
+            rows.append(
+                {
+                    "id": lead_id,
+                    "user_id": user_id,
+                    "first_name": f"Filler{i}",
+                    "last_name": f"Person{i % 1000}",
+                    "email": email,
+                    "email_key": email,
+                    "company": f"Company {i % 500}",
+                    "phone": None,
+                    "linkedin_url": None,
+                    "job_title": None,
+                    "location": None,
+                    "notes": None,
+                    "tags": ["filler"] if i % 10 else ["filler", "vip"],
+                    "custom_fields": {},
+                    "status": "new",
+                    "search_text": f"filler{i} person{i % 1000} {email}",
+                    "enrichment": None,
+                    "enriched_at": None,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
             tags.append({"lead_id": lead_id, "user_id": user_id, "tag": "filler"})
             if i % 10 == 0:
                 tags.append({"lead_id": lead_id, "user_id": user_id, "tag": "vip"})
@@ -169,14 +196,20 @@ async def list_latency(stack: BenchStack, db: Database, user_id: str, key: str) 
     cases = [("default", {}), ("search", {"search": "person42"}), ("tag", {"tag": "vip"})]
     async with stack.api(key) as api:
         for label, params in cases:
+
             async def api_call(i: int, params: dict[str, Any] = params) -> None:
                 r = await api.get("/api/v2/leads", params={**params, "offset": (i % 20) * 50})
                 r.raise_for_status()
 
             async def raw_call(i: int, params: dict[str, Any] = params) -> None:
                 await lead_repo.list_leads(
-                    db, user_id, lead_repo.LeadFilter(**params), sort="created_at",
-                    order="desc", limit=50, offset=(i % 20) * 50,
+                    db,
+                    user_id,
+                    lead_repo.LeadFilter(**params),
+                    sort="created_at",
+                    order="desc",
+                    limit=50,
+                    offset=(i % 20) * 50,
                 )
 
             await measure(20, CONCURRENCY, api_call)  # warm up
@@ -184,8 +217,10 @@ async def list_latency(stack: BenchStack, db: Database, user_id: str, key: str) 
             raw_stats: Stats = await measure(LIST_CALLS, CONCURRENCY, raw_call)
             print("  " + api_stats.line(f"GET /api/v2/leads {label}"))
             print("  " + raw_stats.line(f"direct DB page {label}"))
-            print(f"  {label}: p99 ratio api/direct-db = "
-                  f"{api_stats.pct(99) / max(raw_stats.pct(99), 1e-9):.2f}")
+            print(
+                f"  {label}: p99 ratio api/direct-db = "
+                f"{api_stats.pct(99) / max(raw_stats.pct(99), 1e-9):.2f}"
+            )
 
 
 async def main() -> None:
@@ -199,13 +234,19 @@ async def main() -> None:
             assert processed == LEADS
             events, runs = await history_events(stack, job_id)
             raw_seconds = await enrich_raw(stack, db, user_id)
-            print(f"  enrich {LEADS} leads (local, API): {api_seconds:.1f}s, "
-                  f"{LEADS / api_seconds:.0f} leads/s")
-            print(f"  enrich {LEADS} leads (local, raw temporalio start): {raw_seconds:.1f}s, "
-                  f"{LEADS / raw_seconds:.0f} leads/s")
+            print(
+                f"  enrich {LEADS} leads (local, API): {api_seconds:.1f}s, "
+                f"{LEADS / api_seconds:.0f} leads/s"
+            )
+            print(
+                f"  enrich {LEADS} leads (local, raw temporalio start): {raw_seconds:.1f}s, "
+                f"{LEADS / raw_seconds:.0f} leads/s"
+            )
             print(f"  enrichment: throughput ratio api/raw = {raw_seconds / api_seconds:.2f}")
-            print(f"  history: {events} events in {runs} run(s) = "
-                  f"{1000 * events / LEADS:.1f} events per 1,000 leads")
+            print(
+                f"  history: {events} events in {runs} run(s) = "
+                f"{1000 * events / LEADS:.1f} events per 1,000 leads"
+            )
             await fill_leads(db, user_id, LIST_TOTAL - LEADS)
             await list_latency(stack, db, user_id, key)
         finally:

@@ -66,9 +66,11 @@ async def accounts(stack: BenchStack, settings: dict[str, Any]) -> list[tuple[st
     return users
 
 
-def spread(users: list[tuple[str, str]], call: Callable[[str, str, int], Awaitable[None]]
-           ) -> Callable[[int], Awaitable[None]]:
+def spread(
+    users: list[tuple[str, str]], call: Callable[[str, str, int], Awaitable[None]]
+) -> Callable[[int], Awaitable[None]]:
     """Call ``i`` goes to account ``i % ACCOUNTS``, so all accounts fill at once."""
+
     async def one(i: int) -> None:
         user_id, key = users[i % len(users)]
         await call(user_id, key, i)
@@ -83,12 +85,19 @@ async def governor_events(stack: BenchStack, account_id: str) -> int:
     run_id = first.workflow_execution_started_event_attributes.first_execution_run_id
     total = 0
     while run_id:
-        events = [e async for e in stack.client.get_workflow_handle(
-            governor_id(account_id), run_id=run_id).fetch_history_events()]
+        events = [
+            e
+            async for e in stack.client.get_workflow_handle(
+                governor_id(account_id), run_id=run_id
+            ).fetch_history_events()
+        ]
         total += len(events)
         attrs = events[-1].workflow_execution_continued_as_new_event_attributes
-        run_id = attrs.new_execution_run_id if events[-1].HasField(
-            "workflow_execution_continued_as_new_event_attributes") else ""
+        run_id = (
+            attrs.new_execution_run_id
+            if events[-1].HasField("workflow_execution_continued_as_new_event_attributes")
+            else ""
+        )
     return total
 
 
@@ -118,44 +127,67 @@ def say(line: str) -> None:
 async def run(stack: BenchStack, db: Database) -> None:
     total = ACCOUNTS * PER_ACCOUNT
     paced = {"workingHours": None}
-    fast = {"workingHours": None, "minDelaySeconds": 0, "maxDelaySeconds": 0,
-            "dailyLimits": MANY, "weeklyLimits": MANY}
-    api_users, raw_users, run_users = (await accounts(stack, paced),
-                                       await accounts(stack, paced), await accounts(stack, fast))
+    fast = {
+        "workingHours": None,
+        "minDelaySeconds": 0,
+        "maxDelaySeconds": 0,
+        "dailyLimits": MANY,
+        "weeklyLimits": MANY,
+    }
+    api_users, raw_users, run_users = (
+        await accounts(stack, paced),
+        await accounts(stack, paced),
+        await accounts(stack, fast),
+    )
     queue = queues.task_queue(stack.settings.task_queue_prefix, queues.LINKEDIN)
     profile = "https://www.linkedin.com/in/bench-member-{}"
-    say(f"{total} viewProfile actions, {ACCOUNTS} accounts x {PER_ACCOUNT}, "
-        f"{CONCURRENCY} requests at a time, sandbox provider")
+    say(
+        f"{total} viewProfile actions, {ACCOUNTS} accounts x {PER_ACCOUNT}, "
+        f"{CONCURRENCY} requests at a time, sandbox provider"
+    )
 
-    raw_accounts = dict(zip([u for u, _k in raw_users], await account_ids(db, raw_users),
-                            strict=True))
+    raw_accounts = dict(
+        zip([u for u, _k in raw_users], await account_ids(db, raw_users), strict=True)
+    )
     for account_id in raw_accounts.values():
-        await ensure_governor(stack.client, account_id=account_id, settings=LinkedInSettings(
-            working_hours=None), queue=queue)
+        await ensure_governor(
+            stack.client,
+            account_id=account_id,
+            settings=LinkedInSettings(working_hours=None),
+            queue=queue,
+        )
 
     async def raw(user_id: str, _key: str, i: int) -> None:
         await stack.client.start_workflow(
             LinkedInActionWorkflow.run,
-            LinkedInActionInput(user_id=user_id, account_id=raw_accounts[user_id],
-                                action_type="viewProfile", profile_url=profile.format(i)),
-            id="job_raw_" + uuid.uuid4().hex, task_queue=queue,
+            LinkedInActionInput(
+                user_id=user_id,
+                account_id=raw_accounts[user_id],
+                action_type="viewProfile",
+                profile_url=profile.format(i),
+            ),
+            id="job_raw_" + uuid.uuid4().hex,
+            task_queue=queue,
             search_attributes=start_attributes(user_id, "linkedin_action"),
             memo=start_memo("Queued", {"actionType": "viewProfile"}),
         )
 
     async def all_held(ids: list[str], expected: int) -> bool:
         views = [await governor_view(stack.client, a) for a in ids]
-        return all(v is not None and v.queued + v.totals.get("granted", 0) == expected
-                   for v in views)
+        return all(
+            v is not None and v.queued + v.totals.get("granted", 0) == expected for v in views
+        )
 
     clients = {key: stack.fast(key) for _u, key in [*api_users, *run_users]}
     for client in clients.values():
         await client.__aenter__()
     try:
+
         async def via_api(_user: str, key: str, i: int) -> None:
             status, body = await clients[key].post(
                 "/api/v2/linkedin/actions",
-                {"actionType": "viewProfile", "profileUrl": profile.format(i)})
+                {"actionType": "viewProfile", "profileUrl": profile.format(i)},
+            )
             assert status == 202, body
 
         # 1: run 1,000 to completion through 20 governors with no pacing (first, while
@@ -165,13 +197,17 @@ async def run(stack: BenchStack, db: Database) -> None:
         run_stats = await measure(total, CONCURRENCY, spread(run_users, via_api))
         say(run_stats.line("API POST (no-delay accounts)"))
         done = await until(lambda: _completed(stack, run_users, total)) - started
-        say(f"until all {total} ran (no delay, {ACCOUNTS} governors in parallel): "
-            f"{done:.1f} s, {total / done:.1f} actions/s")
+        say(
+            f"until all {total} ran (no delay, {ACCOUNTS} governors in parallel): "
+            f"{done:.1f} s, {total / done:.1f} actions/s"
+        )
         events = sum([await governor_events(stack, a) for a in run_ids])
         views = [await governor_view(stack.client, a) for a in run_ids]
         runs = sum(v.runs for v in views if v is not None)
-        say(f"governor history to completion: {events} events in {runs} runs, "
-            f"{events / total:.1f} per action")
+        say(
+            f"governor history to completion: {events} events in {runs} runs, "
+            f"{events / total:.1f} per action"
+        )
 
         # 2: schedule with default pacing, then wait until every governor holds its actions;
         # and raw starts for the same number, on other accounts.
@@ -180,11 +216,12 @@ async def run(stack: BenchStack, db: Database) -> None:
         api_stats = await measure(total, CONCURRENCY, spread(api_users, via_api))
         say(api_stats.line("API POST /linkedin/actions"))
         scheduled = await until(lambda: all_held(api_ids, PER_ACCOUNT)) - started
-        say(f"until all {total} held by their governors (paced): {scheduled:.1f} s "
-            f"after the first request")
+        say(
+            f"until all {total} held by their governors (paced): {scheduled:.1f} s "
+            f"after the first request"
+        )
         events = sum([await governor_events(stack, a) for a in api_ids])
-        say(f"governor history while scheduling: {events} events, "
-            f"{events / total:.1f} per action")
+        say(f"governor history while scheduling: {events} events, {events / total:.1f} per action")
         raw_stats = await measure(total, CONCURRENCY, spread(raw_users, raw))
         say(raw_stats.line("raw start_workflow"))
         say(compare("scheduling", api_stats, raw_stats))
@@ -196,8 +233,10 @@ async def run(stack: BenchStack, db: Database) -> None:
 async def _completed(stack: BenchStack, users: list[tuple[str, str]], expected: int) -> bool:
     """One visibility count for all the accounts' finished jobs."""
     ids = ", ".join(f"'{u}'" for u, _k in users)
-    query = (f"TaskyardJobType = 'linkedin_action' AND ExecutionStatus = 'Completed' "
-             f"AND TaskyardUserId IN ({ids})")
+    query = (
+        f"TaskyardJobType = 'linkedin_action' AND ExecutionStatus = 'Completed' "
+        f"AND TaskyardUserId IN ({ids})"
+    )
     return (await stack.client.count_workflows(query)).count >= expected
 
 

@@ -15,8 +15,9 @@ from typing import Any
 from temporalio.worker import Worker
 
 
-async def serve_raw(queue: str, workflows: Sequence[type], activities: Sequence[Callable[..., Any]]
-                    ) -> None:
+async def serve_raw(
+    queue: str, workflows: Sequence[type], activities: Sequence[Callable[..., Any]]
+) -> None:
     from engine.services.temporal import connect
     from settings import get_settings
 

@@ -42,21 +42,30 @@ async def main() -> None:
 
         def raw_input() -> ToolExecutionInput:
             return ToolExecutionInput(
-                user_id=user_id, tool_name="HTTP_REQUEST", params=params,
-                timeout_seconds=60, heartbeat_timeout_seconds=10,
+                user_id=user_id,
+                tool_name="HTTP_REQUEST",
+                params=params,
+                timeout_seconds=60,
+                heartbeat_timeout_seconds=10,
             )
 
         async def raw_start(_i: int) -> None:
             await stack.client.start_workflow(
-                ToolExecutionWorkflow.run, raw_input(), id="raw_" + uuid.uuid4().hex,
-                task_queue=queue, search_attributes=start_attributes(user_id, "tool_execution"),
+                ToolExecutionWorkflow.run,
+                raw_input(),
+                id="raw_" + uuid.uuid4().hex,
+                task_queue=queue,
+                search_attributes=start_attributes(user_id, "tool_execution"),
                 memo=start_memo("Queued HTTP_REQUEST", {"toolName": "HTTP_REQUEST"}),
             )
 
         async def raw_execute(_i: int) -> None:
             await stack.client.execute_workflow(
-                ToolExecutionWorkflow.run, raw_input(), id="raw_" + uuid.uuid4().hex,
-                task_queue=queue, search_attributes=start_attributes(user_id, "tool_execution"),
+                ToolExecutionWorkflow.run,
+                raw_input(),
+                id="raw_" + uuid.uuid4().hex,
+                task_queue=queue,
+                search_attributes=start_attributes(user_id, "tool_execution"),
                 memo=start_memo("Queued HTTP_REQUEST", {"toolName": "HTTP_REQUEST"}),
             )
 

@@ -36,8 +36,10 @@ async def raw_post(data: RawDelivery) -> int:
     global _http
     if _http is None:
         _http = httpx.AsyncClient(limits=httpx.Limits(max_connections=200))
-    body = json.dumps({"event": data.event, "timestamp": "2024-01-01T00:00:00Z",
-                       "data": data.data}, separators=(",", ":")).encode()
+    body = json.dumps(
+        {"event": data.event, "timestamp": "2024-01-01T00:00:00Z", "data": data.data},
+        separators=(",", ":"),
+    ).encode()
     headers = {
         "Content-Type": "application/json",
         "X-Webhook-Signature": hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest(),
@@ -53,7 +55,9 @@ class RawWebhookWorkflow:
     @workflow.run
     async def run(self, data: RawDelivery) -> int:
         return await workflow.execute_activity(
-            raw_post, data, start_to_close_timeout=timedelta(seconds=30),
+            raw_post,
+            data,
+            start_to_close_timeout=timedelta(seconds=30),
             retry_policy=RetryPolicy(maximum_attempts=5),
         )
 

@@ -77,7 +77,9 @@ class Receiver:
 
 
 async def phase(
-    receiver: Receiver, ids: list[list[str]], send: Callable[[int], Awaitable[None]],
+    receiver: Receiver,
+    ids: list[list[str]],
+    send: Callable[[int], Awaitable[None]],
     concurrency: int,
 ) -> Stats:
     """``send(i)`` emits what produces deliveries ``ids[i]``; timed from send to receipt."""
@@ -97,15 +99,22 @@ async def phase(
     every = [d for group in ids for d in group]
     await receiver.wait(every)
     finished = max(receiver.arrived[d] for d in every)
-    return Stats(len(every), finished - started, [receiver.arrived[d] - sent[d] for d in every],
-                 cpu_delta(cpu_before, cpu_seconds()))
+    return Stats(
+        len(every),
+        finished - started,
+        [receiver.arrived[d] - sent[d] for d in every],
+        cpu_delta(cpu_before, cpu_seconds()),
+    )
 
 
 async def endpoints(stack: BenchStack, key: str, url: str, count: int) -> list[str]:
     async with stack.fast(key) as api:
+
         async def one(i: int) -> str:
-            status, body = await api.post("/api/v1/webhooks", {
-                "name": f"bench {i}", "url": f"{url}/{i}", "events": ["lead.created"]})
+            status, body = await api.post(
+                "/api/v1/webhooks",
+                {"name": f"bench {i}", "url": f"{url}/{i}", "events": ["lead.created"]},
+            )
             assert status == 201, body
             return str(body["id"])
 
@@ -117,15 +126,27 @@ async def run(stack: BenchStack, receiver: Receiver, url: str, db: Database) -> 
 
     async def publish(user: str, event_id: str) -> None:
         # As the API publishes (lead.created): with the database at hand.
-        await publish_event(stack.client, user, "lead.created", {"leadId": event_id},
-                            event_id, task_queue_prefix=prefix, db=db)
+        await publish_event(
+            stack.client,
+            user,
+            "lead.created",
+            {"leadId": event_id},
+            event_id,
+            task_queue_prefix=prefix,
+            db=db,
+        )
 
     async def raw(delivery_id: str) -> None:
         await stack.client.start_workflow(
             RawWebhookWorkflow.run,
-            RawDelivery(url=f"{url}/raw", delivery_id=delivery_id, event="lead.created",
-                        data={"leadId": delivery_id}),
-            id=delivery_id, task_queue=RAW_QUEUE,
+            RawDelivery(
+                url=f"{url}/raw",
+                delivery_id=delivery_id,
+                event="lead.created",
+                data={"leadId": delivery_id},
+            ),
+            id=delivery_id,
+            task_queue=RAW_QUEUE,
         )
 
     fan_user, fan_key = await stack.new_user()
@@ -135,8 +156,12 @@ async def run(stack: BenchStack, receiver: Receiver, url: str, db: Database) -> 
 
     # Warm both paths before measuring.
     warm = [event_id_for(uuid.uuid4().hex, "lead.created") for _ in range(20)]
-    await phase(receiver, [[delivery_id_for(e, single)] for e in warm],
-                lambda i: publish(one_user, warm[i]), 5)
+    await phase(
+        receiver,
+        [[delivery_id_for(e, single)] for e in warm],
+        lambda i: publish(one_user, warm[i]),
+        5,
+    )
     warm_raw = [f"raw_{uuid.uuid4().hex}" for _ in range(20)]
     await phase(receiver, [[w] for w in warm_raw], lambda i: raw(warm_raw[i]), 5)
     await stack.drain()
@@ -148,8 +173,12 @@ async def run(stack: BenchStack, receiver: Receiver, url: str, db: Database) -> 
 
     async def fan_phase() -> Stats:
         event = event_id_for(uuid.uuid4().hex, "lead.created")
-        return await phase(receiver, [[delivery_id_for(event, e) for e in many]],
-                           lambda _i: publish(fan_user, event), 1)
+        return await phase(
+            receiver,
+            [[delivery_id_for(event, e) for e in many]],
+            lambda _i: publish(fan_user, event),
+            1,
+        )
 
     per_phase = EVENTS // (2 * ROUNDS)
 
@@ -159,8 +188,12 @@ async def run(stack: BenchStack, receiver: Receiver, url: str, db: Database) -> 
 
     async def many_phase() -> Stats:
         events = [event_id_for(uuid.uuid4().hex, "lead.created") for _ in range(per_phase)]
-        return await phase(receiver, [[delivery_id_for(e, single)] for e in events],
-                           lambda i: publish(one_user, events[i]), CONCURRENCY)
+        return await phase(
+            receiver,
+            [[delivery_id_for(e, single)] for e in events],
+            lambda i: publish(one_user, events[i]),
+            CONCURRENCY,
+        )
 
     fans = await abba(ROUNDS, stack.drain, raw_fan_phase, fan_phase)
     halves = await abba(ROUNDS, stack.drain, raw_many_phase, many_phase)
@@ -199,13 +232,18 @@ async def run(stack: BenchStack, receiver: Receiver, url: str, db: Database) -> 
 
 async def main() -> None:
     receiver = Receiver()
-    async with serve(receiver.app()) as url, bench_stack(
-        worker_args=["--queue", "webhooks"]
-    ) as stack:
+    async with (
+        serve(receiver.app()) as url,
+        bench_stack(worker_args=["--queue", "webhooks"]) as stack,
+    ):
         log = (stack.state_dir / "raw-worker.log").open("ab")
         raw_worker = subprocess.Popen(  # noqa: ASYNC220 (a child process)
-            [sys.executable, "-m", "bench.webhook_raw"], cwd=ROOT, env=stack.env,
-            start_new_session=True, stdout=log, stderr=log,
+            [sys.executable, "-m", "bench.webhook_raw"],
+            cwd=ROOT,
+            env=stack.env,
+            start_new_session=True,
+            stdout=log,
+            stderr=log,
         )
         db = Database(stack.settings.database_url)
         try:

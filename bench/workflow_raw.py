@@ -43,7 +43,9 @@ class RawStepsWorkflow:
     async def run(self, data: RawSteps) -> int:
         for url in data.urls:
             await workflow.execute_activity(
-                raw_http_get, url, start_to_close_timeout=timedelta(seconds=60),
+                raw_http_get,
+                url,
+                start_to_close_timeout=timedelta(seconds=60),
                 retry_policy=RetryPolicy(maximum_attempts=3),
             )
         return len(data.urls)

@@ -39,24 +39,36 @@ async def _ok(request: Request) -> JSONResponse:
 
 def definition(base: str) -> dict[str, object]:
     steps: list[dict[str, object]] = [
-        {"name": "s0", "type": "http_request", "config": {"url": f"{base}/ok?n=0"}}]
+        {"name": "s0", "type": "http_request", "config": {"url": f"{base}/ok?n=0"}}
+    ]
     for i in range(1, STEPS):
-        steps.append({"name": f"s{i}", "type": "http_request",
-                      "config": {"url": f"{base}/ok?n={{{{steps.s{i - 1}.output.body.n}}}}"}})
+        steps.append(
+            {
+                "name": f"s{i}",
+                "type": "http_request",
+                "config": {"url": f"{base}/ok?n={{{{steps.s{i - 1}.output.body.n}}}}"},
+            }
+        )
     return {"name": "bench", "definition": {"steps": steps}}
 
 
 def per_step(stats: Stats, label: str) -> str:
-    return (f"{label:<28} step latency p50 {stats.pct(50) / STEPS:6.1f} ms  "
-            f"p99 {stats.pct(99) / STEPS:6.1f} ms")
+    return (
+        f"{label:<28} step latency p50 {stats.pct(50) / STEPS:6.1f} ms  "
+        f"p99 {stats.pct(99) / STEPS:6.1f} ms"
+    )
 
 
 async def main() -> None:
     target = Starlette(routes=[Route("/ok", _ok)])
     async with serve(target) as base, bench_stack(worker_args=["--queue", "workflows"]) as stack:
         raw_worker = subprocess.Popen(  # noqa: ASYNC220 (a child process)
-            [sys.executable, "-m", "bench.workflow_raw"], cwd=ROOT, env=stack.env,
-            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [sys.executable, "-m", "bench.workflow_raw"],
+            cwd=ROOT,
+            env=stack.env,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         try:
             _user, key = await stack.new_user()
@@ -68,14 +80,19 @@ async def main() -> None:
 
             async def raw(_i: int) -> None:
                 done = await stack.client.execute_workflow(
-                    RawStepsWorkflow.run, RawSteps(urls=urls), id="raw_" + uuid.uuid4().hex,
-                    task_queue=RAW_QUEUE)
+                    RawStepsWorkflow.run,
+                    RawSteps(urls=urls),
+                    id="raw_" + uuid.uuid4().hex,
+                    task_queue=RAW_QUEUE,
+                )
                 assert done == STEPS
 
             async with stack.fast(key) as api:
+
                 async def taskyard(_i: int) -> None:
-                    status, body = await api.post(f"/api/v1/workflows/{workflow_id}/execute",
-                                                  {"input": {}})
+                    status, body = await api.post(
+                        f"/api/v1/workflows/{workflow_id}/execute", {"input": {}}
+                    )
                     assert status == 202, body
                     state = await stack.client.get_workflow_handle(body["executionId"]).result()
                     assert state["status"] == "completed", state
@@ -85,9 +102,12 @@ async def main() -> None:
                 # Drift and noise from other load hit both sides alike; the totals are what
                 # is compared.
                 per_phase = EXECUTIONS // (2 * ROUNDS)
-                results = await abba(ROUNDS, stack.drain,
-                                     lambda: measure(per_phase, CONCURRENCY, raw),
-                                     lambda: measure(per_phase, CONCURRENCY, taskyard))
+                results = await abba(
+                    ROUNDS,
+                    stack.drain,
+                    lambda: measure(per_phase, CONCURRENCY, raw),
+                    lambda: measure(per_phase, CONCURRENCY, taskyard),
+                )
         finally:
             raw_worker.terminate()
             try:
@@ -96,8 +116,10 @@ async def main() -> None:
                 raw_worker.kill()
     raw_all, ty_all = combined(results["raw"]), combined(results["api"])
     phases = 2 * ROUNDS
-    print(f"{STEPS}-step HTTP chain, concurrency {CONCURRENCY}, {EXECUTIONS} executions each "
-          f"({phases} phases each, ABBA order x{ROUNDS})")
+    print(
+        f"{STEPS}-step HTTP chain, concurrency {CONCURRENCY}, {EXECUTIONS} executions each "
+        f"({phases} phases each, ABBA order x{ROUNDS})"
+    )
     for name, runs in results.items():
         for i, stats in enumerate(runs, 1):
             print(stats.line(f"{'taskyard' if name == 'api' else name} ({i}/{phases})"))
@@ -109,4 +131,3 @@ async def main() -> None:
     print(per_step(ty_all, "taskyard workflow_run"))
     print(compare("executions/s taskyard/raw", ty_all, raw_all))
     print(round_ratios("executions/s taskyard/raw", results["api"], results["raw"]))
-

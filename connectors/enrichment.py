@@ -74,7 +74,7 @@ def linkedin_profile_url(value: str | None) -> str | None:
     lowered = text.lower()
     for prefix in ("https://", "http://"):
         if lowered.startswith(prefix):
-            text, lowered = text[len(prefix):], lowered[len(prefix):]
+            text, lowered = text[len(prefix) :], lowered[len(prefix) :]
     host, _, path = text.partition("/")
     host = host.lower()
     if "." not in host:
@@ -88,5 +88,3 @@ def linkedin_profile_url(value: str | None) -> str | None:
         slug = parts[1] if kind != "pub" else "/".join(parts[1:])
         return f"https://www.linkedin.com/{kind}/{slug.lower()}"
     return None
-
-

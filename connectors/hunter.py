@@ -167,7 +167,8 @@ def map_combined(found: dict[str, Any]) -> tuple[dict[str, str], dict[str, Any]]
             "linkedin": handle,
         },
         "company": {
-            k: company.get(k) for k in ("name", "domain", "category", "metrics", "location")
+            k: company.get(k)
+            for k in ("name", "domain", "category", "metrics", "location")
             if company.get(k) is not None
         },
     }
@@ -185,8 +186,16 @@ async def _one(client: HunterClient, person: PersonQuery) -> PersonMatch:
     data: dict[str, Any] = {
         "email": {
             k: verified.get(k)
-            for k in ("status", "result", "score", "disposable", "webmail", "accept_all",
-                      "mx_records", "smtp_check")
+            for k in (
+                "status",
+                "result",
+                "score",
+                "disposable",
+                "webmail",
+                "accept_all",
+                "mx_records",
+                "smtp_check",
+            )
             if k in verified
         }
     }
@@ -257,12 +266,20 @@ CONNECTOR = Connector(
     credential_fields=(CredentialField("api_key", description="Hunter API key"),),
     actions={
         "verify_email": Action(
-            "verify_email", "Verify an email address", EmailInput, HunterOutput, verify_email,
+            "verify_email",
+            "Verify an email address",
+            EmailInput,
+            HunterOutput,
+            verify_email,
             side_effecting=False,
         ),
         "find_person": Action(
-            "find_person", "Person and company behind an email", EmailInput, HunterOutput,
-            find_person, side_effecting=False,
+            "find_person",
+            "Person and company behind an email",
+            EmailInput,
+            HunterOutput,
+            find_person,
+            side_effecting=False,
         ),
     },
     test=account,

@@ -156,7 +156,8 @@ def raise_for_status(response: httpx.Response, what: str) -> None:
     message = f"{what}: {_message(response)}"
     if status == 429:
         raise RateLimitedError(
-            message, retry_after=retry_after_seconds(response.headers.get("retry-after")))
+            message, retry_after=retry_after_seconds(response.headers.get("retry-after"))
+        )
     if status in (401, 403):
         raise AuthError(message, status_code=status)
     if status == 404:

@@ -79,7 +79,12 @@ class UnipileClient:
         return f"{self.base_url.rstrip('/')}/v2/{quote(self.account_id, safe='')}{path}"
 
     async def _call(
-        self, method: str, path: str, what: str, *, json: Any = None,
+        self,
+        method: str,
+        path: str,
+        what: str,
+        *,
+        json: Any = None,
         params: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         headers = {"X-API-KEY": self.api_key, "Accept": "application/json"}
@@ -127,50 +132,73 @@ class UnipileClient:
         body: dict[str, Any] = {"user_id": user_id}
         if note:
             body["message"] = note
-        sent = await self._call("POST", "/users/me/relation-requests", "send invitation",
-                                json=body)
-        return ActionResult(provider="unipile", summary="invitation sent",
-                            remote_id=_str(sent.get("id")), details={"userId": user_id})
+        sent = await self._call("POST", "/users/me/relation-requests", "send invitation", json=body)
+        return ActionResult(
+            provider="unipile",
+            summary="invitation sent",
+            remote_id=_str(sent.get("id")),
+            details={"userId": user_id},
+        )
 
     async def withdraw_invitation(self, profile_url: str) -> ActionResult:
         user_id, profile = await self._target(profile_url)
         pending = _relation(profile).pending_request_id
         if pending is None:
             raise NotFoundError("no pending invitation to this member")
-        await self._call("POST", f"/users/me/relation-requests/{quote(pending, safe='')}/cancel",
-                         "withdraw invitation")
-        return ActionResult(provider="unipile", summary="invitation withdrawn",
-                            remote_id=pending, details={"userId": user_id})
+        await self._call(
+            "POST",
+            f"/users/me/relation-requests/{quote(pending, safe='')}/cancel",
+            "withdraw invitation",
+        )
+        return ActionResult(
+            provider="unipile",
+            summary="invitation withdrawn",
+            remote_id=pending,
+            details={"userId": user_id},
+        )
 
     async def send_message(self, profile_url: str, text: str) -> ActionResult:
         user_id, _profile = await self._target(profile_url)
-        sent = await self._call("POST", "/chats/send", "send message",
-                                json={"users_ids": user_id, "text": text})
+        sent = await self._call(
+            "POST", "/chats/send", "send message", json={"users_ids": user_id, "text": text}
+        )
         remote = _str(sent.get("message_id") or sent.get("id") or sent.get("chat_id"))
-        return ActionResult(provider="unipile", summary="message sent", remote_id=remote,
-                            details={"userId": user_id, "chatId": _str(sent.get("chat_id"))})
+        return ActionResult(
+            provider="unipile",
+            summary="message sent",
+            remote_id=remote,
+            details={"userId": user_id, "chatId": _str(sent.get("chat_id"))},
+        )
 
     async def view_profile(self, profile_url: str) -> ActionResult:
         user_id, profile = await self._target(profile_url)
         token = (profile.get("specifics") or {}).get("notify_visit_token")
         if token:
-            await self._call("POST", "/users/visit-profile", "report profile visit",
-                             params={"token": str(token)})
-        return ActionResult(provider="unipile", summary="profile viewed",
-                            remote_id=user_id, details={"visitReported": bool(token)})
+            await self._call(
+                "POST", "/users/visit-profile", "report profile visit", params={"token": str(token)}
+            )
+        return ActionResult(
+            provider="unipile",
+            summary="profile viewed",
+            remote_id=user_id,
+            details={"visitReported": bool(token)},
+        )
 
     async def follow(self, profile_url: str) -> ActionResult:
         user_id, profile = await self._target(profile_url)
         if profile.get("is_following"):
-            return ActionResult(provider="unipile", summary="already following",
-                                remote_id=user_id)
+            return ActionResult(provider="unipile", summary="already following", remote_id=user_id)
         await self._call("POST", f"/users/me/follow/{quote(user_id, safe='')}", "follow")
         return ActionResult(provider="unipile", summary="followed", remote_id=user_id)
 
     async def like_post(self, post_url: str) -> ActionResult:
         activity = post_id(post_url)
-        await self._call("POST", f"/posts/{activity}/reactions", "react to post",
-                         json={"reaction": "linkedin_like"})
+        await self._call(
+            "POST",
+            f"/posts/{activity}/reactions",
+            "react to post",
+            json={"reaction": "linkedin_like"},
+        )
         return ActionResult(provider="unipile", summary="post liked", remote_id=activity)
 
 
@@ -205,7 +233,8 @@ def raise_for_problem(response: httpx.Response, what: str) -> None:
     message = f"{what}: {body.get('detail') or body.get('title') or f'HTTP {status}'}"
     if status == 429 or code in LIMIT_CODES:
         raise RateLimitedError(
-            message, retry_after=retry_after_seconds(response.headers.get("retry-after")),
+            message,
+            retry_after=retry_after_seconds(response.headers.get("retry-after")),
             status_code=status,
         )
     if code in CHALLENGE_CODES or "checkpoint" in code or "captcha" in code:

@@ -34,10 +34,17 @@ ROLE_ACCOUNTS = frozenset(
     "careers jobs help hr accounts enquiries inquiries press webmaster postmaster".split()
 )
 DOMAIN_TYPOS = {
-    "gmial.com": "gmail.com", "gmai.com": "gmail.com", "gamil.com": "gmail.com",
-    "gnail.com": "gmail.com", "gmail.co": "gmail.com", "hotmial.com": "hotmail.com",
-    "hotmal.com": "hotmail.com", "yaho.com": "yahoo.com", "yahooo.com": "yahoo.com",
-    "outlok.com": "outlook.com", "iclod.com": "icloud.com",
+    "gmial.com": "gmail.com",
+    "gmai.com": "gmail.com",
+    "gamil.com": "gmail.com",
+    "gnail.com": "gmail.com",
+    "gmail.co": "gmail.com",
+    "hotmial.com": "hotmail.com",
+    "hotmal.com": "hotmail.com",
+    "yaho.com": "yahoo.com",
+    "yahooo.com": "yahoo.com",
+    "outlok.com": "outlook.com",
+    "iclod.com": "icloud.com",
 }
 # Second-level public suffixes common enough to matter when naming a company.
 TWO_PART_SUFFIXES = frozenset(
@@ -46,9 +53,7 @@ TWO_PART_SUFFIXES = frozenset(
 )
 PARTICLES = frozenset("van von der den de da di du la le del della dos das ten ter bin al".split())
 _MC = re.compile(r"^(mc|mac)([a-z]{3,})$")
-_PHONE_TYPES = {
-    v: k.lower() for k, v in vars(phonenumbers.PhoneNumberType).items() if k.isupper()
-}
+_PHONE_TYPES = {v: k.lower() for k, v in vars(phonenumbers.PhoneNumberType).items() if k.isupper()}
 
 
 def company_from_domain(domain: str) -> str | None:

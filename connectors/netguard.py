@@ -46,8 +46,14 @@ _CREDENTIAL_HEADER_NAME = re.compile(
 )
 # A redirect that drops the body drops what describes the body too (Fetch standard).
 _BODY_HEADERS = frozenset(
-    {"content-type", "content-length", "content-encoding", "content-language",
-     "content-location", "transfer-encoding"}
+    {
+        "content-type",
+        "content-length",
+        "content-encoding",
+        "content-language",
+        "content-location",
+        "transfer-encoding",
+    }
 )
 
 

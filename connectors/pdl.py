@@ -37,9 +37,20 @@ from connectors.errors import (
 DEFAULT_BASE_URL = "https://api.peopledatalabs.com/v5"
 MAX_BULK = 100
 KEPT = (
-    "id", "full_name", "job_title", "job_title_role", "job_title_levels", "job_company_name",
-    "job_company_website", "job_company_industry", "industry", "linkedin_url", "location_name",
-    "location_country", "mobile_phone", "work_email",
+    "id",
+    "full_name",
+    "job_title",
+    "job_title_role",
+    "job_title_levels",
+    "job_company_name",
+    "job_company_website",
+    "job_company_industry",
+    "industry",
+    "linkedin_url",
+    "location_name",
+    "location_country",
+    "mobile_phone",
+    "work_email",
 )
 
 
@@ -107,9 +118,7 @@ async def bulk(ctx: ActionContext, people: list[PersonQuery]) -> list[Any]:
     base = str(ctx.base_urls.get("pdl") or DEFAULT_BASE_URL).rstrip("/")
     payload = {
         "titlecase": True,
-        "requests": [
-            {"params": params_for(p), "metadata": {"ref": p.ref}} for p in people
-        ],
+        "requests": [{"params": params_for(p), "metadata": {"ref": p.ref}} for p in people],
     }
     try:
         async with httpx.AsyncClient() as http:
@@ -141,15 +150,16 @@ async def bulk(ctx: ActionContext, people: list[PersonQuery]) -> list[Any]:
     if status >= 500:
         raise TransientError(f"People Data Labs answered {status}", status_code=status)
     if status != 200 or not isinstance(body, list):
-        raise InvalidInputError(_message(body, f"People Data Labs answered {status}"),
-                                status_code=status)
+        raise InvalidInputError(
+            _message(body, f"People Data Labs answered {status}"), status_code=status
+        )
     return body
 
 
 async def enrich(ctx: ActionContext, people: list[PersonQuery]) -> list[PersonMatch]:
     matches: list[PersonMatch] = []
     for start in range(0, len(people), MAX_BULK):
-        group = people[start:start + MAX_BULK]
+        group = people[start : start + MAX_BULK]
         answers = await bulk(ctx, group)
         by_ref = {
             str((a.get("metadata") or {}).get("ref")): a for a in answers if isinstance(a, dict)
@@ -217,7 +227,11 @@ CONNECTOR = Connector(
     credential_fields=(CredentialField("api_key", description="People Data Labs API key"),),
     actions={
         "enrich_person": Action(
-            "enrich_person", "Enrich one person", PersonInput, PersonOutput, enrich_person,
+            "enrich_person",
+            "Enrich one person",
+            PersonInput,
+            PersonOutput,
+            enrich_person,
             side_effecting=False,
         ),
     },

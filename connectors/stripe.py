@@ -142,6 +142,11 @@ def _params(data: BaseModel) -> dict[str, Any]:
     return {k: v for k, v in data.model_dump(exclude_none=True).items() if v != {}}
 
 
+def _loose(params: dict[str, Any]) -> Any:
+    """Parameters validated by our input models, handed to the SDK's per-call TypedDicts."""
+    return params
+
+
 def _retry_after(headers: Any) -> float | None:
     value = None
     for key, raw in dict(headers or {}).items():
@@ -213,28 +218,42 @@ async def _call(
 
 async def create_customer(ctx: ActionContext, data: CreateCustomerInput) -> CustomerOutput:
     """Create a customer (idempotent under ``ctx.idempotency_key``)."""
-    return CustomerOutput.model_validate(await _call(ctx, lambda s: (
-        s.client.v1.customers.create_async(_params(data), s.write_options))))  # type: ignore[arg-type]
+    return CustomerOutput.model_validate(
+        await _call(
+            ctx,
+            lambda s: s.client.v1.customers.create_async(_loose(_params(data)), s.write_options),
+        )
+    )
 
 
 async def retrieve_customer(ctx: ActionContext, data: RetrieveCustomerInput) -> CustomerOutput:
     """Fetch a customer; a deleted one comes back with ``deleted=True``."""
-    return CustomerOutput.model_validate(await _call(ctx, lambda s: (
-        s.client.v1.customers.retrieve_async(data.customer_id))))
+    return CustomerOutput.model_validate(
+        await _call(ctx, lambda s: s.client.v1.customers.retrieve_async(data.customer_id))
+    )
 
 
 async def create_invoice(ctx: ActionContext, data: CreateInvoiceInput) -> InvoiceOutput:
     """Create a draft invoice for a customer."""
-    return InvoiceOutput.model_validate(await _call(ctx, lambda s: (
-        s.client.v1.invoices.create_async(_params(data), s.write_options))))  # type: ignore[arg-type]
+    return InvoiceOutput.model_validate(
+        await _call(
+            ctx, lambda s: s.client.v1.invoices.create_async(_loose(_params(data)), s.write_options)
+        )
+    )
 
 
 async def create_invoice_item(
     ctx: ActionContext, data: CreateInvoiceItemInput
 ) -> InvoiceItemOutput:
     """Add a line to a customer's next (or the given draft) invoice."""
-    return InvoiceItemOutput.model_validate(await _call(ctx, lambda s: (
-        s.client.v1.invoice_items.create_async(_params(data), s.write_options))))  # type: ignore[arg-type]
+    return InvoiceItemOutput.model_validate(
+        await _call(
+            ctx,
+            lambda s: s.client.v1.invoice_items.create_async(
+                _loose(_params(data)), s.write_options
+            ),
+        )
+    )
 
 
 async def create_payment_intent(
@@ -244,8 +263,11 @@ async def create_payment_intent(
     params = _params(data)
     if data.automatic_payment_methods is not None:
         params["automatic_payment_methods"] = {"enabled": data.automatic_payment_methods}
-    return PaymentIntentOutput.model_validate(await _call(ctx, lambda s: (
-        s.client.v1.payment_intents.create_async(params, s.write_options))))  # type: ignore[arg-type]
+    return PaymentIntentOutput.model_validate(
+        await _call(
+            ctx, lambda s: s.client.v1.payment_intents.create_async(_loose(params), s.write_options)
+        )
+    )
 
 
 async def test(ctx: ActionContext) -> dict[str, Any]:

@@ -63,15 +63,25 @@ def start_temporal(settings: Settings) -> subprocess.Popen[bytes] | None:
         return None
     db_file = settings.state_dir / "temporal.db"
     args = [
-        temporal_binary(), "server", "start-dev",
-        "--ip", host or "127.0.0.1",
-        "--port", port,
-        "--ui-port", str(settings.temporal_ui_port),
-        "--db-filename", str(db_file),
-        "--namespace", settings.temporal_namespace,
-        "--sqlite-pragma", "journal_mode=wal",
-        "--sqlite-pragma", "synchronous=normal",
-        "--log-level", "warn",
+        temporal_binary(),
+        "server",
+        "start-dev",
+        "--ip",
+        host or "127.0.0.1",
+        "--port",
+        port,
+        "--ui-port",
+        str(settings.temporal_ui_port),
+        "--db-filename",
+        str(db_file),
+        "--namespace",
+        settings.temporal_namespace,
+        "--sqlite-pragma",
+        "journal_mode=wal",
+        "--sqlite-pragma",
+        "synchronous=normal",
+        "--log-level",
+        "warn",
     ]
     for key in SEARCH_ATTRIBUTES:
         kind = _SA_TYPES[key.indexed_value_type.name]

@@ -118,8 +118,7 @@ async def rotate_secret(db: Database, vault: Vault, app: App) -> str:
 async def toolkits(db: Database, app_id: str) -> list[AppToolkit]:
     async with db.session() as session:
         rows = await session.exec(
-            select(AppToolkit).where(AppToolkit.app_id == app_id)
-            .order_by(col(AppToolkit.toolkit))
+            select(AppToolkit).where(AppToolkit.app_id == app_id).order_by(col(AppToolkit.toolkit))
         )
         return list(rows.all())
 
@@ -137,8 +136,7 @@ async def enable(
         row = await session.get(AppToolkit, (app_id, name))
         created = row is None
         if row is None:
-            row = AppToolkit(app_id=app_id, toolkit=name, display_name=display_name,
-                             scopes=scopes)
+            row = AppToolkit(app_id=app_id, toolkit=name, display_name=display_name, scopes=scopes)
         else:
             row.display_name, row.scopes = display_name, scopes
         session.add(row)

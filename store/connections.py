@@ -69,10 +69,10 @@ def connection_aad(app_id: str, end_user_id: str, connection_id: str) -> bytes:
 
 
 rotation.register(
-    Connection, "ciphertext",
+    Connection,
+    "ciphertext",
     lambda row: connection_aad(row["app_id"], row["end_user_id"], row["id"]),
 )
-
 
 
 def state_hash(state: str) -> str:
@@ -91,15 +91,24 @@ def _seal(vault: Vault, row: Connection, data: dict[str, Any]) -> str:
 
 
 async def create_initiated(
-    db: Database, *, app_id: str, end_user_id: str, toolkit: str, scopes: list[str],
-    redirect_url: str, ttl_seconds: int,
+    db: Database,
+    *,
+    app_id: str,
+    end_user_id: str,
+    toolkit: str,
+    scopes: list[str],
+    redirect_url: str,
+    ttl_seconds: int,
 ) -> tuple[Connection, str]:
     """An INITIATED connection and the single-use ``state`` that completes it."""
     state = secrets.token_urlsafe(32)
     row = Connection(app_id=app_id, end_user_id=end_user_id, toolkit=toolkit, scopes=scopes)
     request = OAuthRequest(
-        state_hash=state_hash(state), connection_id=row.id, app_id=app_id,
-        redirect_url=redirect_url, expires_at=utcnow() + timedelta(seconds=ttl_seconds),
+        state_hash=state_hash(state),
+        connection_id=row.id,
+        app_id=app_id,
+        redirect_url=redirect_url,
+        expires_at=utcnow() + timedelta(seconds=ttl_seconds),
     )
     async with db.session() as session:
         session.add(row)
@@ -110,7 +119,12 @@ async def create_initiated(
 
 
 async def create_active(
-    db: Database, vault: Vault, *, app_id: str, end_user_id: str, toolkit: str,
+    db: Database,
+    vault: Vault,
+    *,
+    app_id: str,
+    end_user_id: str,
+    toolkit: str,
     data: dict[str, Any],
 ) -> Connection:
     """A connection made from credentials the end user gave directly (API-key toolkits)."""
@@ -165,20 +179,29 @@ async def latest_for(
 ) -> Connection | None:
     """The connection an execution uses: the newest ACTIVE one, else the newest of any status."""
     async with db.session() as session:
-        rows = (await session.exec(
-            select(Connection)
-            .where(Connection.app_id == app_id, Connection.end_user_id == end_user_id,
-                   Connection.toolkit == toolkit)
-            .order_by(col(Connection.created_at).desc())
-        )).all()
+        rows = (
+            await session.exec(
+                select(Connection)
+                .where(
+                    Connection.app_id == app_id,
+                    Connection.end_user_id == end_user_id,
+                    Connection.toolkit == toolkit,
+                )
+                .order_by(col(Connection.created_at).desc())
+            )
+        ).all()
     active = [r for r in rows if r.status == "ACTIVE"]
     chosen = active or list(rows)
     return chosen[0] if chosen else None
 
 
 async def activate(
-    db: Database, vault: Vault, connection_id: str, tokens: dict[str, Any],
-    expires_at: datetime | None, scopes: list[str] | None = None,
+    db: Database,
+    vault: Vault,
+    connection_id: str,
+    tokens: dict[str, Any],
+    expires_at: datetime | None,
+    scopes: list[str] | None = None,
 ) -> Connection:
     async with db.session() as session:
         row = await session.get(Connection, connection_id)
@@ -195,7 +218,10 @@ async def activate(
 
 
 async def merge_tokens(
-    db: Database, vault: Vault, connection_id: str, values: dict[str, Any],
+    db: Database,
+    vault: Vault,
+    connection_id: str,
+    values: dict[str, Any],
     expires_at: datetime | None,
 ) -> None:
     """Merge refreshed token fields into the stored ones, in one transaction."""
@@ -226,9 +252,9 @@ async def set_status(
 
 async def delete(db: Database, row: Connection) -> None:
     async with db.session() as session:
-        for request in (await session.exec(
-            select(OAuthRequest).where(OAuthRequest.connection_id == row.id)
-        )).all():
+        for request in (
+            await session.exec(select(OAuthRequest).where(OAuthRequest.connection_id == row.id))
+        ).all():
             await session.delete(request)
         fresh = await session.get(Connection, row.id)
         if fresh is not None:

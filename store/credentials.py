@@ -68,8 +68,7 @@ def credential_aad(user_id: str, credential_id: str) -> bytes:
     return associated_data(user_id, "credential", credential_id)
 
 
-rotation.register(Credential, "ciphertext",
-                  lambda row: credential_aad(row["user_id"], row["id"]))
+rotation.register(Credential, "ciphertext", lambda row: credential_aad(row["user_id"], row["id"]))
 
 
 class CredentialInUse(ConflictError):
@@ -115,8 +114,15 @@ async def create(
     metadata: dict[str, Any],
     public_fields: Iterable[str],
 ) -> Credential:
-    row = Credential(user_id=user_id, name=name, description=description, type=type,
-                     provider=provider, ciphertext="", meta=metadata)
+    row = Credential(
+        user_id=user_id,
+        name=name,
+        description=description,
+        type=type,
+        provider=provider,
+        ciphertext="",
+        meta=metadata,
+    )
     row.ciphertext = vault.encrypt_json(data, credential_aad(user_id, row.id))
     row.previews = previews_of(data, public_fields)
     await db.save(row)
@@ -157,7 +163,11 @@ async def update(
 
 
 async def merge_data(
-    db: Database, vault: Vault, user_id: str, credential_id: str, values: dict[str, Any],
+    db: Database,
+    vault: Vault,
+    user_id: str,
+    credential_id: str,
+    values: dict[str, Any],
     public_fields: Iterable[str] = (),
 ) -> None:
     """Merge refreshed fields (new OAuth tokens) into a stored credential, in one transaction."""
@@ -167,9 +177,10 @@ async def merge_data(
             raise LookupError(credential_id)
         data = {**open_data(vault, row), **values}
         row.ciphertext = vault.encrypt_json(data, credential_aad(user_id, row.id))
-        row.previews = previews_of(data, set(public_fields) | {
-            k for k, v in row.previews.items() if not v.startswith("••••")
-        })
+        row.previews = previews_of(
+            data,
+            set(public_fields) | {k for k, v in row.previews.items() if not v.startswith("••••")},
+        )
         row.updated_at = utcnow()
         session.add(row)
         await session.commit()
@@ -177,9 +188,11 @@ async def merge_data(
 
 async def delete(db: Database, row: Credential) -> None:
     async with db.session() as session:
-        users = (await session.exec(
-            select(ConnectorInstance.id).where(ConnectorInstance.credential_id == row.id)
-        )).all()
+        users = (
+            await session.exec(
+                select(ConnectorInstance.id).where(ConnectorInstance.credential_id == row.id)
+            )
+        ).all()
         if users:
             raise CredentialInUse(list(users))
         fresh = await session.get(Credential, row.id)
@@ -189,11 +202,17 @@ async def delete(db: Database, row: Credential) -> None:
 
 
 async def create_instance(
-    db: Database, *, user_id: str, name: str, type: str, credential_id: str | None,
+    db: Database,
+    *,
+    user_id: str,
+    name: str,
+    type: str,
+    credential_id: str | None,
     config: dict[str, Any],
 ) -> ConnectorInstance:
-    row = ConnectorInstance(user_id=user_id, name=name, type=type, credential_id=credential_id,
-                            config=config)
+    row = ConnectorInstance(
+        user_id=user_id, name=name, type=type, credential_id=credential_id, config=config
+    )
     await db.save(row)
     return row
 

@@ -64,15 +64,19 @@ async def load_target(
 ) -> tuple[WebhookEndpoint | None, WebhookEvent | None]:
     """Endpoint and event in one query (the common case), one by one if either is gone."""
     async with db.session() as session:
-        pair = (await session.exec(
-            select(WebhookEndpoint, WebhookEvent)
-            .join(WebhookEvent, true())  # two lookups by key; the join says it is meant
-            .where(WebhookEndpoint.id == endpoint_id, WebhookEvent.id == event_id)
-        )).first()
+        pair = (
+            await session.exec(
+                select(WebhookEndpoint, WebhookEvent)
+                .join(WebhookEvent, true())  # two lookups by key; the join says it is meant
+                .where(WebhookEndpoint.id == endpoint_id, WebhookEvent.id == event_id)
+            )
+        ).first()
         if pair is not None:
             return pair[0], pair[1]
-        return (await session.get(WebhookEndpoint, endpoint_id),
-                await session.get(WebhookEvent, event_id))
+        return (
+            await session.get(WebhookEndpoint, endpoint_id),
+            await session.get(WebhookEvent, event_id),
+        )
 
 
 async def claim_slot(db: Database, endpoint_id: str, per_second: float) -> float:
@@ -104,8 +108,13 @@ async def mark_delivery(db: Database, delivery_id: str, status: str, error: str 
         await session.exec(
             update(WebhookDelivery)
             .where(col(WebhookDelivery.id) == delivery_id)
-            .values(status=status, last_error=error, updated_at=now, completed_at=now,
-                    next_attempt_at=None)
+            .values(
+                status=status,
+                last_error=error,
+                updated_at=now,
+                completed_at=now,
+                next_attempt_at=None,
+            )
         )
         await session.commit()
 
@@ -129,9 +138,14 @@ async def record_attempt(
     error_text = record.error[:ERROR_TEXT] if record.error else None
     disabled_reason: str | None = None
     attempt_row = WebhookAttempt(
-        delivery_id=record.delivery_id, round=record.round, attempt=record.attempt,
-        started_at=record.started, duration_ms=record.duration_ms,
-        status_code=record.status_code, response_snippet=record.snippet, error=error_text,
+        delivery_id=record.delivery_id,
+        round=record.round,
+        attempt=record.attempt,
+        started_at=record.started,
+        duration_ms=record.duration_ms,
+        status_code=record.status_code,
+        response_snippet=record.snippet,
+        error=error_text,
     )
     # Core statements on the tables (no unit of work, no ORM bulk-update pass): this runs
     # once per delivery, and its statements compile once per process.
@@ -164,16 +178,21 @@ async def record_attempt(
             )
         )
         await session.commit()
-    return Recorded(final=final, exhausted=exhausted, error=error_text,
-                    disabled_reason=disabled_reason)
+    return Recorded(
+        final=final, exhausted=exhausted, error=error_text, disabled_reason=disabled_reason
+    )
 
 
 def _looks_healthy(endpoint: WebhookEndpoint, at: datetime) -> bool:
     """As loaded before the attempt: nothing to clear and last success recent. (A failure
     recorded meanwhile by another delivery is cleared by the next success.)"""
     last = as_utc(endpoint.last_success_at)
-    return (endpoint.consecutive_failures == 0 and endpoint.status == "active"
-            and last is not None and last >= at - SUCCESS_WRITE_INTERVAL)
+    return (
+        endpoint.consecutive_failures == 0
+        and endpoint.status == "active"
+        and last is not None
+        and last >= at - SUCCESS_WRITE_INTERVAL
+    )
 
 
 async def _healthy(session: Any, endpoint_id: str, at: datetime) -> None:

@@ -69,31 +69,46 @@ async def prepare_items(db: Database, batch_id: str, user_id: str) -> int:
             wanted = list(dict.fromkeys(batch.lead_ids))
             owned: set[str] = set()
             for start in range(0, len(wanted), 500):
-                part = wanted[start:start + 500]
-                found = await run(session, 
-                    select(col(Lead.id)).where(col(Lead.user_id) == user_id, col(Lead.id).in_(part))
+                part = wanted[start : start + 500]
+                found = await run(
+                    session,
+                    select(col(Lead.id)).where(
+                        col(Lead.user_id) == user_id, col(Lead.id).in_(part)
+                    ),
                 )
                 owned.update(found.scalars())
             for seq, lead_id in enumerate(wanted):
                 ok = lead_id in owned
-                rows.append({
-                    "batch_id": batch_id, "seq": seq, "lead_id": lead_id,
-                    "status": PENDING if ok else FAILED,
-                    "error": None if ok else "Lead not found", "updated_at": None if ok else now,
-                })
+                rows.append(
+                    {
+                        "batch_id": batch_id,
+                        "seq": seq,
+                        "lead_id": lead_id,
+                        "status": PENDING if ok else FAILED,
+                        "error": None if ok else "Lead not found",
+                        "updated_at": None if ok else now,
+                    }
+                )
         else:
-            chosen = await run(session, 
+            chosen = await run(
+                session,
                 select(col(Lead.id))
                 .where(*filtered(user_id, LeadFilter(**(batch.filter or {}))))
-                .order_by(col(Lead.created_at), col(Lead.id))
+                .order_by(col(Lead.created_at), col(Lead.id)),
             )
             rows = [
-                {"batch_id": batch_id, "seq": seq, "lead_id": lead_id, "status": PENDING,
-                 "error": None, "updated_at": None}
+                {
+                    "batch_id": batch_id,
+                    "seq": seq,
+                    "lead_id": lead_id,
+                    "status": PENDING,
+                    "error": None,
+                    "updated_at": None,
+                }
                 for seq, lead_id in enumerate(chosen.scalars())
             ]
         for start in range(0, len(rows), 1000):
-            await run(session, insert(EnrichmentItem), params=rows[start:start + 1000])
+            await run(session, insert(EnrichmentItem), params=rows[start : start + 1000])
         batch.prepared, batch.total = True, len(rows)
         session.add(batch)
         await session.commit()
@@ -143,7 +158,7 @@ def merged_enrichment(
     before = dict(previous or {})
     providers = {**(before.get("providers") or {}), **data}
     # Append-only (last few): a batch id appearing twice would mean a lead written twice.
-    batches = list(before.get("batchIds") or [])[-KEEP_BATCH_IDS + 1:]
+    batches = list(before.get("batchIds") or [])[-KEEP_BATCH_IDS + 1 :]
     return {
         "providers": providers,
         "updatedAt": now.isoformat().replace("+00:00", "Z"),
@@ -165,21 +180,23 @@ async def write_results(
         return Written(0, 0, {})
     now = utcnow()
     async with db.session() as session:
-        found = await run(session, 
+        found = await run(
+            session,
             select(EnrichmentItem)
             .where(
                 col(EnrichmentItem.batch_id) == batch_id,
                 col(EnrichmentItem.seq).in_([r.seq for r in results]),
                 col(EnrichmentItem.status) == PENDING,
             )
-            .with_for_update()
+            .with_for_update(),
         )
         items = {i.seq: i for i in found.scalars()}
         wanted = [r.lead_id for r in results if r.seq in items]
-        loaded = await run(session, 
+        loaded = await run(
+            session,
             select(Lead)
             .where(col(Lead.id).in_(wanted), col(Lead.user_id) == user_id)
-            .with_for_update()
+            .with_for_update(),
         )
         leads = {lead.id: lead for lead in loaded.scalars()}
         enriched = failed = 0
@@ -211,10 +228,11 @@ async def write_results(
 async def close_pending(db: Database, batch_id: str, status: str, error: str | None) -> None:
     """Mark every still-pending item ``status`` (a cancelled or failed batch)."""
     async with db.session() as session:
-        await run(session, 
+        await run(
+            session,
             update(EnrichmentItem)
             .where(col(EnrichmentItem.batch_id) == batch_id, col(EnrichmentItem.status) == PENDING)
-            .values(status=status, error=error, updated_at=utcnow())
+            .values(status=status, error=error, updated_at=utcnow()),
         )
         await session.commit()
 
@@ -222,10 +240,11 @@ async def close_pending(db: Database, batch_id: str, status: str, error: str | N
 async def counts(db: Database, batch_id: str) -> dict[str, int]:
     async with db.session() as session:
         rows = (
-            await run(session, 
+            await run(
+                session,
                 select(col(EnrichmentItem.status), func.count())
                 .where(col(EnrichmentItem.batch_id) == batch_id)
-                .group_by(col(EnrichmentItem.status))
+                .group_by(col(EnrichmentItem.status)),
             )
         ).all()
     found = {str(status): int(n) for status, n in rows}
@@ -240,14 +259,22 @@ async def list_items(
         clauses.append(col(EnrichmentItem.status) == status)
     async with db.session() as session:
         total = int(
-            (await run(session, 
-                select(func.count()).select_from(EnrichmentItem).where(*clauses)
-            )).scalar_one()
+            (
+                await run(session, select(func.count()).select_from(EnrichmentItem).where(*clauses))
+            ).scalar_one()
         )
         rows = (
-            await run(session, 
-                select(EnrichmentItem).where(*clauses).order_by(col(EnrichmentItem.seq))
-                .limit(limit).offset(offset)
+            (
+                await run(
+                    session,
+                    select(EnrichmentItem)
+                    .where(*clauses)
+                    .order_by(col(EnrichmentItem.seq))
+                    .limit(limit)
+                    .offset(offset),
+                )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
     return list(rows), total

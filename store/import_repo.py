@@ -37,20 +37,23 @@ class RowOutcome:
     message: str | None = None
 
 
-async def stage_import(
-    db: Database, record: LeadImport, rows: list[dict[str, Any]]
-) -> None:
+async def stage_import(db: Database, record: LeadImport, rows: list[dict[str, Any]]) -> None:
     record.total_rows = len(rows)
     async with db.session() as session:
         session.add(record)
         await session.flush()
         for start in range(0, len(rows), 1000):
-            await run(session, 
+            await run(
+                session,
                 insert(LeadImportRow),
-                params=                [
-                    {"import_id": record.id, "row_number": start + i + 1, "data": row,
-                     "status": "pending"}
-                    for i, row in enumerate(rows[start:start + 1000])
+                params=[
+                    {
+                        "import_id": record.id,
+                        "row_number": start + i + 1,
+                        "data": row,
+                        "status": "pending",
+                    }
+                    for i, row in enumerate(rows[start : start + 1000])
                 ],
             )
         await session.commit()
@@ -72,15 +75,14 @@ def _validate(row: dict[str, Any], region: str) -> dict[str, Any] | RowOutcome:
         return RowOutcome("failed", code=exc.code, field=exc.field, message=exc.message)
 
 
-async def _existing(
-    session: AsyncSession, user_id: str, keys: list[str]
-) -> dict[str, Lead]:
+async def _existing(session: AsyncSession, user_id: str, keys: list[str]) -> dict[str, Lead]:
     found: dict[str, Lead] = {}
     for start in range(0, len(keys), 500):
-        rows = await run(session, 
+        rows = await run(
+            session,
             select(Lead).where(
-                col(Lead.user_id) == user_id, col(Lead.email_key).in_(keys[start:start + 500])
-            )
+                col(Lead.user_id) == user_id, col(Lead.email_key).in_(keys[start : start + 500])
+            ),
         )
         found.update({lead.email_key: lead for lead in rows.scalars()})
     return found
@@ -93,18 +95,29 @@ GROUP = 200  # rows per transaction: short write locks, a responsive event loop
 def _new_lead(user_id: str, values: dict[str, Any], now: datetime) -> dict[str, Any]:
     row = {k: values.get(k) for k in OPTIONAL}
     row.update(
-        id=new_lead_id(), user_id=user_id, first_name=values["first_name"],
-        last_name=values["last_name"], email=values["email"], email_key=values["email_key"],
-        tags=values["tags"], custom_fields=values["custom_fields"], status=values["status"],
-        search_text=search_text(values), enrichment=None, enriched_at=None,
-        created_at=now, updated_at=now,
+        id=new_lead_id(),
+        user_id=user_id,
+        first_name=values["first_name"],
+        last_name=values["last_name"],
+        email=values["email"],
+        email_key=values["email_key"],
+        tags=values["tags"],
+        custom_fields=values["custom_fields"],
+        status=values["status"],
+        search_text=search_text(values),
+        enrichment=None,
+        enriched_at=None,
+        created_at=now,
+        updated_at=now,
     )
     return row
 
 
 def _tag_dicts(lead_id: str, user_id: str, tags: list[str]) -> list[dict[str, Any]]:
-    return [{"lead_id": t.lead_id, "user_id": t.user_id, "tag": t.tag}
-            for t in tag_rows(lead_id, user_id, tags)]
+    return [
+        {"lead_id": t.lead_id, "user_id": t.user_id, "tag": t.tag}
+        for t in tag_rows(lead_id, user_id, tags)
+    ]
 
 
 async def _apply(
@@ -183,30 +196,44 @@ def _given(data: dict[str, Any], key: str) -> bool:
     return key in data
 
 
-async def _mark(
-    session: AsyncSession, import_id: str, outcomes: dict[int, RowOutcome]
-) -> None:
-    await run(session, update(LeadImportRow), params=[
-        {"import_id": import_id, "row_number": n, "status": o.status, "lead_id": o.lead_id,
-         "error_code": o.code, "error_field": o.field, "error": o.message}
-        for n, o in outcomes.items()
-    ])
+async def _mark(session: AsyncSession, import_id: str, outcomes: dict[int, RowOutcome]) -> None:
+    await run(
+        session,
+        update(LeadImportRow),
+        params=[
+            {
+                "import_id": import_id,
+                "row_number": n,
+                "status": o.status,
+                "lead_id": o.lead_id,
+                "error_code": o.code,
+                "error_field": o.field,
+                "error": o.message,
+            }
+            for n, o in outcomes.items()
+        ],
+    )
 
 
-async def _still_pending(
-    session: AsyncSession, import_id: str, numbers: list[int]
-) -> set[int]:
-    found = await run(session, select(col(LeadImportRow.row_number)).where(
-        col(LeadImportRow.import_id) == import_id,
-        col(LeadImportRow.row_number).in_(numbers),
-        col(LeadImportRow.status) == "pending",
-    ))
+async def _still_pending(session: AsyncSession, import_id: str, numbers: list[int]) -> set[int]:
+    found = await run(
+        session,
+        select(col(LeadImportRow.row_number)).where(
+            col(LeadImportRow.import_id) == import_id,
+            col(LeadImportRow.row_number).in_(numbers),
+            col(LeadImportRow.status) == "pending",
+        ),
+    )
     return set(found.scalars())
 
 
 async def _import_group(
-    db: Database, import_id: str, user_id: str, on_duplicate: str,
-    rows: list[tuple[int, dict[str, Any]]], region: str,
+    db: Database,
+    import_id: str,
+    user_id: str,
+    on_duplicate: str,
+    rows: list[tuple[int, dict[str, Any]]],
+    region: str,
 ) -> dict[int, RowOutcome]:
     async with db.session() as session:
         pending = await _still_pending(session, import_id, [n for n, _ in rows])
@@ -223,22 +250,27 @@ async def _import_group(
     if len(rows) == 1:
         # Someone created this email meanwhile, between our check and our insert.
         number = rows[0][0]
-        outcome = RowOutcome("failed", None, "DUPLICATE_EMAIL", "email",
-                             "A lead with this email exists")
+        outcome = RowOutcome(
+            "failed", None, "DUPLICATE_EMAIL", "email", "A lead with this email exists"
+        )
         async with db.session() as session:
             await _mark(session, import_id, {number: outcome})
             await session.commit()
         return {number: outcome}
     outcomes = {}
     for row in rows:
-        outcomes.update(
-            await _import_group(db, import_id, user_id, on_duplicate, [row], region)
-        )
+        outcomes.update(await _import_group(db, import_id, user_id, on_duplicate, [row], region))
     return outcomes
 
 
 async def import_range(
-    db: Database, import_id: str, user_id: str, start: int, limit: int, *, region: str,
+    db: Database,
+    import_id: str,
+    user_id: str,
+    start: int,
+    limit: int,
+    *,
+    region: str,
     progress: Callable[[], None] | None = None,
 ) -> int:
     """Import the still-pending rows numbered [start, start+limit); returns how many."""
@@ -247,18 +279,22 @@ async def import_range(
         if record is None or record.user_id != user_id:
             raise LookupError(import_id)
         on_duplicate = record.on_duplicate
-        found = await run(session, select(col(LeadImportRow.row_number), col(LeadImportRow.data))
-                          .where(
-                              col(LeadImportRow.import_id) == import_id,
-                              col(LeadImportRow.row_number) >= start,
-                              col(LeadImportRow.row_number) < start + limit,
-                              col(LeadImportRow.status) == "pending",
-                          ).order_by(col(LeadImportRow.row_number)))
+        found = await run(
+            session,
+            select(col(LeadImportRow.row_number), col(LeadImportRow.data))
+            .where(
+                col(LeadImportRow.import_id) == import_id,
+                col(LeadImportRow.row_number) >= start,
+                col(LeadImportRow.row_number) < start + limit,
+                col(LeadImportRow.status) == "pending",
+            )
+            .order_by(col(LeadImportRow.row_number)),
+        )
         rows = [(int(n), dict(d)) for n, d in found.all()]
     done = 0
     for offset in range(0, len(rows), GROUP):
         outcomes = await _import_group(
-            db, import_id, user_id, on_duplicate, rows[offset:offset + GROUP], region
+            db, import_id, user_id, on_duplicate, rows[offset : offset + GROUP], region
         )
         done += len(outcomes)
         if progress is not None:
@@ -287,10 +323,11 @@ async def refresh_statistics(db: Database) -> None:
 async def import_counts(db: Database, import_id: str) -> dict[str, int]:
     async with db.session() as session:
         rows = (
-            await run(session, 
+            await run(
+                session,
                 select(col(LeadImportRow.status), func.count())
                 .where(col(LeadImportRow.import_id) == import_id)
-                .group_by(col(LeadImportRow.status))
+                .group_by(col(LeadImportRow.status)),
             )
         ).all()
     found = {str(status): int(n) for status, n in rows}
@@ -307,14 +344,22 @@ async def list_problems(
     ]
     async with db.session() as session:
         total = int(
-            (await run(session, 
-                select(func.count()).select_from(LeadImportRow).where(*clauses)
-            )).scalar_one()
+            (
+                await run(session, select(func.count()).select_from(LeadImportRow).where(*clauses))
+            ).scalar_one()
         )
         rows = (
-            await run(session, 
-                select(LeadImportRow).where(*clauses).order_by(col(LeadImportRow.row_number))
-                .limit(limit).offset(offset)
+            (
+                await run(
+                    session,
+                    select(LeadImportRow)
+                    .where(*clauses)
+                    .order_by(col(LeadImportRow.row_number))
+                    .limit(limit)
+                    .offset(offset),
+                )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
     return list(rows), total

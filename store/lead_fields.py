@@ -145,7 +145,8 @@ def normalize_custom_fields(value: Any) -> dict[str, Any]:
         ) from exc
     if size > MAX_CUSTOM_FIELDS_BYTES:
         raise LeadFieldError(
-            "custom_fields", "VALIDATION_ERROR",
+            "custom_fields",
+            "VALIDATION_ERROR",
             f"custom_fields is larger than {MAX_CUSTOM_FIELDS_BYTES} bytes",
         )
     return dict(value)
@@ -174,8 +175,10 @@ def clean_fields(raw: dict[str, Any], *, region: str, partial: bool) -> dict[str
         missing = [f for f in REQUIRED if not _present(data.get(f))]
         if missing:
             raise LeadFieldError(
-                ",".join(missing), "MISSING_FIELDS",
-                "Missing required fields: " + ", ".join(missing), missing=True,
+                ",".join(missing),
+                "MISSING_FIELDS",
+                "Missing required fields: " + ", ".join(missing),
+                missing=True,
             )
     for field in ("first_name", "last_name"):
         if field in data:

@@ -70,9 +70,7 @@ class Lead(SQLModel, table=True):
     status: str = Field(default="new", max_length=20)
     # lower(first last email company): one column to match ``search`` against.
     search_text: str = Field(default="", sa_column=Column(Text, nullable=False))
-    enrichment: dict[str, Any] | None = Field(
-        default=None, sa_column=Column(JSON, nullable=True)
-    )
+    enrichment: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     enriched_at: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
     )

@@ -86,10 +86,11 @@ rotation.register(
     LinkedInAccount, "token_ciphertext", lambda row: token_aad(row["user_id"], row["id"])
 )
 rotation.register(
-    LinkedInOAuthState, "code_ciphertext",
-    lambda row: code_aad(row["user_id"], row["state_hash"]), key="state_hash",
+    LinkedInOAuthState,
+    "code_ciphertext",
+    lambda row: code_aad(row["user_id"], row["state_hash"]),
+    key="state_hash",
 )
-
 
 
 def state_hash(state: str) -> str:
@@ -120,16 +121,28 @@ async def ensure_account(db: Database, user_id: str) -> LinkedInAccount:
 
 
 async def create_state(
-    db: Database, *, user_id: str, provider: str, redirect_uri: str, return_url: str | None,
-    scopes: list[str], automation_account_id: str | None, ttl_seconds: int,
+    db: Database,
+    *,
+    user_id: str,
+    provider: str,
+    redirect_uri: str,
+    return_url: str | None,
+    scopes: list[str],
+    automation_account_id: str | None,
+    ttl_seconds: int,
 ) -> tuple[str, datetime]:
     """A fresh single-use state and when it stops working."""
     state = secrets.token_urlsafe(32)
     expires_at = utcnow() + timedelta(seconds=ttl_seconds)
     row = LinkedInOAuthState(
-        state_hash=state_hash(state), user_id=user_id, provider=provider,
-        redirect_uri=redirect_uri, return_url=return_url, scopes=scopes,
-        automation_account_id=automation_account_id, expires_at=expires_at,
+        state_hash=state_hash(state),
+        user_id=user_id,
+        provider=provider,
+        redirect_uri=redirect_uri,
+        return_url=return_url,
+        scopes=scopes,
+        automation_account_id=automation_account_id,
+        expires_at=expires_at,
     )
     await db.save(row)
     return state, expires_at
@@ -157,8 +170,10 @@ async def consume_state(
     async with db.engine.begin() as conn:
         result = await conn.execute(
             update(LinkedInOAuthState)
-            .where(col(LinkedInOAuthState.state_hash) == digest,
-                   col(LinkedInOAuthState.used_at).is_(None))
+            .where(
+                col(LinkedInOAuthState.state_hash) == digest,
+                col(LinkedInOAuthState.used_at).is_(None),
+            )
             .values(used_at=now, code_ciphertext=sealed)
         )
     if result.rowcount != 1:
@@ -177,9 +192,17 @@ async def open_code(db: Database, vault: Vault, digest: str) -> tuple[LinkedInOA
 
 
 async def mark_connected(
-    db: Database, vault: Vault, *, user_id: str, state_digest: str, provider: str,
-    token: dict[str, Any], token_expires_at: datetime | None, scopes: list[str],
-    profile: dict[str, Any], automation_account_id: str | None,
+    db: Database,
+    vault: Vault,
+    *,
+    user_id: str,
+    state_digest: str,
+    provider: str,
+    token: dict[str, Any],
+    token_expires_at: datetime | None,
+    scopes: list[str],
+    profile: dict[str, Any],
+    automation_account_id: str | None,
 ) -> LinkedInAccount:
     """Store the token encrypted, the member's profile, and mark the account connected."""
     account = await ensure_account(db, user_id)
@@ -248,5 +271,6 @@ async def save_settings(db: Database, user_id: str, settings: dict[str, Any]) ->
 def open_token(vault: Vault, account: LinkedInAccount) -> dict[str, Any]:
     if account.token_ciphertext is None:
         return {}
-    return dict(vault.decrypt_json(account.token_ciphertext, token_aad(account.user_id,
-                                                                        account.id)))
+    return dict(
+        vault.decrypt_json(account.token_ciphertext, token_aad(account.user_id, account.id))
+    )

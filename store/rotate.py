@@ -44,10 +44,16 @@ async def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m store.rotate", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--check", action="store_true",
-                        help="only count rows not under the primary key (exit 3 if any)")
+    parser = argparse.ArgumentParser(
+        prog="python -m store.rotate",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="only count rows not under the primary key (exit 3 if any)",
+    )
     parser.add_argument("--batch-size", type=int, default=200)
     parser.add_argument("--column", action="append", help="only this table.column (repeatable)")
     args = parser.parse_args(argv)

@@ -72,8 +72,9 @@ def load_all() -> list[EncryptedColumn]:
     return registered()
 
 
-register(SealedSecret, "ciphertext",
-         lambda row: associated_data(row["user_id"], "sealed", row["id"]))
+register(
+    SealedSecret, "ciphertext", lambda row: associated_data(row["user_id"], "sealed", row["id"])
+)
 
 
 @dataclass
@@ -85,8 +86,9 @@ class ColumnReport:
 
     def line(self) -> str:
         text = f"{self.column}: {self.rotated} re-encrypted, {self.skipped} changed meanwhile"
-        return text + (f", {len(self.failed)} FAILED ({', '.join(self.failed[:5])})"
-                       if self.failed else "")
+        return text + (
+            f", {len(self.failed)} FAILED ({', '.join(self.failed[:5])})" if self.failed else ""
+        )
 
 
 def _stale(entry: EncryptedColumn, vault: Vault) -> Any:
@@ -123,9 +125,9 @@ async def rotate_column(
                     report.failed.append(str(row[entry.key]))
                     continue
                 result = await conn.execute(
-                    sa.update(table).where(key == row[entry.key], col == old).values(
-                        {entry.column: new}
-                    )
+                    sa.update(table)
+                    .where(key == row[entry.key], col == old)
+                    .values({entry.column: new})
                 )
                 if result.rowcount == 1:
                     report.rotated += 1

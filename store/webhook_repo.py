@@ -90,8 +90,14 @@ async def change_endpoint(
 
 
 async def page_deliveries(
-    db: Database, user_id: str, endpoint_id: str, *, status: str | None, event: str | None,
-    limit: int, before: tuple[datetime, str] | None,
+    db: Database,
+    user_id: str,
+    endpoint_id: str,
+    *,
+    status: str | None,
+    event: str | None,
+    limit: int,
+    before: tuple[datetime, str] | None,
 ) -> tuple[list[WebhookDelivery], bool]:
     """One endpoint's deliveries, newest first, after the ``(created_at, id)`` of the last
     row of the previous page; returns the page and whether more follow."""
@@ -104,8 +110,9 @@ async def page_deliveries(
     if before:
         created, last_id = before
         query = query.where(
-            or_(col(d.created_at) < created,
-                and_(col(d.created_at) == created, col(d.id) < last_id))
+            or_(
+                col(d.created_at) < created, and_(col(d.created_at) == created, col(d.id) < last_id)
+            )
         )
     query = query.order_by(col(d.created_at).desc(), col(d.id).desc()).limit(limit + 1)
     async with db.session() as session:
@@ -149,10 +156,18 @@ async def failed_deliveries(
     """Failed deliveries of an endpoint created since ``since``, oldest first."""
     d = WebhookDelivery
     async with db.session() as session:
-        return list((await session.exec(
-            select(d)
-            .where(d.endpoint_id == endpoint_id, d.user_id == user_id,
-                   d.status == "failed", col(d.created_at) >= since)
-            .order_by(col(d.created_at), col(d.id))
-            .limit(limit)
-        )).all())
+        return list(
+            (
+                await session.exec(
+                    select(d)
+                    .where(
+                        d.endpoint_id == endpoint_id,
+                        d.user_id == user_id,
+                        d.status == "failed",
+                        col(d.created_at) >= since,
+                    )
+                    .order_by(col(d.created_at), col(d.id))
+                    .limit(limit)
+                )
+            ).all()
+        )

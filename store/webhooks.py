@@ -203,14 +203,17 @@ async def live_subscriptions(session: Any, user_id: str) -> list[Subscription]:
 
 # Key rotation (store/rotation.py): every encrypted column of this module, with its AAD.
 rotation.register(
-    WebhookEndpoint, "secret_ciphertext",
+    WebhookEndpoint,
+    "secret_ciphertext",
     lambda r: associated_data(r["user_id"], SECRET_KIND, r["id"]),
 )
 rotation.register(
-    WebhookEndpoint, "previous_secret_ciphertext",
+    WebhookEndpoint,
+    "previous_secret_ciphertext",
     lambda r: associated_data(r["user_id"], PREVIOUS_SECRET_KIND, r["id"]),
 )
 rotation.register(
-    WebhookEndpoint, "headers_ciphertext",
+    WebhookEndpoint,
+    "headers_ciphertext",
     lambda r: associated_data(r["user_id"], HEADERS_KIND, r["id"]),
 )

@@ -200,7 +200,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
             continue
         if hasattr(value, "get_secret_value"):
             value = value.get_secret_value()
-        env[f"TASKYARD_{name.upper()}"] = str(value).lower() if isinstance(value, bool) else str(
-            value
+        env[f"TASKYARD_{name.upper()}"] = (
+            str(value).lower() if isinstance(value, bool) else str(value)
         )
     return env

@@ -19,9 +19,7 @@ from api.errors import ApiError, BadRequest, NotFound, Unauthorized
 from api.state import services
 from store import apps
 
-REMEDIATE_EXECUTION = (
-    "Check the tool name and parameters. Ensure the user has a connected account."
-)
+REMEDIATE_EXECUTION = "Check the tool name and parameters. Ensure the user has a connected account."
 REMEDIATE_NETWORK = "The provider could not be reached or failed; retry with backoff."
 MAX_END_USER_ID = 200
 
@@ -37,7 +35,7 @@ class ToolkitNotEnabled(BadRequest):
         super().__init__(
             f"Toolkit {toolkit!r} is not enabled for this app",
             remediation=f"Enable it first: POST /v1/{app_id}/integrations/configure "
-                        f'with {{"toolkit": "{toolkit}"}}.',
+            f'with {{"toolkit": "{toolkit}"}}.',
         )
 
 
@@ -58,10 +56,12 @@ class ExecutionFailed(ApiError):
 
     status, code = 422, "INTEGRATIONS_EXECUTION_FAILED"
 
-    def __init__(self, message: str, *, network: bool = False,
-                 details: dict[str, object] | None = None) -> None:
+    def __init__(
+        self, message: str, *, network: bool = False, details: dict[str, object] | None = None
+    ) -> None:
         super().__init__(
-            message, details=details,
+            message,
+            details=details,
             remediation=REMEDIATE_NETWORK if network else REMEDIATE_EXECUTION,
         )
         if network:
@@ -80,8 +80,9 @@ class AppCaller:
 async def load_app(request: Request) -> apps.App:
     app = await apps.get(services(request).db, request.path_params["app_id"])
     if app is None:
-        raise NotFound("App not found", code="APP_NOT_FOUND",
-                       remediation="Check the appId in the URL.")
+        raise NotFound(
+            "App not found", code="APP_NOT_FOUND", remediation="Check the appId in the URL."
+        )
     return app
 
 
@@ -90,8 +91,9 @@ async def admin(request: Request, scope: str) -> apps.App:
     principal = require(request, scope)
     app = await load_app(request)
     if principal.user_id is not None and principal.user_id != app.user_id:
-        raise NotFound("App not found", code="APP_NOT_FOUND",
-                       remediation="Check the appId in the URL.")
+        raise NotFound(
+            "App not found", code="APP_NOT_FOUND", remediation="Check the appId in the URL."
+        )
     return app
 
 
@@ -109,21 +111,31 @@ def verify_jwt(token: str, secret: bytes, app_id: str) -> str:
     try:
         unverified = jwt.decode(token, options={"verify_signature": False})
         claims = jwt.decode(
-            token, secret, algorithms=["HS256"],
+            token,
+            secret,
+            algorithms=["HS256"],
             audience=app_id if "aud" in unverified else None,
-            options={"require": ["sub"]}, leeway=30,
+            options={"require": ["sub"]},
+            leeway=30,
         )
     except jwt.ExpiredSignatureError as exc:
-        raise Unauthorized("User token has expired", code="TOKEN_EXPIRED",
-                           remediation="Sign a fresh token for the end user.") from exc
+        raise Unauthorized(
+            "User token has expired",
+            code="TOKEN_EXPIRED",
+            remediation="Sign a fresh token for the end user.",
+        ) from exc
     except jwt.PyJWTError as exc:
-        raise Unauthorized("Invalid user token", code="INVALID_TOKEN",
-                           remediation="Sign HS256 tokens with this app's jwtSecret; "
-                                       "sub must be the end user's id.") from exc
+        raise Unauthorized(
+            "Invalid user token",
+            code="INVALID_TOKEN",
+            remediation="Sign HS256 tokens with this app's jwtSecret; "
+            "sub must be the end user's id.",
+        ) from exc
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub or len(sub) > MAX_END_USER_ID:
-        raise Unauthorized("Invalid user token: sub must be the end user's id",
-                           code="INVALID_TOKEN")
+        raise Unauthorized(
+            "Invalid user token: sub must be the end user's id", code="INVALID_TOKEN"
+        )
     return sub
 
 
@@ -136,16 +148,21 @@ async def end_user(
         app = await load_app(request)
         sub = verify_jwt(token, apps.signing_secret(services(request).vault, app), app.id)
         if user_id is not None and user_id != sub:
-            raise NotFound("User not found", code="USER_NOT_FOUND",
-                           remediation="Omit userId when authenticating with a user JWT.")
+            raise NotFound(
+                "User not found",
+                code="USER_NOT_FOUND",
+                remediation="Omit userId when authenticating with a user JWT.",
+            )
         return AppCaller(app, sub, True)
     app = await admin(request, scope)
     if user_id is not None and (not user_id or len(user_id) > MAX_END_USER_ID):
         raise BadRequest("userId must be 1-200 characters", code="INVALID_USER_ID")
     if required and user_id is None:
-        raise BadRequest("userId is required when authenticating with an API key",
-                         code="USER_ID_REQUIRED",
-                         remediation="Send the end user's id as userId, or use a user JWT.")
+        raise BadRequest(
+            "userId is required when authenticating with an API key",
+            code="USER_ID_REQUIRED",
+            remediation="Send the end user's id as userId, or use a user JWT.",
+        )
     return AppCaller(app, user_id, False)
 
 

@@ -103,51 +103,80 @@ def require_platform_client(settings: Settings, connector: Connector) -> None:
         raise IntegrationsNotConfigured(
             f"{connector.name} sign-in is not configured on this platform",
             remediation=f"The operator must set TASKYARD_{provider.client.upper()}_CLIENT_ID "
-                        f"and TASKYARD_{provider.client.upper()}_CLIENT_SECRET.",
+            f"and TASKYARD_{provider.client.upper()}_CLIENT_SECRET.",
         )
 
 
 def matches(connector: Connector, search: str) -> bool:
     needle = search.lower()
-    haystack = [connector.type, connector.name, connector.description,
-                *connector.actions, *(connector.tool_name(a) for a in connector.actions)]
+    haystack = [
+        connector.type,
+        connector.name,
+        connector.description,
+        *connector.actions,
+        *(connector.tool_name(a) for a in connector.actions),
+    ]
     return any(needle in text.lower() for text in haystack)
 
 
 def enabled_public(row: apps.AppToolkit) -> dict[str, Any]:
     connector = get_connector(row.toolkit)
     return EnabledToolkit(
-        toolkit=row.toolkit, displayName=row.display_name, scopes=row.scopes,
+        toolkit=row.toolkit,
+        displayName=row.display_name,
+        scopes=row.scopes,
         authType=auth_type(connector) if connector else "none",
         createdAt=as_utc(row.created_at),  # type: ignore[arg-type]
     ).model_dump(mode="json")
 
 
-@operation("List curated toolkits, or search the catalog", tag=TAG, scope="integrations:read",
-           query=AvailableQuery, responses={200: ToolkitList})
+@operation(
+    "List curated toolkits, or search the catalog",
+    tag=TAG,
+    scope="integrations:read",
+    query=AvailableQuery,
+    responses={200: ToolkitList},
+)
 async def available(request: Request) -> JSONResponse:
     app = await admin(request, "integrations:read")
     q = bodies.query_model(request, AvailableQuery)
     enabled = {t.toolkit for t in await apps.toolkits(services(request).db, app.id)}
     found = [c for c in CONNECTORS.values() if not q.search or matches(c, q.search)]
-    body = ToolkitList(integrations=[
-        Toolkit(toolkit=c.type, displayName=c.name, description=c.description, curated=True,
-                authType=auth_type(c), enabled=c.type in enabled)
-        for c in found
-    ])
+    body = ToolkitList(
+        integrations=[
+            Toolkit(
+                toolkit=c.type,
+                displayName=c.name,
+                description=c.description,
+                curated=True,
+                authType=auth_type(c),
+                enabled=c.type in enabled,
+            )
+            for c in found
+        ]
+    )
     return JSONResponse(body.model_dump())
 
 
-@operation("List the toolkits enabled for this app", tag=TAG, scope="integrations:read",
-           responses={200: EnabledList})
+@operation(
+    "List the toolkits enabled for this app",
+    tag=TAG,
+    scope="integrations:read",
+    responses={200: EnabledList},
+)
 async def config(request: Request) -> JSONResponse:
     app = await admin(request, "integrations:read")
     rows = await apps.toolkits(services(request).db, app.id)
     return JSONResponse({"integrations": [enabled_public(r) for r in rows]})
 
 
-@operation("Enable a toolkit for this app", tag=TAG, scope="integrations:write", body=Configure,
-           responses={200: Configured, 201: Configured})
+@operation(
+    "Enable a toolkit for this app",
+    tag=TAG,
+    scope="integrations:write",
+    body=Configure,
+    responses={200: Configured, 201: Configured},
+)
 async def configure(request: Request) -> JSONResponse:
     app = await admin(request, "integrations:write")
     data = await bodies.read(request, Configure)
@@ -156,15 +185,19 @@ async def configure(request: Request) -> JSONResponse:
         raise ToolkitUnknown(data.toolkit, app.id)
     require_platform_client(services(request).settings, connector)
     row, created = await apps.enable(
-        services(request).db, app.id, connector.type,
-        display_name=data.displayName or connector.name, scopes=data.scopes,
+        services(request).db,
+        app.id,
+        connector.type,
+        display_name=data.displayName or connector.name,
+        scopes=data.scopes,
     )
     body = {"success": True, "integration": enabled_public(row)}
     return JSONResponse(body, status_code=201 if created else 200)
 
 
-@operation("Disable a toolkit for this app", tag=TAG, scope="integrations:write",
-           responses={200: Disabled})
+@operation(
+    "Disable a toolkit for this app", tag=TAG, scope="integrations:write", responses={200: Disabled}
+)
 async def disable(request: Request) -> JSONResponse:
     app = await admin(request, "integrations:write")
     toolkit = request.path_params["toolkit"]

@@ -102,7 +102,10 @@ def redirect_allowed(allowed: list[str], url: str) -> bool:
     for candidate in allowed:
         c = urlsplit(candidate)
         if (c.scheme, c.hostname, c.port, c.path or "/") == (
-            wanted.scheme, wanted.hostname, wanted_port, wanted.path or "/"
+            wanted.scheme,
+            wanted.hostname,
+            wanted_port,
+            wanted.path or "/",
         ):
             return True
     return False
@@ -116,24 +119,36 @@ def with_query(url: str, **params: str) -> str:
 
 def connection_public(row: connections.Connection) -> dict[str, Any]:
     return ConnectionPublic(
-        id=row.id, toolkit=row.toolkit, userId=row.end_user_id, status=row.status,
-        statusReason=row.status_reason, scopes=row.scopes, expiresAt=as_utc(row.expires_at),
-        createdAt=as_utc(row.created_at), updatedAt=as_utc(row.updated_at),  # type: ignore[arg-type]
+        id=row.id,
+        toolkit=row.toolkit,
+        userId=row.end_user_id,
+        status=row.status,
+        statusReason=row.status_reason,
+        scopes=row.scopes,
+        expiresAt=as_utc(row.expires_at),
+        createdAt=as_utc(row.created_at),
+        updatedAt=as_utc(row.updated_at),  # type: ignore[arg-type]
     ).model_dump(mode="json")
 
 
 def connection_service(request: Request) -> ConnectionService:
     s = services(request)
     return ConnectionService(
-        s.temporal, task_queue_prefix=s.settings.task_queue_prefix,
+        s.temporal,
+        task_queue_prefix=s.settings.task_queue_prefix,
         request_ttl_seconds=s.settings.oauth_state_ttl_seconds,
         refresh_margin_seconds=s.settings.connection_refresh_margin_seconds,
     )
 
 
-@operation("Connect an end user's account (OAuth URL, or credentials directly)", tag=TAG,
-           scope="integrations:write", body=Connect, responses={200: ConnectStarted},
-           description="Auth: the app's user JWT, or an API key plus userId.")
+@operation(
+    "Connect an end user's account (OAuth URL, or credentials directly)",
+    tag=TAG,
+    scope="integrations:write",
+    body=Connect,
+    responses={200: ConnectStarted},
+    description="Auth: the app's user JWT, or an API key plus userId.",
+)
 async def connect(request: Request) -> JSONResponse:
     if bearer_jwt(request) is None:
         require(request, "integrations:write")
@@ -150,53 +165,83 @@ async def connect(request: Request) -> JSONResponse:
     if data.credentials is not None:
         missing = [f for f in connector.required_fields() if data.credentials.get(f) in (None, "")]
         if missing:
-            raise BadRequest(f"Missing credential fields: {', '.join(missing)}",
-                             code="MISSING_CREDENTIAL_FIELDS",
-                             remediation=f"{connector.name} needs: "
-                                         + ", ".join(connector.required_fields()))
-        row = await connections.create_active(s.db, s.vault, app_id=app.id,
-                                              end_user_id=end_user_id, toolkit=connector.type,
-                                              data=data.credentials)
-        return JSONResponse(ConnectStarted(connectionRequestId=row.id, connectionId=row.id,
-                                           status=row.status).model_dump(exclude_none=True))
+            raise BadRequest(
+                f"Missing credential fields: {', '.join(missing)}",
+                code="MISSING_CREDENTIAL_FIELDS",
+                remediation=f"{connector.name} needs: " + ", ".join(connector.required_fields()),
+            )
+        row = await connections.create_active(
+            s.db,
+            s.vault,
+            app_id=app.id,
+            end_user_id=end_user_id,
+            toolkit=connector.type,
+            data=data.credentials,
+        )
+        return JSONResponse(
+            ConnectStarted(
+                connectionRequestId=row.id, connectionId=row.id, status=row.status
+            ).model_dump(exclude_none=True)
+        )
     provider = oauth.provider_for(connector.type)
     if provider is None:
         fields = ", ".join(connector.required_fields()) or "none"
-        raise BadRequest(f"{connector.name} connects with credentials, not OAuth",
-                         code="CREDENTIALS_REQUIRED",
-                         remediation=f"Send credentials with the fields: {fields}.")
+        raise BadRequest(
+            f"{connector.name} connects with credentials, not OAuth",
+            code="CREDENTIALS_REQUIRED",
+            remediation=f"Send credentials with the fields: {fields}.",
+        )
     require_platform_client(s.settings, connector)
     if not data.redirectUrl or not redirect_allowed(app.redirect_urls, data.redirectUrl):
-        raise BadRequest("redirectUrl is missing or not allowed for this app",
-                         code="INTEGRATIONS_REDIRECT_NOT_ALLOWED",
-                         remediation="Add it to the app's redirectUrls: "
-                                     f"PATCH /api/v1/apps/{app.id}")
+        raise BadRequest(
+            "redirectUrl is missing or not allowed for this app",
+            code="INTEGRATIONS_REDIRECT_NOT_ALLOWED",
+            remediation=f"Add it to the app's redirectUrls: PATCH /api/v1/apps/{app.id}",
+        )
     row, state = await connections.create_initiated(
-        s.db, app_id=app.id, end_user_id=end_user_id, toolkit=connector.type,
-        scopes=enabled.scopes or list(provider.scopes), redirect_url=data.redirectUrl,
+        s.db,
+        app_id=app.id,
+        end_user_id=end_user_id,
+        toolkit=connector.type,
+        scopes=enabled.scopes or list(provider.scopes),
+        redirect_url=data.redirectUrl,
         ttl_seconds=s.settings.oauth_state_ttl_seconds,
     )
     try:
         await connection_service(request).start(
-            connection_id=row.id, owner_user_id=app.user_id, app_id=app.id,
-            end_user_id=end_user_id, toolkit=connector.type,
+            connection_id=row.id,
+            owner_user_id=app.user_id,
+            app_id=app.id,
+            end_user_id=end_user_id,
+            toolkit=connector.type,
         )
     except RPCError as exc:  # Temporal unreachable: the request cannot complete, say so
         await connections.set_status(s.db, row.id, "FAILED", "could not start the connection")
-        raise Unavailable("Could not start the connection; try again",
-                          code="SERVICE_UNAVAILABLE") from exc
+        raise Unavailable(
+            "Could not start the connection; try again", code="SERVICE_UNAVAILABLE"
+        ) from exc
     client_id, _secret = s.settings.oauth_clients()[provider.client]
     auth_url = oauth.authorization_url(
-        provider, s.settings.base_urls(), client_id=client_id,
-        redirect_uri=callback_url(s.settings, app.id), state=state, scopes=row.scopes,
+        provider,
+        s.settings.base_urls(),
+        client_id=client_id,
+        redirect_uri=callback_url(s.settings, app.id),
+        state=state,
+        scopes=row.scopes,
     )
-    return JSONResponse(ConnectStarted(authUrl=auth_url, connectionRequestId=row.id,
-                                       status=row.status).model_dump(exclude_none=True))
+    return JSONResponse(
+        ConnectStarted(authUrl=auth_url, connectionRequestId=row.id, status=row.status).model_dump(
+            exclude_none=True
+        )
+    )
 
 
-@operation("OAuth callback: completes the connection and sends the user back", tag=TAG,
-           description="Public. Redirects (302) to the redirectUrl given to connect, with "
-                       "connectionId and status (ACTIVE or FAILED) added to its query.")
+@operation(
+    "OAuth callback: completes the connection and sends the user back",
+    tag=TAG,
+    description="Public. Redirects (302) to the redirectUrl given to connect, with "
+    "connectionId and status (ACTIVE or FAILED) added to its query.",
+)
 async def callback(request: Request) -> RedirectResponse:
     app = await load_app(request)
     params = request.query_params
@@ -205,9 +250,11 @@ async def callback(request: Request) -> RedirectResponse:
     try:
         oauth_request, row = await connections.consume_state(s.db, app.id, state)
     except connections.StateError as exc:
-        raise BadRequest(f"Invalid OAuth state: {exc}", code="INTEGRATIONS_INVALID_STATE",
-                         remediation=f"Start again with POST /v1/{app.id}/integrations/connect."
-                         ) from exc
+        raise BadRequest(
+            f"Invalid OAuth state: {exc}",
+            code="INTEGRATIONS_INVALID_STATE",
+            remediation=f"Start again with POST /v1/{app.id}/integrations/connect.",
+        ) from exc
     redirect_uri = callback_url(s.settings, app.id)
     if code:
         sealed_id = await seal(s.db, s.vault, app.user_id, {"code": code[:4096]})
@@ -228,30 +275,47 @@ async def callback(request: Request) -> RedirectResponse:
     return RedirectResponse(location, status_code=302)
 
 
-@operation("List connected accounts", tag=TAG, scope="integrations:read", query=ConnectionsQuery,
-           responses={200: ConnectionList},
-           description="With a user JWT: that end user's; with an API key: the app's "
-                       "(filter with userId).")
+@operation(
+    "List connected accounts",
+    tag=TAG,
+    scope="integrations:read",
+    query=ConnectionsQuery,
+    responses={200: ConnectionList},
+    description="With a user JWT: that end user's; with an API key: the app's "
+    "(filter with userId).",
+)
 async def list_connections(request: Request) -> JSONResponse:
     q = bodies.query_model(request, ConnectionsQuery)
     caller = await end_user(request, "integrations:read", q.userId, required=False)
     rows = await connections.list_for(services(request).db, caller.app.id, caller.end_user_id)
-    rows = [r for r in rows if (q.toolkit is None or r.toolkit == q.toolkit)
-            and (q.status is None or r.status == q.status)]
+    rows = [
+        r
+        for r in rows
+        if (q.toolkit is None or r.toolkit == q.toolkit)
+        and (q.status is None or r.status == q.status)
+    ]
     return JSONResponse({"connections": [connection_public(r) for r in rows]})
 
 
-@operation("Disconnect an account", tag=TAG, scope="integrations:write",
-           responses={200: Disconnected})
+@operation(
+    "Disconnect an account", tag=TAG, scope="integrations:write", responses={200: Disconnected}
+)
 async def delete_connection(request: Request) -> JSONResponse:
-    caller = await end_user(request, "integrations:write", request.query_params.get("userId"),
-                            required=False)
+    caller = await end_user(
+        request, "integrations:write", request.query_params.get("userId"), required=False
+    )
     db = services(request).db
     row = await connections.get(db, request.path_params["connection_id"])
-    if (row is None or row.app_id != caller.app.id
-            or (caller.end_user_id is not None and row.end_user_id != caller.end_user_id)):
-        raise NotFound("Connection not found", code="CONNECTION_NOT_FOUND",
-                       remediation="List them: GET /v1/{appId}/integrations/connections.")
+    if (
+        row is None
+        or row.app_id != caller.app.id
+        or (caller.end_user_id is not None and row.end_user_id != caller.end_user_id)
+    ):
+        raise NotFound(
+            "Connection not found",
+            code="CONNECTION_NOT_FOUND",
+            remediation="List them: GET /v1/{appId}/integrations/connections.",
+        )
     if oauth.provider_for(row.toolkit) is not None:
         await connection_service(request).stop(row.id)
     await connections.delete(db, row)
@@ -262,6 +326,9 @@ routes = [
     Route("/v1/{app_id}/integrations/connect", connect, methods=["POST"]),
     Route("/v1/{app_id}/integrations/callback", callback, methods=["GET"]),
     Route("/v1/{app_id}/integrations/connections", list_connections, methods=["GET"]),
-    Route("/v1/{app_id}/integrations/connections/{connection_id}", delete_connection,
-          methods=["DELETE"]),
+    Route(
+        "/v1/{app_id}/integrations/connections/{connection_id}",
+        delete_connection,
+        methods=["DELETE"],
+    ),
 ]

@@ -73,15 +73,25 @@ class Executed(BaseModel):
 
 def tools_of(connector: Connector) -> list[dict[str, Any]]:
     return [
-        Tool(name=connector.tool_name(a.name), toolkit=connector.type, action=a.name,
-             description=a.description, inputSchema=a.input_schema(),
-             outputSchema=a.output_schema()).model_dump()
+        Tool(
+            name=connector.tool_name(a.name),
+            toolkit=connector.type,
+            action=a.name,
+            description=a.description,
+            inputSchema=a.input_schema(),
+            outputSchema=a.output_schema(),
+        ).model_dump()
         for a in connector.actions.values()
     ]
 
 
-@operation("List the tools of the app's enabled toolkits", tag=TAG, scope="integrations:read",
-           query=ToolsQuery, responses={200: ToolList})
+@operation(
+    "List the tools of the app's enabled toolkits",
+    tag=TAG,
+    scope="integrations:read",
+    query=ToolsQuery,
+    responses={200: ToolList},
+)
 async def list_tools(request: Request) -> JSONResponse:
     q = bodies.query_model(request, ToolsQuery)
     caller = await end_user(request, "integrations:read", q.userId, required=False)
@@ -107,14 +117,20 @@ async def _connection_for(
     end_user_id = str(caller.end_user_id)
     if connection_id is not None:
         row = await connections.get(db, connection_id)
-        if (row is None or row.app_id != caller.app.id or row.end_user_id != end_user_id
-                or row.toolkit != connector.type):
+        if (
+            row is None
+            or row.app_id != caller.app.id
+            or row.end_user_id != end_user_id
+            or row.toolkit != connector.type
+        ):
             row = None
     else:
         row = await connections.latest_for(db, caller.app.id, end_user_id, connector.type)
     if row is None:
-        raise ExecutionFailed(f"The user has no connected {connector.name} account",
-                              details={"toolkit": connector.type})
+        raise ExecutionFailed(
+            f"The user has no connected {connector.name} account",
+            details={"toolkit": connector.type},
+        )
     if row.status != "ACTIVE":
         raise ExecutionFailed(
             f"The user's {connector.name} connection is {row.status}; connect again",
@@ -123,10 +139,15 @@ async def _connection_for(
     return row
 
 
-@operation("Execute a tool with the end user's connected account", tag=TAG,
-           scope="integrations:execute", body=Execute, responses={200: Executed},
-           description="Auth: the app's user JWT, or an API key plus userId. Failures: "
-                       "INTEGRATIONS_EXECUTION_FAILED, 422 soft failure, 502 network error.")
+@operation(
+    "Execute a tool with the end user's connected account",
+    tag=TAG,
+    scope="integrations:execute",
+    body=Execute,
+    responses={200: Executed},
+    description="Auth: the app's user JWT, or an API key plus userId. Failures: "
+    "INTEGRATIONS_EXECUTION_FAILED, 422 soft failure, 502 network error.",
+)
 async def execute(request: Request) -> JSONResponse:
     if bearer_jwt(request) is None:
         require(request, "integrations:execute")
@@ -141,12 +162,19 @@ async def execute(request: Request) -> JSONResponse:
     connection = None
     if connector.requires_credentials:
         connection = await _connection_for(request, caller, connector, data.connectionId)
-    metadata = {"appId": caller.app.id, "endUserId": caller.end_user_id,
-                "connectionId": connection.id if connection else None}
+    metadata = {
+        "appId": caller.app.id,
+        "endUserId": caller.end_user_id,
+        "connectionId": connection.id if connection else None,
+    }
     try:
         execution_id, handle = await start_tool_job(
-            request, user_id=caller.app.user_id, tool_name=data.toolName, params=data.params,
-            credential_id=connection.id if connection else None, metadata=metadata,
+            request,
+            user_id=caller.app.user_id,
+            tool_name=data.toolName,
+            params=data.params,
+            credential_id=connection.id if connection else None,
+            metadata=metadata,
         )
     except ApiError as exc:  # unknown tool or invalid params, in this family's terms
         raise ExecutionFailed(exc.message, details=exc.details) from exc

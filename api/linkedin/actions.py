@@ -83,33 +83,57 @@ async def _start_all(
     try:
         seen = _governors_seen.get(account.id)
         if seen is None or time.monotonic() - seen > GOVERNOR_CHECK_SECONDS:
-            await ensure_governor(s.temporal, account_id=account.id,
-                                  settings=account_settings(account), queue=_queue(s))
+            await ensure_governor(
+                s.temporal,
+                account_id=account.id,
+                settings=account_settings(account),
+                queue=_queue(s),
+            )
             _governors_seen[account.id] = time.monotonic()
         gate = asyncio.Semaphore(START_CONCURRENCY)
 
         async def one(data: LinkedInActionInput) -> str:
             job_id = new_job_id()
             async with gate:
-                await start_action(s.jobs, data, job_id=job_id,
-                                   message="Queued: waiting for a slot from the LinkedIn governor")
+                await start_action(
+                    s.jobs,
+                    data,
+                    job_id=job_id,
+                    message="Queued: waiting for a slot from the LinkedIn governor",
+                )
             return job_id
 
         return list(await asyncio.gather(*(one(d) for d in inputs)))
     except RPCError as exc:
-        raise Unavailable(f"Could not schedule on Temporal: {exc.message}",
-                          code="SCHEDULER_UNAVAILABLE") from exc
+        raise Unavailable(
+            f"Could not schedule on Temporal: {exc.message}", code="SCHEDULER_UNAVAILABLE"
+        ) from exc
 
 
 def _action_input(
-    s: Services, account: store.LinkedInAccount, user_id: str, action_type: str, url: str, *,
-    message: str | None, note: str | None, post_url: str | None, not_before: datetime | None,
+    s: Services,
+    account: store.LinkedInAccount,
+    user_id: str,
+    action_type: str,
+    url: str,
+    *,
+    message: str | None,
+    note: str | None,
+    post_url: str | None,
+    not_before: datetime | None,
     metadata: dict[str, Any] | None = None,
 ) -> LinkedInActionInput:
     return LinkedInActionInput(
-        user_id=user_id, account_id=account.id, action_type=action_type, profile_url=url,
-        message=message, note=note, post_url=post_url, not_before=not_before,
-        provider=account.provider, metadata=metadata or {},
+        user_id=user_id,
+        account_id=account.id,
+        action_type=action_type,
+        profile_url=url,
+        message=message,
+        note=note,
+        post_url=post_url,
+        not_before=not_before,
+        provider=account.provider,
+        metadata=metadata or {},
         activity_timeout_seconds=s.settings.http_timeout_seconds * 3 + 30,
         heartbeat_timeout_seconds=s.settings.activity_heartbeat_timeout_seconds,
     )
@@ -118,13 +142,25 @@ def _action_input(
 async def schedule(s: Services, user_id: str, body: ScheduleAction) -> Scheduled:
     account = await connected_account(s, user_id)
     data = _action_input(
-        s, account, user_id, body.actionType, body.profileUrl, message=body.message,
-        note=body.note, post_url=body.postUrl, not_before=body.scheduledAt,
+        s,
+        account,
+        user_id,
+        body.actionType,
+        body.profileUrl,
+        message=body.message,
+        note=body.note,
+        post_url=body.postUrl,
+        not_before=body.scheduledAt,
         metadata={"scheduledAt": body.scheduledAt.isoformat()} if body.scheduledAt else None,
     )
     [job_id] = await _start_all(s, account, [data])
-    return Scheduled(jobId=job_id, status="pending", actionType=body.actionType,
-                     profileUrl=body.profileUrl, provider=account.provider)
+    return Scheduled(
+        jobId=job_id,
+        status="pending",
+        actionType=body.actionType,
+        profileUrl=body.profileUrl,
+        provider=account.provider,
+    )
 
 
 # ---- campaigns ----------------------------------------------------------------------------
@@ -157,9 +193,14 @@ def render(template: str, fields: dict[str, Any]) -> tuple[str, list[str]]:
 def _lead_fields(lead: Lead) -> dict[str, Any]:
     return {
         **(lead.custom_fields or {}),
-        "firstName": lead.first_name, "lastName": lead.last_name, "email": lead.email,
-        "company": lead.company, "jobTitle": lead.job_title, "title": lead.job_title,
-        "location": lead.location, "profileUrl": lead.linkedin_url,
+        "firstName": lead.first_name,
+        "lastName": lead.last_name,
+        "email": lead.email,
+        "company": lead.company,
+        "jobTitle": lead.job_title,
+        "title": lead.job_title,
+        "location": lead.location,
+        "profileUrl": lead.linkedin_url,
     }
 
 
@@ -171,14 +212,19 @@ async def _targets(s: Services, user_id: str, body: BulkSchedule) -> list[dict[s
         targets.append({**lead, "profileUrl": url})
     if body.leadIds:
         async with s.db.session() as session:
-            rows = (await session.exec(select(Lead).where(
-                col(Lead.id).in_(body.leadIds), Lead.user_id == user_id
-            ))).all()
+            rows = (
+                await session.exec(
+                    select(Lead).where(col(Lead.id).in_(body.leadIds), Lead.user_id == user_id)
+                )
+            ).all()
         by_id = {r.id: r for r in rows}
         unknown = [i for i in body.leadIds if i not in by_id]
         if unknown:
-            raise Unprocessable("Some leads were not found", code="LEADS_NOT_FOUND",
-                                details={"leadIds": unknown[:50]})
+            raise Unprocessable(
+                "Some leads were not found",
+                code="LEADS_NOT_FOUND",
+                details={"leadIds": unknown[:50]},
+            )
         targets.extend({**_lead_fields(by_id[i]), "leadId": i} for i in body.leadIds)
     return targets
 
@@ -205,8 +251,9 @@ async def schedule_bulk(s: Services, user_id: str, body: BulkSchedule) -> BulkSc
                 continue
             text, missing = render(template, fields)
             if missing:
-                problems.append({"index": index, "field": name,
-                                 "message": f"no value for {', '.join(missing)}"})
+                problems.append(
+                    {"index": index, "field": name, "message": f"no value for {', '.join(missing)}"}
+                )
             texts[name] = text
         try:
             check_note(texts["note"])
@@ -221,19 +268,34 @@ async def schedule_bulk(s: Services, user_id: str, body: BulkSchedule) -> BulkSc
             meta["campaignName"] = body.campaignName
         if fields.get("leadId"):
             meta["leadId"] = fields["leadId"]
-        inputs.append(_action_input(
-            s, account, user_id, body.actionType, url, message=texts["message"],
-            note=texts["note"], post_url=body.postUrl, not_before=body.scheduledAt,
-            metadata=meta,
-        ))
+        inputs.append(
+            _action_input(
+                s,
+                account,
+                user_id,
+                body.actionType,
+                url,
+                message=texts["message"],
+                note=texts["note"],
+                post_url=body.postUrl,
+                not_before=body.scheduledAt,
+                metadata=meta,
+            )
+        )
     if problems:
         raise Unprocessable(
             f"{len(problems)} problem(s) in the campaign; nothing was scheduled",
             details={"errors": problems[:100]},
         )
     job_ids = await _start_all(s, account, inputs)
-    return BulkScheduled(campaignId=campaign_id, actionType=body.actionType, count=len(job_ids),
-                         duplicates=duplicates, jobIds=job_ids, status="pending")
+    return BulkScheduled(
+        campaignId=campaign_id,
+        actionType=body.actionType,
+        count=len(job_ids),
+        duplicates=duplicates,
+        jobIds=job_ids,
+        status="pending",
+    )
 
 
 # ---- settings -----------------------------------------------------------------------------
@@ -250,7 +312,8 @@ async def read_settings(s: Services, user_id: str) -> SettingsData:
         except RPCError:
             view = None  # the live view is a bonus; the settings themselves come from the DB
     return SettingsData(
-        **current.public(), connected=bool(account and account.status == "connected"),
+        **current.public(),
+        connected=bool(account and account.status == "connected"),
         governor=view,
     )
 
@@ -268,14 +331,19 @@ async def change_settings(s: Services, user_id: str, patch: SettingsPatch) -> Se
         settings = LinkedInSettings.model_validate(merged)
     except ValidationError as exc:
         problems = bodies.describe(exc)
-        raise Unprocessable("; ".join(f"{p['field']}: {p['message']}" for p in problems),
-                            details={"errors": problems}) from exc
+        raise Unprocessable(
+            "; ".join(f"{p['field']}: {p['message']}" for p in problems),
+            details={"errors": problems},
+        ) from exc
     account = await store.save_settings(s.db, user_id, settings.model_dump(mode="json"))
     if account.status == "connected":
         try:
-            await configure_governor(s.temporal, account_id=account.id, settings=settings,
-                                     queue=_queue(s))
+            await configure_governor(
+                s.temporal, account_id=account.id, settings=settings, queue=_queue(s)
+            )
         except RPCError as exc:
-            raise Unavailable(f"Settings saved but the governor was not updated: {exc.message}",
-                              code="SCHEDULER_UNAVAILABLE") from exc
+            raise Unavailable(
+                f"Settings saved but the governor was not updated: {exc.message}",
+                code="SCHEDULER_UNAVAILABLE",
+            ) from exc
     return await read_settings(s, user_id)

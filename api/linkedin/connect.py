@@ -49,8 +49,11 @@ def linkedin_status(account: store.LinkedInAccount | None) -> LinkedInStatus:
     if account is None or account.status != "connected":
         return LinkedInStatus(connected=False)
     return LinkedInStatus(
-        connected=True, profileUrl=account.profile_url, name=account.name,
-        connectionCount=account.connection_count, connectedAt=iso(account.connected_at),
+        connected=True,
+        profileUrl=account.profile_url,
+        name=account.name,
+        connectionCount=account.connection_count,
+        connectedAt=iso(account.connected_at),
         provider=account.provider,
     )
 
@@ -59,13 +62,16 @@ async def integrations(s: Services, user_id: str) -> IntegrationsData:
     """The user's LinkedIn and webhook status and how complete the setup is."""
     status = linkedin_status(await store.get_account(s.db, user_id))
     hooks = await webhook_summary(s.db, user_id)
-    webhooks = WebhooksStatus(configured=hooks.configured, endpoints=hooks.endpoints,
-                              status=hooks.status)
+    webhooks = WebhooksStatus(
+        configured=hooks.configured, endpoints=hooks.endpoints, status=hooks.status
+    )
     connected = int(status.connected) + int(hooks.configured and hooks.status == "active")
     return IntegrationsData(
-        linkedin=status, webhooks=webhooks,
+        linkedin=status,
+        webhooks=webhooks,
         summary=IntegrationSummary(
-            total=INTEGRATIONS, connected=connected,
+            total=INTEGRATIONS,
+            connected=connected,
             completionPercentage=round(100 * connected / INTEGRATIONS),
         ),
     )
@@ -88,26 +94,34 @@ async def start_setup(s: Services, user_id: str, body: SetupLinkedIn) -> SetupSt
     account = await store.get_account(s.db, user_id)
     if account is not None and account.status == "connected":
         raise BadRequest(
-            "LinkedIn account is already connected", code="LINKEDIN_ALREADY_CONNECTED",
+            "LinkedIn account is already connected",
+            code="LINKEDIN_ALREADY_CONNECTED",
             details={"profileUrl": account.profile_url, "connectedAt": iso(account.connected_at)},
         )
     cfg = s.settings
     sandbox = cfg.linkedin_provider == "sandbox"
     if not sandbox and (not cfg.linkedin_client_id or cfg.linkedin_client_secret is None):
-        raise Unavailable("LinkedIn sign-in is not configured on this server",
-                          code="LINKEDIN_NOT_CONFIGURED")
+        raise Unavailable(
+            "LinkedIn sign-in is not configured on this server", code="LINKEDIN_NOT_CONFIGURED"
+        )
     scopes = body.scopes or list(linkedin.DEFAULT_SCOPES)
     callback = redirect_uri(s)
     state, expires_at = await store.create_state(
-        s.db, user_id=user_id, provider="sandbox" if sandbox else "linkedin",
-        redirect_uri=callback, return_url=body.returnUrl, scopes=scopes,
+        s.db,
+        user_id=user_id,
+        provider="sandbox" if sandbox else "linkedin",
+        redirect_uri=callback,
+        return_url=body.returnUrl,
+        scopes=scopes,
         automation_account_id=body.automationAccountId,
         ttl_seconds=cfg.linkedin_oauth_state_ttl_seconds,
     )
     auth_url = linkedin.authorization_url(
         cfg.api_base_url + SANDBOX_AUTHORIZE_PATH if sandbox else cfg.linkedin_auth_url,
         client_id=linkedin_sandbox.CLIENT_ID if sandbox else cfg.linkedin_client_id,
-        redirect_uri=callback, state=state, scopes=scopes,
+        redirect_uri=callback,
+        state=state,
+        scopes=scopes,
     )
     return SetupStarted(authUrl=auth_url, state=state, expiresAt=iso(expires_at) or "")
 
@@ -140,29 +154,47 @@ async def finish(s: Services, params: dict[str, str]) -> tuple[str | None, dict[
     if denied or not code:
         reason = params.get("error_description") or denied or "no authorization code"
         error = denied or "missing_code"
-        body = {"success": False, "userId": row.user_id,
-                "error": {"code": error, "message": reason}}
+        body = {
+            "success": False,
+            "userId": row.user_id,
+            "error": {"code": error, "message": reason},
+        }
         if row.return_url:
             return with_query(row.return_url, linkedin="error", error=error), body
-        raise BadRequest(f"LinkedIn sign-in was not completed: {reason}",
-                         code="LINKEDIN_AUTH_DENIED")
+        raise BadRequest(
+            f"LinkedIn sign-in was not completed: {reason}", code="LINKEDIN_AUTH_DENIED"
+        )
     try:
         out = await run_connect(
-            s.temporal, user_id=row.user_id, state_hash=row.state_hash,
+            s.temporal,
+            user_id=row.user_id,
+            state_hash=row.state_hash,
             queue=queues.task_queue(s.settings.task_queue_prefix, queues.LINKEDIN),
         )
     except WorkflowFailureError as exc:
         message = failure_message(exc)
         if row.return_url:
-            body = {"success": False, "userId": row.user_id,
-                    "error": {"code": "connect_failed", "message": message}}
+            body = {
+                "success": False,
+                "userId": row.user_id,
+                "error": {"code": "connect_failed", "message": message},
+            }
             return with_query(row.return_url, linkedin="error", error="connect_failed"), body
-        raise BadRequest(f"LinkedIn connection failed: {message}",
-                         code="LINKEDIN_CONNECT_FAILED") from exc
-    status = LinkedInStatus(connected=True, profileUrl=out.profile_url, name=out.name,
-                            connectionCount=out.connection_count, provider=out.provider)
-    body = {"success": True, "userId": row.user_id,
-            "data": {"linkedin": status.model_dump(exclude_none=True)}}
+        raise BadRequest(
+            f"LinkedIn connection failed: {message}", code="LINKEDIN_CONNECT_FAILED"
+        ) from exc
+    status = LinkedInStatus(
+        connected=True,
+        profileUrl=out.profile_url,
+        name=out.name,
+        connectionCount=out.connection_count,
+        provider=out.provider,
+    )
+    body = {
+        "success": True,
+        "userId": row.user_id,
+        "data": {"linkedin": status.model_dump(exclude_none=True)},
+    }
     if row.return_url:
         return with_query(row.return_url, linkedin="connected"), body
     return None, body
@@ -175,8 +207,9 @@ async def sandbox_consent(s: Services, params: dict[str, str]) -> str:
     state = params.get("state") or ""
     client_id = params.get("client_id")
     if params.get("response_type") != "code" or client_id != linkedin_sandbox.CLIENT_ID:
-        raise BadRequest("Expected response_type=code and the sandbox client_id",
-                         code="INVALID_REQUEST")
+        raise BadRequest(
+            "Expected response_type=code and the sandbox client_id", code="INVALID_REQUEST"
+        )
     row = await store.peek_state(s.db, state)
     if row is None or row.provider != "sandbox" or row.used_at is not None:
         raise BadRequest("Unknown or used state", code="INVALID_OAUTH_STATE")

@@ -13,7 +13,11 @@ from connectors.linkedin import normalize_profile_url, post_id
 from engine.models.linkedin import GovernorView, WorkingHours
 
 ActionType = Literal[
-    "sendConnectionRequest", "sendMessage", "viewProfile", "followProfile", "likePost",
+    "sendConnectionRequest",
+    "sendMessage",
+    "viewProfile",
+    "followProfile",
+    "likePost",
     "withdrawConnectionRequest",
 ]
 NOTE_LIMIT = 300
@@ -63,7 +67,8 @@ class SetupLinkedIn(BaseModel):
     returnUrl: str | None = Field(default=None, max_length=2000)
     scopes: list[str] | None = Field(default=None, max_length=20)
     automationAccountId: str | None = Field(
-        default=None, description="The automation provider's account id for this member "
+        default=None,
+        description="The automation provider's account id for this member "
         "(Unipile acc_…); not needed with the sandbox provider.",
     )
     userId: str | None = Field(default=None, description="Legacy route, global keys only.")

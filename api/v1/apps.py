@@ -75,8 +75,11 @@ class SecretRotated(BaseModel):
 
 def public(row: store.App) -> dict[str, Any]:
     return AppPublic(
-        appId=row.id, name=row.name, redirectUrls=row.redirect_urls,
-        createdAt=as_utc(row.created_at), updatedAt=as_utc(row.updated_at),  # type: ignore[arg-type]
+        appId=row.id,
+        name=row.name,
+        redirectUrls=row.redirect_urls,
+        createdAt=as_utc(row.created_at),
+        updatedAt=as_utc(row.updated_at),  # type: ignore[arg-type]
     ).model_dump(mode="json")
 
 
@@ -87,15 +90,21 @@ async def owned_app(request: Request, user_id: str, app_id: str) -> store.App:
     return app
 
 
-@operation("Create an app (its JWT signing secret is shown once)", tag=TAG, scope="apps:write",
-           body=CreateApp, responses={201: AppCreated})
+@operation(
+    "Create an app (its JWT signing secret is shown once)",
+    tag=TAG,
+    scope="apps:write",
+    body=CreateApp,
+    responses={201: AppCreated},
+)
 async def create_app(request: Request) -> JSONResponse:
     require(request, "apps:write")
     data = await bodies.read(request, CreateApp)
     user_id = await user_for(request, "apps:write", data.userId)
     s = services(request)
-    row, secret = await store.create(s.db, s.vault, user_id=user_id, name=data.name,
-                                     redirect_urls=data.redirectUrls)
+    row, secret = await store.create(
+        s.db, s.vault, user_id=user_id, name=data.name, redirect_urls=data.redirectUrls
+    )
     return JSONResponse({**public(row), "jwtSecret": secret}, status_code=201)
 
 
@@ -111,19 +120,29 @@ async def get_app(request: Request) -> JSONResponse:
     return JSONResponse(public(await owned_app(request, user_id, request.path_params["id"])))
 
 
-@operation("Rename an app or change its allowed redirect URLs", tag=TAG, scope="apps:write",
-           body=UpdateApp, responses={200: AppPublic})
+@operation(
+    "Rename an app or change its allowed redirect URLs",
+    tag=TAG,
+    scope="apps:write",
+    body=UpdateApp,
+    responses={200: AppPublic},
+)
 async def update_app(request: Request) -> JSONResponse:
     user_id = await user_for(request, "apps:write")
     data = await bodies.read(request, UpdateApp)
     app = await owned_app(request, user_id, request.path_params["id"])
-    row = await store.update(services(request).db, app, name=data.name,
-                             redirect_urls=data.redirectUrls)
+    row = await store.update(
+        services(request).db, app, name=data.name, redirect_urls=data.redirectUrls
+    )
     return JSONResponse(public(row))
 
 
-@operation("Replace an app's JWT signing secret (shown once; old tokens stop working)",
-           tag=TAG, scope="apps:write", responses={200: SecretRotated})
+@operation(
+    "Replace an app's JWT signing secret (shown once; old tokens stop working)",
+    tag=TAG,
+    scope="apps:write",
+    responses={200: SecretRotated},
+)
 async def rotate_secret(request: Request) -> JSONResponse:
     user_id = await user_for(request, "apps:write")
     app = await owned_app(request, user_id, request.path_params["id"])

@@ -102,15 +102,20 @@ def catalog_entry(connector: Connector) -> dict[str, Any]:
         description=connector.description,
         credentialType=connector.credential_type,
         credentialFields=[
-            CredentialFieldInfo(name=f.name, secret=f.secret, required=f.required,
-                                description=f.description)
+            CredentialFieldInfo(
+                name=f.name, secret=f.secret, required=f.required, description=f.description
+            )
             for f in connector.credential_fields
         ],
         requiresCredentials=connector.requires_credentials,
         actions=[
-            ActionInfo(name=a.name, toolName=connector.tool_name(a.name),
-                       description=a.description, inputSchema=a.input_schema(),
-                       outputSchema=a.output_schema())
+            ActionInfo(
+                name=a.name,
+                toolName=connector.tool_name(a.name),
+                description=a.description,
+                inputSchema=a.input_schema(),
+                outputSchema=a.output_schema(),
+            )
             for a in connector.actions.values()
         ],
     ).model_dump()
@@ -118,8 +123,12 @@ def catalog_entry(connector: Connector) -> dict[str, Any]:
 
 def instance_public(row: store.ConnectorInstance) -> dict[str, Any]:
     return InstancePublic(
-        id=row.id, name=row.name, type=row.type, credentialId=row.credential_id,
-        config=row.config, createdAt=as_utc(row.created_at),  # type: ignore[arg-type]
+        id=row.id,
+        name=row.name,
+        type=row.type,
+        credentialId=row.credential_id,
+        config=row.config,
+        createdAt=as_utc(row.created_at),  # type: ignore[arg-type]
     ).model_dump(mode="json")
 
 
@@ -135,7 +144,7 @@ def with_config_defaults(
     for key, value in config.items():
         for prefix in ("default_", "default"):
             if key.startswith(prefix) and len(key) > len(prefix):
-                rest = key[len(prefix):]
+                rest = key[len(prefix) :]
                 for name in (rest[0].lower() + rest[1:], _snake(rest)):
                     if name in fields and name not in merged:
                         merged[name] = value
@@ -144,8 +153,13 @@ def with_config_defaults(
     return merged
 
 
-@operation("List the connector catalog (available=true) or your connector instances", tag=TAG,
-           scope="connectors:read", query=CatalogQuery, responses={200: ConnectorListing})
+@operation(
+    "List the connector catalog (available=true) or your connector instances",
+    tag=TAG,
+    scope="connectors:read",
+    query=CatalogQuery,
+    responses={200: ConnectorListing},
+)
 async def list_connectors(request: Request) -> JSONResponse:
     q = bodies.query_model(request, CatalogQuery)
     if q.available:
@@ -156,8 +170,13 @@ async def list_connectors(request: Request) -> JSONResponse:
     return JSONResponse([instance_public(r) for r in rows])
 
 
-@operation("Create a connector instance", tag=TAG, scope="connectors:write", body=CreateInstance,
-           responses={201: InstancePublic})
+@operation(
+    "Create a connector instance",
+    tag=TAG,
+    scope="connectors:write",
+    body=CreateInstance,
+    responses={201: InstancePublic},
+)
 async def create_instance(request: Request) -> JSONResponse:
     require(request, "connectors:write")
     data = await bodies.read(request, CreateInstance)
@@ -177,8 +196,14 @@ async def create_instance(request: Request) -> JSONResponse:
             )
     elif connector.requires_credentials:
         raise BadRequest(f"{connector.name} needs a credentialId", code="CREDENTIAL_REQUIRED")
-    row = await store.create_instance(db, user_id=user_id, name=data.name, type=connector.type,
-                                      credential_id=data.credentialId, config=data.config)
+    row = await store.create_instance(
+        db,
+        user_id=user_id,
+        name=data.name,
+        type=connector.type,
+        credential_id=data.credentialId,
+        config=data.config,
+    )
     return JSONResponse(instance_public(row), status_code=201)
 
 
@@ -189,15 +214,17 @@ async def _instance(request: Request, user_id: str) -> store.ConnectorInstance:
     return row
 
 
-@operation("Get a connector instance", tag=TAG, scope="connectors:read",
-           responses={200: InstancePublic})
+@operation(
+    "Get a connector instance", tag=TAG, scope="connectors:read", responses={200: InstancePublic}
+)
 async def get_instance(request: Request) -> JSONResponse:
     user_id = await user_for(request, "connectors:read")
     return JSONResponse(instance_public(await _instance(request, user_id)))
 
 
-@operation("Delete a connector instance", tag=TAG, scope="connectors:write",
-           responses={200: Deleted})
+@operation(
+    "Delete a connector instance", tag=TAG, scope="connectors:write", responses={200: Deleted}
+)
 async def delete_instance(request: Request) -> JSONResponse:
     user_id = await user_for(request, "connectors:write")
     row = await _instance(request, user_id)
@@ -205,9 +232,13 @@ async def delete_instance(request: Request) -> JSONResponse:
     return JSONResponse(Deleted(success=True, id=row.id).model_dump())
 
 
-@operation("Run one action of a connector instance as a tool_execution job", tag=TAG,
-           scope="tools:execute", body=RunAction,
-           description="Synchronous by default; `\"async\": true` answers 202 with executionId.")
+@operation(
+    "Run one action of a connector instance as a tool_execution job",
+    tag=TAG,
+    scope="tools:execute",
+    body=RunAction,
+    description='Synchronous by default; `"async": true` answers 202 with executionId.',
+)
 async def run_action(request: Request) -> JSONResponse:
     user_id = await user_for(request, "tools:execute")
     data = await bodies.read(request, RunAction)
@@ -216,11 +247,16 @@ async def run_action(request: Request) -> JSONResponse:
     action = connector.actions.get(request.path_params["action"]) if connector else None
     if connector is None or action is None:
         raise NotFound("Action not found", code="ACTION_NOT_FOUND")
-    params = with_config_defaults(data.params or data.input or {}, row.config,
-                                  set(action.input_model.model_fields))
+    params = with_config_defaults(
+        data.params or data.input or {}, row.config, set(action.input_model.model_fields)
+    )
     execution_id, handle = await start_tool_job(
-        request, user_id=user_id, tool_name=connector.tool_name(action.name), params=params,
-        credential_id=row.credential_id, config=row.config,
+        request,
+        user_id=user_id,
+        tool_name=connector.tool_name(action.name),
+        params=params,
+        credential_id=row.credential_id,
+        config=row.config,
         metadata={"connectorId": row.id, "action": action.name},
     )
     return await tool_job_response(request, execution_id, handle, run_async=data.run_async)

@@ -94,9 +94,15 @@ class Deleted(BaseModel):
 
 def public(row: store.Credential) -> dict[str, Any]:
     return CredentialPublic(
-        id=row.id, name=row.name, description=row.description, type=row.type,
-        provider=row.provider, metadata=row.meta, dataPreview=row.previews,
-        createdAt=as_utc(row.created_at), updatedAt=as_utc(row.updated_at),  # type: ignore[arg-type]
+        id=row.id,
+        name=row.name,
+        description=row.description,
+        type=row.type,
+        provider=row.provider,
+        metadata=row.meta,
+        dataPreview=row.previews,
+        createdAt=as_utc(row.created_at),
+        updatedAt=as_utc(row.updated_at),  # type: ignore[arg-type]
     ).model_dump(mode="json")
 
 
@@ -129,8 +135,13 @@ async def owned(request: Request, user_id: str) -> store.Credential:
     return row
 
 
-@operation("Create a credential", tag=TAG, scope="credentials:write", body=CreateCredential,
-           responses={201: CredentialPublic})
+@operation(
+    "Create a credential",
+    tag=TAG,
+    scope="credentials:write",
+    body=CreateCredential,
+    responses={201: CredentialPublic},
+)
 async def create_credential(request: Request) -> JSONResponse:
     require(request, "credentials:write")
     data = await bodies.read(request, CreateCredential)
@@ -144,30 +155,50 @@ async def create_credential(request: Request) -> JSONResponse:
     check_fields(connector, data.data)
     s = services(request)
     row = await store.create(
-        s.db, s.vault, user_id=user_id, name=data.name, description=data.description,
-        type=connector.credential_type, provider=connector.type, data=data.data,
-        metadata=data.metadata, public_fields=public_fields(connector),
+        s.db,
+        s.vault,
+        user_id=user_id,
+        name=data.name,
+        description=data.description,
+        type=connector.credential_type,
+        provider=connector.type,
+        data=data.data,
+        metadata=data.metadata,
+        public_fields=public_fields(connector),
     )
     return JSONResponse(public(row), status_code=201)
 
 
-@operation("List credentials (sanitized)", tag=TAG, scope="credentials:read",
-           responses={200: list[CredentialPublic]})
+@operation(
+    "List credentials (sanitized)",
+    tag=TAG,
+    scope="credentials:read",
+    responses={200: list[CredentialPublic]},
+)
 async def list_credentials(request: Request) -> JSONResponse:
     user_id = await user_for(request, "credentials:read")
     rows = await store.list_owned(services(request).db, user_id)
     return JSONResponse([public(r) for r in rows])
 
 
-@operation("Get a credential (sanitized)", tag=TAG, scope="credentials:read",
-           responses={200: CredentialPublic})
+@operation(
+    "Get a credential (sanitized)",
+    tag=TAG,
+    scope="credentials:read",
+    responses={200: CredentialPublic},
+)
 async def get_credential(request: Request) -> JSONResponse:
     user_id = await user_for(request, "credentials:read")
     return JSONResponse(public(await owned(request, user_id)))
 
 
-@operation("Update a credential", tag=TAG, scope="credentials:write", body=UpdateCredential,
-           responses={200: CredentialPublic})
+@operation(
+    "Update a credential",
+    tag=TAG,
+    scope="credentials:write",
+    body=UpdateCredential,
+    responses={200: CredentialPublic},
+)
 async def update_credential(request: Request) -> JSONResponse:
     user_id = await user_for(request, "credentials:write")
     data = await bodies.read(request, UpdateCredential)
@@ -185,8 +216,9 @@ async def update_credential(request: Request) -> JSONResponse:
     if "description" in data.model_fields_set:
         changes["description"] = data.description
     try:
-        row = await store.update(s.db, s.vault, row, changes=changes, data=merged,
-                                 public_fields=public_fields(connector))
+        row = await store.update(
+            s.db, s.vault, row, changes=changes, data=merged, public_fields=public_fields(connector)
+        )
     except LookupError as exc:
         raise NotFound("Credential not found", code="CREDENTIAL_NOT_FOUND") from exc
     return JSONResponse(public(row))
@@ -201,30 +233,41 @@ async def delete_credential(request: Request) -> JSONResponse:
     except store.CredentialInUse as exc:
         raise Conflict(
             "Credential is used by connector instances: " + ", ".join(exc.instance_ids),
-            code="CREDENTIAL_IN_USE", details={"connectorIds": exc.instance_ids},
+            code="CREDENTIAL_IN_USE",
+            details={"connectorIds": exc.instance_ids},
         ) from exc
     return JSONResponse(Deleted(success=True, id=row.id).model_dump())
 
 
-@operation("Test a credential with its connector's cheap call", tag=TAG,
-           scope="credentials:read", responses={200: CredentialTestResult})
+@operation(
+    "Test a credential with its connector's cheap call",
+    tag=TAG,
+    scope="credentials:read",
+    responses={200: CredentialTestResult},
+)
 async def test_credential(request: Request) -> JSONResponse:
     user_id = await user_for(request, "credentials:read")
     row = await owned(request, user_id)
     connector = connector_for(row.provider)
     if connector.test is None:
-        raise BadRequest(f"{connector.name} credentials have no test call",
-                         code="TEST_NOT_SUPPORTED")
+        raise BadRequest(
+            f"{connector.name} credentials have no test call", code="TEST_NOT_SUPPORTED"
+        )
     s = services(request)
     execution_id = "exec_" + uuid.uuid4().hex
     handle = await s.jobs.start(
         CREDENTIAL_TEST_WORKFLOW,
         CredentialTestInput(
-            user_id=user_id, credential_id=row.id, provider=row.provider,
+            user_id=user_id,
+            credential_id=row.id,
+            provider=row.provider,
             timeout_seconds=s.settings.http_timeout_seconds + 30,
             heartbeat_timeout_seconds=s.settings.activity_heartbeat_timeout_seconds,
         ),
-        job_id=execution_id, user_id=user_id, job_type="tool_execution", queue=queues.TOOLS,
+        job_id=execution_id,
+        user_id=user_id,
+        job_type="tool_execution",
+        queue=queues.TOOLS,
         message=f"Queued {connector.type} credential test",
         metadata={"credentialId": row.id, "provider": row.provider},
         result_type=CredentialTestOutput,
@@ -234,9 +277,12 @@ async def test_credential(request: Request) -> JSONResponse:
     except TimeoutError:
         return JSONResponse({"executionId": execution_id, "status": "running"}, status_code=202)
     result = CredentialTestResult(
-        success=outcome.successful, credentialId=row.id, executionId=execution_id,
+        success=outcome.successful,
+        credentialId=row.id,
+        executionId=execution_id,
         details=outcome.data if outcome.successful else None,
-        error=outcome.error, errorType=outcome.error_type,
+        error=outcome.error,
+        errorType=outcome.error_type,
     )
     return JSONResponse(result.model_dump(mode="json"))
 

@@ -56,8 +56,11 @@ INIT = f"""window.ui = SwaggerUIBundle({{
 """
 
 
-@operation("The OpenAPI 3.1 document of this API", tag=TAG,
-           description="Generated from the routes and the pydantic models they validate with.")
+@operation(
+    "The OpenAPI 3.1 document of this API",
+    tag=TAG,
+    description="Generated from the routes and the pydantic models they validate with.",
+)
 async def openapi(request: Request) -> JSONResponse:
     state = request.app.state
     spec: dict[str, Any] | None = getattr(state, "openapi", None)

@@ -30,10 +30,15 @@ from api.v1.workflow_schemas import (
 TAG = "Executions"
 
 
-@operation("List executions", tag=TAG, scope="executions:read", query=ExecutionListQuery,
-           responses={200: ExecutionList, 400: None},
-           description="Newest first; filter by `workflowId` and `status`; page with "
-           "`pageToken` from the previous page.")
+@operation(
+    "List executions",
+    tag=TAG,
+    scope="executions:read",
+    query=ExecutionListQuery,
+    responses={200: ExecutionList, 400: None},
+    description="Newest first; filter by `workflowId` and `status`; page with "
+    "`pageToken` from the previous page.",
+)
 async def list_executions(request: Request) -> JSONResponse:
     user_id = await user_for(request, "executions:read")
     q = bodies.query_model(request, ExecutionListQuery)
@@ -44,23 +49,31 @@ async def list_executions(request: Request) -> JSONResponse:
     return reply(page)
 
 
-@operation("Get an execution", tag=TAG, scope="executions:read",
-           responses={200: ExecutionView, 404: None},
-           description="Status, progress (finished steps / steps), each step's status, "
-           "attempts, output or error and timestamps, and the final output. Outputs too large "
-           "for history show as {\"$ref\", \"size\"}; fetch them from the step-output route.")
+@operation(
+    "Get an execution",
+    tag=TAG,
+    scope="executions:read",
+    responses={200: ExecutionView, 404: None},
+    description="Status, progress (finished steps / steps), each step's status, "
+    "attempts, output or error and timestamps, and the final output. Outputs too large "
+    'for history show as {"$ref", "size"}; fetch them from the step-output route.',
+)
 async def get_execution(request: Request) -> JSONResponse:
     user_id = await user_for(request, "executions:read")
     return reply(await runs.get(services(request), user_id, request.path_params["id"]))
 
 
-@operation("Cancel or retry an execution", tag=TAG, scope="executions:write",
-           body=ExecutionAction,
-           responses={202: ExecuteResponse, 404: None, 409: None, 422: None},
-           description="`{\"action\": \"cancel\"}` cancels running steps and starts no "
-           "more (answers `{executionId, status: \"cancelling\"}`). `{\"action\": \"retry\"}` "
-           "starts a new execution with the same input and version; with `fromStep`, the "
-           "steps before it that succeeded are reused, not run again.")
+@operation(
+    "Cancel or retry an execution",
+    tag=TAG,
+    scope="executions:write",
+    body=ExecutionAction,
+    responses={202: ExecuteResponse, 404: None, 409: None, 422: None},
+    description='`{"action": "cancel"}` cancels running steps and starts no '
+    'more (answers `{executionId, status: "cancelling"}`). `{"action": "retry"}` '
+    "starts a new execution with the same input and version; with `fromStep`, the "
+    "steps before it that succeeded are reused, not run again.",
+)
 async def act_on_execution(request: Request) -> JSONResponse:
     user_id = await user_for(request, "executions:write")
     data = await bodies.read(request, ExecutionAction)
@@ -74,12 +87,19 @@ async def act_on_execution(request: Request) -> JSONResponse:
     return reply(await runs.retry(s, user_id, execution_id, data.fromStep), 202)
 
 
-@operation("Get one step's full output", tag=TAG, scope="executions:read",
-           responses={200: StepOutputView, 404: None})
+@operation(
+    "Get one step's full output",
+    tag=TAG,
+    scope="executions:read",
+    responses={200: StepOutputView, 404: None},
+)
 async def step_output(request: Request) -> JSONResponse:
     user_id = await user_for(request, "executions:read")
-    return reply(await runs.step_output(services(request), user_id, request.path_params["id"],
-                                        request.path_params["step"]))
+    return reply(
+        await runs.step_output(
+            services(request), user_id, request.path_params["id"], request.path_params["step"]
+        )
+    )
 
 
 routes = [

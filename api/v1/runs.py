@@ -62,8 +62,7 @@ def compiled(version: WorkflowVersion) -> Plan:
     plan = _plans.get((version.workflow_id, version.version))
     if plan is None:
         try:
-            plan = compile_plan(version.definition,
-                                {k: v["id"] for k, v in version.sealed.items()})
+            plan = compile_plan(version.definition, {k: v["id"] for k, v in version.sealed.items()})
         except DefinitionError as exc:  # a connector or action went away since it was saved
             raise workflow_defs.definition_error(exc) from exc
         if len(_plans) >= PLAN_CACHE:
@@ -72,26 +71,47 @@ def compiled(version: WorkflowVersion) -> Plan:
     return plan
 
 
-def run_input(s: Services, user_id: str, row: WorkflowDef, version: WorkflowVersion,
-              data: dict[str, Any], **extra: Any) -> WorkflowRunInput:
+def run_input(
+    s: Services,
+    user_id: str,
+    row: WorkflowDef,
+    version: WorkflowVersion,
+    data: dict[str, Any],
+    **extra: Any,
+) -> WorkflowRunInput:
     return _run(s, user_id, row.id, version.version, compiled(version), data, **extra)
 
 
-def _run(s: Services, user_id: str, workflow_id: str, version: int, plan: Plan,
-         data: dict[str, Any], **extra: Any) -> WorkflowRunInput:
+def _run(
+    s: Services,
+    user_id: str,
+    workflow_id: str,
+    version: int,
+    plan: Plan,
+    data: dict[str, Any],
+    **extra: Any,
+) -> WorkflowRunInput:
     if json_size(data) > MAX_INPUT_BYTES:
         raise Unprocessable(f"input is larger than {MAX_INPUT_BYTES} bytes", code="INPUT_TOO_LARGE")
     return WorkflowRunInput(
-        user_id=user_id, workflow_id=workflow_id, version=version, plan=plan, input=data,
+        user_id=user_id,
+        workflow_id=workflow_id,
+        version=version,
+        plan=plan,
+        input=data,
         history_limit=s.settings.workflow_history_limit,
         heartbeat_timeout_seconds=s.settings.activity_heartbeat_timeout_seconds,
-        default_timeout_seconds=s.settings.http_timeout_seconds + 30, **extra,
+        default_timeout_seconds=s.settings.http_timeout_seconds + 30,
+        **extra,
     )
 
 
 def _step_error(step: str, field: str, message: str) -> Unprocessable:
-    return Unprocessable(f"step {step!r}: {field}: {message}", code="INVALID_CREDENTIALS",
-                         details={"errors": [{"step": step, "field": field, "message": message}]})
+    return Unprocessable(
+        f"step {step!r}: {field}: {message}",
+        code="INVALID_CREDENTIALS",
+        details={"errors": [{"step": step, "field": field, "message": message}]},
+    )
 
 
 async def check_credentials(s: Services, user_id: str, plan: Plan) -> None:
@@ -109,17 +129,27 @@ async def check_credentials(s: Services, user_id: str, plan: Plan) -> None:
             if instance is None:
                 raise _step_error(step.name, "connectorId", "connector not found")
             if instance.type != connector.type:
-                raise _step_error(step.name, "connectorId",
-                                  f"is a {instance.type} connector, not {connector.type}")
+                raise _step_error(
+                    step.name,
+                    "connectorId",
+                    f"is a {instance.type} connector, not {connector.type}",
+                )
         elif not step.credential_id and connector.requires_credentials:
-            raise _step_error(step.name, "credentialId",
-                              f"the {connector.type} connector needs credentialId or connectorId")
+            raise _step_error(
+                step.name,
+                "credentialId",
+                f"the {connector.type} connector needs credentialId or connectorId",
+            )
 
 
 def _response(record: ExecutionRecord) -> ExecuteResponse:
-    return ExecuteResponse(executionId=record.id, status="pending",
-                           startedAt=as_utc(record.created_at),  # type: ignore[arg-type]
-                           workflowId=record.workflow_id, version=record.version)
+    return ExecuteResponse(
+        executionId=record.id,
+        status="pending",
+        startedAt=as_utc(record.created_at),  # type: ignore[arg-type]
+        workflowId=record.workflow_id,
+        version=record.version,
+    )
 
 
 async def _start(s: Services, record: ExecutionRecord, data: WorkflowRunInput) -> None:
@@ -134,8 +164,9 @@ async def _start(s: Services, record: ExecutionRecord, data: WorkflowRunInput) -
         raise
 
 
-async def execute(s: Services, user_id: str, workflow_id: str, data: dict[str, Any],
-                  idempotency_key: str | None) -> tuple[ExecuteResponse, bool]:
+async def execute(
+    s: Services, user_id: str, workflow_id: str, data: dict[str, Any], idempotency_key: str | None
+) -> tuple[ExecuteResponse, bool]:
     """Start an execution of the current version; (response, whether it was a replay).
 
     One database session reads the version number, the version itself only when its plan
@@ -147,24 +178,38 @@ async def execute(s: Services, user_id: str, workflow_id: str, data: dict[str, A
             plan = compiled(await workflow_defs.load_version(session, workflow_id, version))
         run = _run(s, user_id, workflow_id, version, plan, data)
         await check_credentials(s, user_id, run.plan)
-        digest = hashlib.sha256(json.dumps({"workflowId": workflow_id, "input": data},
-                                           sort_keys=True).encode()).hexdigest()
-        record = ExecutionRecord(id="exec_" + uuid.uuid4().hex, user_id=user_id,
-                                 workflow_id=workflow_id, version=version,
-                                 idempotency_key=idempotency_key, request_hash=digest, input=data)
+        digest = hashlib.sha256(
+            json.dumps({"workflowId": workflow_id, "input": data}, sort_keys=True).encode()
+        ).hexdigest()
+        record = ExecutionRecord(
+            id="exec_" + uuid.uuid4().hex,
+            user_id=user_id,
+            workflow_id=workflow_id,
+            version=version,
+            idempotency_key=idempotency_key,
+            request_hash=digest,
+            input=data,
+        )
         session.add(record)
         try:
             await session.commit()
         except IntegrityError:
             await session.rollback()
-            existing = (await session.exec(select(ExecutionRecord).where(
-                ExecutionRecord.user_id == user_id,
-                ExecutionRecord.idempotency_key == idempotency_key))).first()
+            existing = (
+                await session.exec(
+                    select(ExecutionRecord).where(
+                        ExecutionRecord.user_id == user_id,
+                        ExecutionRecord.idempotency_key == idempotency_key,
+                    )
+                )
+            ).first()
             if existing is None:
                 raise
             if existing.request_hash != digest:
-                raise Conflict("Idempotency-Key was already used with a different request",
-                               code="IDEMPOTENCY_KEY_REUSED") from None
+                raise Conflict(
+                    "Idempotency-Key was already used with a different request",
+                    code="IDEMPOTENCY_KEY_REUSED",
+                ) from None
             return _response(existing), True
     await _start(s, record, run)
     return _response(record), False
@@ -180,11 +225,20 @@ async def _skeleton(s: Services, record: ExecutionRecord) -> RunState:
     """A not-yet-answering execution: every step pending."""
     async with s.db.session() as session:
         version = await session.get(WorkflowVersion, (record.workflow_id, record.version))
-    steps = [StepState(name=st["name"], type=st["type"])
-             for st in (version.definition["steps"] if version else [])]
-    return RunState(executionId=record.id, workflowId=record.workflow_id, version=record.version,
-                    input=record.input, steps=steps, startedAt=as_utc(record.created_at),
-                    retryOf=record.retry_of, fromStep=record.from_step)
+    steps = [
+        StepState(name=st["name"], type=st["type"])
+        for st in (version.definition["steps"] if version else [])
+    ]
+    return RunState(
+        executionId=record.id,
+        workflowId=record.workflow_id,
+        version=record.version,
+        input=record.input,
+        steps=steps,
+        startedAt=as_utc(record.created_at),
+        retryOf=record.retry_of,
+        fromStep=record.from_step,
+    )
 
 
 async def load_state(s: Services, user_id: str, execution_id: str) -> tuple[RunState, bool]:
@@ -228,11 +282,23 @@ def view(state: RunState) -> ExecutionView:
     finished = sum(1 for st in state.steps if st.status not in ("pending", "running"))
     progress = 100 if state.status == "completed" else (finished * 100 // total if total else 0)
     return ExecutionView(
-        id=state.executionId, executionId=state.executionId, workflowId=state.workflowId,
-        version=state.version, status=state.status, progress=progress, finishedSteps=finished,
-        totalSteps=total, input=state.input, output=state.output, error=state.error,
-        errorType=state.errorType, steps=state.steps, startedAt=state.startedAt,
-        completedAt=state.completedAt, retryOf=state.retryOf, fromStep=state.fromStep,
+        id=state.executionId,
+        executionId=state.executionId,
+        workflowId=state.workflowId,
+        version=state.version,
+        status=state.status,
+        progress=progress,
+        finishedSteps=finished,
+        totalSteps=total,
+        input=state.input,
+        output=state.output,
+        error=state.error,
+        errorType=state.errorType,
+        steps=state.steps,
+        startedAt=state.startedAt,
+        completedAt=state.completedAt,
+        retryOf=state.retryOf,
+        fromStep=state.fromStep,
         scheduleId=state.scheduleId,
     )
 
@@ -243,21 +309,35 @@ async def get(s: Services, user_id: str, execution_id: str) -> ExecutionView:
 
 
 async def listing(s: Services, user_id: str, q: ExecutionListQuery) -> ExecutionList:
-    page = await ExecutionService(s.jobs).list(user_id, workflow_id=q.workflowId, status=q.status,
-                                               limit=q.limit, page_token=q.pageToken)
+    page = await ExecutionService(s.jobs).list(
+        user_id, workflow_id=q.workflowId, status=q.status, limit=q.limit, page_token=q.pageToken
+    )
     items = []
     for job in page.jobs:
         meta = job.metadata
-        items.append(ExecutionSummary(
-            id=job.id, executionId=job.id, workflowId=meta.get("workflowId"),
-            version=meta.get("version"), status=job.status,  # type: ignore[arg-type]
-            progress=job.progress, finishedSteps=meta.get("finishedSteps"),
-            totalSteps=meta.get("totalSteps"), message=job.message, startedAt=job.createdAt,
-            completedAt=job.completedAt,
-        ))
-    return ExecutionList(executions=items, pagination=Pagination(
-        limit=q.limit, nextPageToken=page.next_page_token,
-        hasMore=page.next_page_token is not None))
+        items.append(
+            ExecutionSummary(
+                id=job.id,
+                executionId=job.id,
+                workflowId=meta.get("workflowId"),
+                version=meta.get("version"),
+                status=job.status,  # type: ignore[arg-type]
+                progress=job.progress,
+                finishedSteps=meta.get("finishedSteps"),
+                totalSteps=meta.get("totalSteps"),
+                message=job.message,
+                startedAt=job.createdAt,
+                completedAt=job.completedAt,
+            )
+        )
+    return ExecutionList(
+        executions=items,
+        pagination=Pagination(
+            limit=q.limit,
+            nextPageToken=page.next_page_token,
+            hasMore=page.next_page_token is not None,
+        ),
+    )
 
 
 async def cancel(s: Services, user_id: str, execution_id: str) -> None:
@@ -269,28 +349,50 @@ async def cancel(s: Services, user_id: str, execution_id: str) -> None:
         raise Conflict("Execution has already finished", code="EXECUTION_FINISHED") from exc
 
 
-async def retry(s: Services, user_id: str, execution_id: str,
-                from_step: str | None) -> ExecuteResponse:
+async def retry(
+    s: Services, user_id: str, execution_id: str, from_step: str | None
+) -> ExecuteResponse:
     """A new execution with the same input (and version); ``from_step`` reuses what came before."""
     state, running = await load_state(s, user_id, execution_id)
     row, version = await workflow_defs.load(s.db, user_id, state.workflowId, version=state.version)
-    run = run_input(s, user_id, row, version, state.input, retry_of=execution_id,
-                    from_step=from_step, schedule_id=state.scheduleId)
+    run = run_input(
+        s,
+        user_id,
+        row,
+        version,
+        state.input,
+        retry_of=execution_id,
+        from_step=from_step,
+        schedule_id=state.scheduleId,
+    )
     if from_step is not None:
         if running:
-            raise Conflict("Execution is still running; cancel it or wait before retrying "
-                           "from a step", code="EXECUTION_RUNNING")
+            raise Conflict(
+                "Execution is still running; cancel it or wait before retrying from a step",
+                code="EXECUTION_RUNNING",
+            )
         if from_step not in {st.name for st in run.plan.steps}:
-            raise Unprocessable(f"fromStep: no step named {from_step!r}", code="UNKNOWN_STEP",
-                                details={"errors": [{"field": "fromStep",
-                                                     "message": "no such step"}]})
+            raise Unprocessable(
+                f"fromStep: no step named {from_step!r}",
+                code="UNKNOWN_STEP",
+                details={"errors": [{"field": "fromStep", "message": "no such step"}]},
+            )
         rerun = descendants(run.plan, from_step)
-        run.prior = [st.model_copy(update={"reused": True}) for st in state.steps
-                     if st.status == "succeeded" and st.name not in rerun]
+        run.prior = [
+            st.model_copy(update={"reused": True})
+            for st in state.steps
+            if st.status == "succeeded" and st.name not in rerun
+        ]
     await check_credentials(s, user_id, run.plan)
-    record = ExecutionRecord(id="exec_" + uuid.uuid4().hex, user_id=user_id,
-                             workflow_id=row.id, version=version.version, input=state.input,
-                             retry_of=execution_id, from_step=from_step)
+    record = ExecutionRecord(
+        id="exec_" + uuid.uuid4().hex,
+        user_id=user_id,
+        workflow_id=row.id,
+        version=version.version,
+        input=state.input,
+        retry_of=execution_id,
+        from_step=from_step,
+    )
     async with s.db.session() as session:
         session.add(record)
         await session.commit()
@@ -304,11 +406,13 @@ async def step_output(s: Services, user_id: str, execution_id: str, step: str) -
     if found is None:
         raise NotFound("Step not found", code="STEP_NOT_FOUND")
     if found.outputRef is None:
-        return StepOutputView(executionId=execution_id, step=step, output=found.output,
-                              size=found.outputSize)
+        return StepOutputView(
+            executionId=execution_id, step=step, output=found.output, size=found.outputSize
+        )
     async with s.db.session() as session:
         row = await session.get(StepOutput, found.outputRef)
     if row is None or row.user_id != user_id:
         raise NotFound("Step output not found", code="STEP_OUTPUT_NOT_FOUND")
-    return StepOutputView(executionId=execution_id, step=step, output=json.loads(row.data),
-                          size=row.size)
+    return StepOutputView(
+        executionId=execution_id, step=step, output=json.loads(row.data), size=row.size
+    )

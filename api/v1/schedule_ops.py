@@ -25,8 +25,11 @@ NAMED = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "
 
 
 def _invalid(field: str, message: str) -> Unprocessable:
-    return Unprocessable(f"{field}: {message}", code="INVALID_SCHEDULE",
-                         details={"errors": [{"field": field, "message": message}]})
+    return Unprocessable(
+        f"{field}: {message}",
+        code="INVALID_SCHEDULE",
+        details={"errors": [{"field": field, "message": message}]},
+    )
 
 
 def check_cron(cron: str) -> str:
@@ -58,11 +61,19 @@ async def view(s: Services, row: WorkflowSchedule) -> ScheduleView:
     except ScheduleNotFound:
         raise not_found() from None
     return ScheduleView(
-        id=row.id, workflowId=row.workflow_id, cron=row.cron, timezone=row.timezone,
-        input=row.input, overlapPolicy=status.overlap_policy,  # type: ignore[arg-type]
-        paused=status.paused, note=row.note, nextRunTimes=status.next_run_times,
-        recentExecutions=status.recent_executions, runningExecutions=status.running_executions,
-        createdAt=as_utc(row.created_at), updatedAt=as_utc(row.updated_at),  # type: ignore[arg-type]
+        id=row.id,
+        workflowId=row.workflow_id,
+        cron=row.cron,
+        timezone=row.timezone,
+        input=row.input,
+        overlapPolicy=status.overlap_policy,  # type: ignore[arg-type]
+        paused=status.paused,
+        note=row.note,
+        nextRunTimes=status.next_run_times,
+        recentExecutions=status.recent_executions,
+        runningExecutions=status.running_executions,
+        createdAt=as_utc(row.created_at),
+        updatedAt=as_utc(row.updated_at),  # type: ignore[arg-type]
     )
 
 
@@ -77,18 +88,32 @@ async def _temporal(call: object) -> None:
 
 async def create(s: Services, user_id: str, workflow_id: str, data: ScheduleCreate) -> ScheduleView:
     row, version = await workflow_defs.load(s.db, user_id, workflow_id)
-    schedule = WorkflowSchedule(user_id=user_id, workflow_id=workflow_id,
-                                cron=check_cron(data.cron), timezone=check_timezone(data.timezone),
-                                overlap_policy=data.overlapPolicy, input=data.input, note=data.note)
+    schedule = WorkflowSchedule(
+        user_id=user_id,
+        workflow_id=workflow_id,
+        cron=check_cron(data.cron),
+        timezone=check_timezone(data.timezone),
+        overlap_policy=data.overlapPolicy,
+        input=data.input,
+        note=data.note,
+    )
     run = runs.run_input(s, user_id, row, version, data.input, schedule_id=schedule.id)
     await runs.check_credentials(s, user_id, run.plan)
     async with s.db.session() as session:
         session.add(schedule)
         await session.commit()
     try:
-        await _temporal(ScheduleService(s.jobs).create(
-            schedule.id, run, cron=schedule.cron, timezone=schedule.timezone,
-            overlap=schedule.overlap_policy, paused=data.paused, note=data.note))
+        await _temporal(
+            ScheduleService(s.jobs).create(
+                schedule.id,
+                run,
+                cron=schedule.cron,
+                timezone=schedule.timezone,
+                overlap=schedule.overlap_policy,
+                paused=data.paused,
+                note=data.note,
+            )
+        )
     except BaseException:
         async with s.db.session() as session:
             fresh = await session.get(WorkflowSchedule, schedule.id)
@@ -102,9 +127,15 @@ async def create(s: Services, user_id: str, workflow_id: str, data: ScheduleCrea
 async def for_workflow(s: Services, user_id: str, workflow_id: str) -> list[ScheduleView]:
     await workflow_defs.load(s.db, user_id, workflow_id)
     async with s.db.session() as session:
-        rows = (await session.exec(select(WorkflowSchedule).where(
-            WorkflowSchedule.workflow_id == workflow_id, WorkflowSchedule.user_id == user_id
-        ).order_by(col(WorkflowSchedule.created_at)))).all()
+        rows = (
+            await session.exec(
+                select(WorkflowSchedule)
+                .where(
+                    WorkflowSchedule.workflow_id == workflow_id, WorkflowSchedule.user_id == user_id
+                )
+                .order_by(col(WorkflowSchedule.created_at))
+            )
+        ).all()
     return [await view(s, r) for r in rows]
 
 
@@ -127,10 +158,16 @@ async def patch(s: Services, user_id: str, schedule_id: str, data: SchedulePatch
         run = runs.run_input(s, user_id, workflow, version, data.input, schedule_id=row.id)
     timing = cron is not None or timezone is not None
     try:
-        await _temporal(ScheduleService(s.jobs).update(
-            schedule_id, run=run, cron=(cron or row.cron) if timing else None,
-            timezone=(timezone or row.timezone) if timing else None,
-            overlap=data.overlapPolicy, paused=data.paused))
+        await _temporal(
+            ScheduleService(s.jobs).update(
+                schedule_id,
+                run=run,
+                cron=(cron or row.cron) if timing else None,
+                timezone=(timezone or row.timezone) if timing else None,
+                overlap=data.overlapPolicy,
+                paused=data.paused,
+            )
+        )
     except ScheduleNotFound:
         raise not_found() from None
     async with s.db.session() as session:
@@ -171,9 +208,16 @@ async def remove(s: Services, user_id: str, schedule_id: str) -> None:
 
 async def _rows(s: Services, user_id: str, workflow_id: str) -> list[WorkflowSchedule]:
     async with s.db.session() as session:
-        return list((await session.exec(select(WorkflowSchedule).where(
-            WorkflowSchedule.workflow_id == workflow_id,
-            WorkflowSchedule.user_id == user_id))).all())
+        return list(
+            (
+                await session.exec(
+                    select(WorkflowSchedule).where(
+                        WorkflowSchedule.workflow_id == workflow_id,
+                        WorkflowSchedule.user_id == user_id,
+                    )
+                )
+            ).all()
+        )
 
 
 async def remove_all(s: Services, user_id: str, workflow_id: str) -> None:

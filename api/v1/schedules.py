@@ -28,10 +28,15 @@ from api.v1.workflow_schemas import (
 TAG = "Schedules"
 
 
-@operation("Schedule a workflow", tag=TAG, scope="workflows:execute", body=ScheduleCreate,
-           responses={201: ScheduleView, 404: None, 422: None},
-           description="overlapPolicy: skip (default), buffer_one, allow_all or cancel_previous "
-           "(cancel the run still going). The response lists the next run times.")
+@operation(
+    "Schedule a workflow",
+    tag=TAG,
+    scope="workflows:execute",
+    body=ScheduleCreate,
+    responses={201: ScheduleView, 404: None, 422: None},
+    description="overlapPolicy: skip (default), buffer_one, allow_all or cancel_previous "
+    "(cancel the run still going). The response lists the next run times.",
+)
 async def create_schedule(request: Request) -> JSONResponse:
     user_id = await user_for(request, "workflows:execute")
     data = await bodies.read(request, ScheduleCreate)
@@ -39,44 +44,61 @@ async def create_schedule(request: Request) -> JSONResponse:
     return reply(view, 201)
 
 
-@operation("List a workflow's schedules", tag=TAG, scope="workflows:read",
-           responses={200: ScheduleList, 404: None})
+@operation(
+    "List a workflow's schedules",
+    tag=TAG,
+    scope="workflows:read",
+    responses={200: ScheduleList, 404: None},
+)
 async def list_schedules(request: Request) -> JSONResponse:
     user_id = await user_for(request, "workflows:read")
     views = await schedule_ops.for_workflow(services(request), user_id, request.path_params["id"])
     return reply(ScheduleList(schedules=views))
 
 
-@operation("Get a schedule", tag=TAG, scope="workflows:read",
-           responses={200: ScheduleView, 404: None})
+@operation(
+    "Get a schedule", tag=TAG, scope="workflows:read", responses={200: ScheduleView, 404: None}
+)
 async def get_schedule(request: Request) -> JSONResponse:
     user_id = await user_for(request, "workflows:read")
     s = services(request)
-    return reply(await schedule_ops.view(s, await schedule_ops.owned(
-        s, user_id, request.path_params["id"])))
+    return reply(
+        await schedule_ops.view(s, await schedule_ops.owned(s, user_id, request.path_params["id"]))
+    )
 
 
-@operation("Change, pause or resume a schedule", tag=TAG, scope="workflows:execute",
-           body=SchedulePatch, responses={200: ScheduleView, 404: None, 422: None},
-           description="Send only what changes; `paused: true` pauses, `paused: false` resumes.")
+@operation(
+    "Change, pause or resume a schedule",
+    tag=TAG,
+    scope="workflows:execute",
+    body=SchedulePatch,
+    responses={200: ScheduleView, 404: None, 422: None},
+    description="Send only what changes; `paused: true` pauses, `paused: false` resumes.",
+)
 async def patch_schedule(request: Request) -> JSONResponse:
     user_id = await user_for(request, "workflows:execute")
     data = await bodies.read(request, SchedulePatch)
-    return reply(await schedule_ops.patch(services(request), user_id, request.path_params["id"],
-                                          data))
+    return reply(
+        await schedule_ops.patch(services(request), user_id, request.path_params["id"], data)
+    )
 
 
-@operation("Delete a schedule", tag=TAG, scope="workflows:execute",
-           responses={200: Deleted, 404: None})
+@operation(
+    "Delete a schedule", tag=TAG, scope="workflows:execute", responses={200: Deleted, 404: None}
+)
 async def delete_schedule(request: Request) -> JSONResponse:
     user_id = await user_for(request, "workflows:execute")
     await schedule_ops.remove(services(request), user_id, request.path_params["id"])
     return reply(Deleted(id=request.path_params["id"]))
 
 
-@operation("Run a schedule now", tag=TAG, scope="workflows:execute",
-           responses={202: Triggered, 404: None},
-           description="One extra run now, subject to the overlap policy.")
+@operation(
+    "Run a schedule now",
+    tag=TAG,
+    scope="workflows:execute",
+    responses={202: Triggered, 404: None},
+    description="One extra run now, subject to the overlap policy.",
+)
 async def trigger_schedule(request: Request) -> JSONResponse:
     user_id = await user_for(request, "workflows:execute")
     await schedule_ops.trigger(services(request), user_id, request.path_params["id"])

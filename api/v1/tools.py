@@ -71,9 +71,7 @@ def failure_status(outcome: ExecutionResult) -> int:
 
 def result_response(execution_id: str, outcome: ExecutionResult) -> JSONResponse:
     if outcome.successful:
-        return JSONResponse(
-            {"successful": True, "data": outcome.data, "executionId": execution_id}
-        )
+        return JSONResponse({"successful": True, "data": outcome.data, "executionId": execution_id})
     status = failure_status(outcome)
     return JSONResponse(
         {
@@ -90,7 +88,8 @@ async def wait_outcome(request: Request, handle: Any) -> ExecutionResult | None:
     """The job's outcome within ``SYNC_WAIT_SECONDS``, or None while it still runs."""
     try:
         outcome: ExecutionResult = await asyncio.wait_for(
-            services(request).jobs.outcome(handle), SYNC_WAIT_SECONDS)
+            services(request).jobs.outcome(handle), SYNC_WAIT_SECONDS
+        )
     except TimeoutError:
         return None
     return outcome
@@ -173,11 +172,23 @@ async def check_credential(request: Request, user_id: str, credential_id: str, t
         )
 
 
-@operation("Execute one connector action", tag="Tools", scope="tools:execute", body=ExecuteTool,
-           responses={200: ToolResult, 202: ToolResult, 400: None, 404: None, 409: ToolFailure,
-                      422: ToolFailure, 502: ToolFailure},
-           description="Runs a `tool_execution` job and waits for it (up to two minutes); with "
-           "`async: true` it answers 202 with the execution id at once.")
+@operation(
+    "Execute one connector action",
+    tag="Tools",
+    scope="tools:execute",
+    body=ExecuteTool,
+    responses={
+        200: ToolResult,
+        202: ToolResult,
+        400: None,
+        404: None,
+        409: ToolFailure,
+        422: ToolFailure,
+        502: ToolFailure,
+    },
+    description="Runs a `tool_execution` job and waits for it (up to two minutes); with "
+    "`async: true` it answers 202 with the execution id at once.",
+)
 async def execute_tool(request: Request) -> JSONResponse:
     principal = require(request, "tools:execute")
     data = await bodies.read(request, ExecuteTool)
@@ -185,7 +196,10 @@ async def execute_tool(request: Request) -> JSONResponse:
     if data.credentialId is not None:
         await check_credential(request, user_id, data.credentialId, data.toolName)
     execution_id, handle = await start_tool_job(
-        request, user_id=user_id, tool_name=data.toolName, params=data.params,
+        request,
+        user_id=user_id,
+        tool_name=data.toolName,
+        params=data.params,
         credential_id=data.credentialId,
     )
     return await tool_job_response(request, execution_id, handle, run_async=data.run_async)

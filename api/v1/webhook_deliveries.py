@@ -136,41 +136,64 @@ def log(request: Request) -> DeliveryLog:
     return DeliveryLog(service(request), s.temporal, s.events.starter)
 
 
-@operation("List an endpoint's deliveries, newest first (filter by status and event)",
-           tag=TAG, scope="webhooks:read", query=DeliveryQuery, responses={200: DeliveryPage})
+@operation(
+    "List an endpoint's deliveries, newest first (filter by status and event)",
+    tag=TAG,
+    scope="webhooks:read",
+    query=DeliveryQuery,
+    responses={200: DeliveryPage},
+)
 async def list_deliveries(request: Request) -> JSONResponse:
     require(request, "webhooks:read")
     q = bodies.query_model(request, DeliveryQuery)
     user_id = await user_for(request, "webhooks:read", q.userId)
     try:
         rows, cursor = await log(request).page(
-            user_id, request.path_params["id"], status=q.status, event=q.event,
-            limit=q.limit, cursor=q.cursor,
+            user_id,
+            request.path_params["id"],
+            status=q.status,
+            event=q.event,
+            limit=q.limit,
+            cursor=q.cursor,
         )
     except ValueError as exc:
         raise BadRequest("Invalid cursor", code="INVALID_QUERY") from exc
-    return JSONResponse({
-        "data": [delivery_public(r) for r in rows],
-        "pagination": {"limit": q.limit, "nextCursor": cursor, "hasMore": cursor is not None},
-    })
+    return JSONResponse(
+        {
+            "data": [delivery_public(r) for r in rows],
+            "pagination": {"limit": q.limit, "nextCursor": cursor, "hasMore": cursor is not None},
+        }
+    )
 
 
-@operation("Get one delivery with every attempt", tag=TAG, scope="webhooks:read",
-           query=UserQuery, responses={200: DeliveryDetail})
+@operation(
+    "Get one delivery with every attempt",
+    tag=TAG,
+    scope="webhooks:read",
+    query=UserQuery,
+    responses={200: DeliveryDetail},
+)
 async def get_delivery(request: Request) -> JSONResponse:
     user_id = await user_for(request, "webhooks:read")
     row, attempts, event = await log(request).get(
         user_id, request.path_params["id"], request.path_params["delivery_id"]
     )
-    return JSONResponse({
-        **delivery_public(row),
-        "payload": payload_public(event),
-        "attemptLog": [attempt_public(a) for a in attempts],
-    })
+    return JSONResponse(
+        {
+            **delivery_public(row),
+            "payload": payload_public(event),
+            "attemptLog": [attempt_public(a) for a in attempts],
+        }
+    )
 
 
-@operation("Deliver again (same delivery id, a new round of attempts)", tag=TAG,
-           scope="webhooks:write", query=UserQuery, responses={202: Redelivery})
+@operation(
+    "Deliver again (same delivery id, a new round of attempts)",
+    tag=TAG,
+    scope="webhooks:write",
+    query=UserQuery,
+    responses={202: Redelivery},
+)
 async def retry_delivery(request: Request) -> JSONResponse:
     user_id = await user_for(request, "webhooks:write")
     delivery_id = request.path_params["delivery_id"]
@@ -181,8 +204,13 @@ async def retry_delivery(request: Request) -> JSONResponse:
     )
 
 
-@operation("Redeliver every failed delivery since a time", tag=TAG, scope="webhooks:write",
-           body=RecoverBody, responses={202: Recovery})
+@operation(
+    "Redeliver every failed delivery since a time",
+    tag=TAG,
+    scope="webhooks:write",
+    body=RecoverBody,
+    responses={202: Recovery},
+)
 async def recover(request: Request) -> JSONResponse:
     require(request, "webhooks:write")
     data = await bodies.read(request, RecoverBody)
@@ -197,8 +225,6 @@ async def recover(request: Request) -> JSONResponse:
 routes = [
     Route("/api/v1/webhooks/{id}/deliveries", list_deliveries, methods=["GET"]),
     Route("/api/v1/webhooks/{id}/deliveries/{delivery_id}", get_delivery, methods=["GET"]),
-    Route(
-        "/api/v1/webhooks/{id}/deliveries/{delivery_id}/retry", retry_delivery, methods=["POST"]
-    ),
+    Route("/api/v1/webhooks/{id}/deliveries/{delivery_id}/retry", retry_delivery, methods=["POST"]),
     Route("/api/v1/webhooks/{id}/recover", recover, methods=["POST"]),
 ]

@@ -93,7 +93,8 @@ class WebhookPublic(BaseModel):
     lastFailureAt: datetime | None
     lastError: str | None
     previousSecretExpiresAt: datetime | None = Field(
-        description="while set, the previous secret still signs beside the current one")
+        description="while set, the previous secret still signs beside the current one"
+    )
     createdAt: datetime
     updatedAt: datetime
 
@@ -168,43 +169,70 @@ def public(svc: WebhookService, row: WebhookEndpoint) -> dict[str, Any]:
     }
 
 
-@operation("List the events webhooks can subscribe to", tag=TAG, scope="webhooks:read",
-           query=UserQuery, responses={200: EventCatalog})
+@operation(
+    "List the events webhooks can subscribe to",
+    tag=TAG,
+    scope="webhooks:read",
+    query=UserQuery,
+    responses={200: EventCatalog},
+)
 async def list_events(request: Request) -> JSONResponse:
     await user_for(request, "webhooks:read")
-    return JSONResponse({
-        "events": [{"name": k, "description": v} for k, v in EVENT_CATALOG.items()],
-        "wildcards": ["*", *sorted({n.rsplit(".", 1)[0] + ".*" for n in EVENT_CATALOG})],
-    })
+    return JSONResponse(
+        {
+            "events": [{"name": k, "description": v} for k, v in EVENT_CATALOG.items()],
+            "wildcards": ["*", *sorted({n.rsplit(".", 1)[0] + ".*" for n in EVENT_CATALOG})],
+        }
+    )
 
 
-@operation("Create a webhook endpoint (the signing secret is shown once)", tag=TAG,
-           scope="webhooks:write", body=CreateWebhook, responses={201: WebhookCreated})
+@operation(
+    "Create a webhook endpoint (the signing secret is shown once)",
+    tag=TAG,
+    scope="webhooks:write",
+    body=CreateWebhook,
+    responses={201: WebhookCreated},
+)
 async def create_webhook(request: Request) -> JSONResponse:
     require(request, "webhooks:write")
     data = await bodies.read(request, CreateWebhook)
     user_id = await user_for(request, "webhooks:write", data.userId)
     svc = service(request)
     spec = EndpointSpec(
-        name=data.name, url=data.url, events=data.events, headers=data.headers,
-        max_attempts=data.retryPolicy.maxAttempts, backoff_ms=data.retryPolicy.backoffMs,
-        timeout_ms=data.timeoutMs, rate_limit_per_second=data.rateLimitPerSecond,
+        name=data.name,
+        url=data.url,
+        events=data.events,
+        headers=data.headers,
+        max_attempts=data.retryPolicy.maxAttempts,
+        backoff_ms=data.retryPolicy.backoffMs,
+        timeout_ms=data.timeoutMs,
+        rate_limit_per_second=data.rateLimitPerSecond,
         enabled=data.enabled,
     )
     row, secret = await svc.create(user_id, spec)
     return JSONResponse({**public(svc, row), "secret": secret}, status_code=201)
 
 
-@operation("List your webhook endpoints", tag=TAG, scope="webhooks:read", query=UserQuery,
-           responses={200: list[WebhookPublic]})
+@operation(
+    "List your webhook endpoints",
+    tag=TAG,
+    scope="webhooks:read",
+    query=UserQuery,
+    responses={200: list[WebhookPublic]},
+)
 async def list_webhooks(request: Request) -> JSONResponse:
     user_id = await user_for(request, "webhooks:read")
     svc = service(request)
     return JSONResponse([public(svc, row) for row in await svc.list_endpoints(user_id)])
 
 
-@operation("Get a webhook endpoint", tag=TAG, scope="webhooks:read", query=UserQuery,
-           responses={200: WebhookPublic})
+@operation(
+    "Get a webhook endpoint",
+    tag=TAG,
+    scope="webhooks:read",
+    query=UserQuery,
+    responses={200: WebhookPublic},
+)
 async def get_webhook(request: Request) -> JSONResponse:
     user_id = await user_for(request, "webhooks:read")
     svc = service(request)
@@ -212,18 +240,28 @@ async def get_webhook(request: Request) -> JSONResponse:
     return JSONResponse(public(svc, row))
 
 
-@operation("Change a webhook endpoint (only the fields sent; enabled=true re-enables)",
-           tag=TAG, scope="webhooks:write", body=UpdateWebhook, query=UserQuery,
-           responses={200: WebhookPublic})
+@operation(
+    "Change a webhook endpoint (only the fields sent; enabled=true re-enables)",
+    tag=TAG,
+    scope="webhooks:write",
+    body=UpdateWebhook,
+    query=UserQuery,
+    responses={200: WebhookPublic},
+)
 async def update_webhook(request: Request) -> JSONResponse:
     user_id = await user_for(request, "webhooks:write")
     data = await bodies.read(request, UpdateWebhook)
     sent = data.model_fields_set
     policy = data.retryPolicy or RetryPolicyPatch()
     spec = EndpointSpec(
-        name=data.name, url=data.url, events=data.events, headers=data.headers,
-        max_attempts=policy.maxAttempts, backoff_ms=policy.backoffMs,
-        timeout_ms=data.timeoutMs, rate_limit_per_second=data.rateLimitPerSecond,
+        name=data.name,
+        url=data.url,
+        events=data.events,
+        headers=data.headers,
+        max_attempts=policy.maxAttempts,
+        backoff_ms=policy.backoffMs,
+        timeout_ms=data.timeoutMs,
+        rate_limit_per_second=data.rateLimitPerSecond,
         enabled=data.enabled,
         clear_timeout="timeoutMs" in sent and data.timeoutMs is None,
         clear_rate_limit="rateLimitPerSecond" in sent and data.rateLimitPerSecond is None,
@@ -233,8 +271,13 @@ async def update_webhook(request: Request) -> JSONResponse:
     return JSONResponse(public(svc, row))
 
 
-@operation("Delete a webhook endpoint (its delivery log is kept)", tag=TAG,
-           scope="webhooks:write", query=UserQuery, responses={200: WebhookDeleted})
+@operation(
+    "Delete a webhook endpoint (its delivery log is kept)",
+    tag=TAG,
+    scope="webhooks:write",
+    query=UserQuery,
+    responses={200: WebhookDeleted},
+)
 async def delete_webhook(request: Request) -> JSONResponse:
     user_id = await user_for(request, "webhooks:write")
     endpoint_id = request.path_params["id"]
@@ -242,8 +285,13 @@ async def delete_webhook(request: Request) -> JSONResponse:
     return JSONResponse({"success": True, "id": endpoint_id})
 
 
-@operation("Issue a new signing secret; the old one keeps signing beside it for 24 hours",
-           tag=TAG, scope="webhooks:write", query=UserQuery, responses={200: SecretRotated})
+@operation(
+    "Issue a new signing secret; the old one keeps signing beside it for 24 hours",
+    tag=TAG,
+    scope="webhooks:write",
+    query=UserQuery,
+    responses={200: SecretRotated},
+)
 async def rotate_secret(request: Request) -> JSONResponse:
     user_id = await user_for(request, "webhooks:write")
     endpoint_id = request.path_params["id"]
@@ -253,16 +301,18 @@ async def rotate_secret(request: Request) -> JSONResponse:
     )
 
 
-@operation("Send a webhook.test event to this endpoint", tag=TAG, scope="webhooks:write",
-           query=UserQuery, responses={202: TestQueued})
+@operation(
+    "Send a webhook.test event to this endpoint",
+    tag=TAG,
+    scope="webhooks:write",
+    query=UserQuery,
+    responses={202: TestQueued},
+)
 async def test_webhook(request: Request) -> JSONResponse:
     user_id = await user_for(request, "webhooks:write")
-    event_id, delivery_id = await service(request).send_test(
-        user_id, request.path_params["id"]
-    )
+    event_id, delivery_id = await service(request).send_test(user_id, request.path_params["id"])
     return JSONResponse(
-        {"success": True, "event": "webhook.test", "eventId": event_id,
-         "deliveryId": delivery_id},
+        {"success": True, "event": "webhook.test", "eventId": event_id, "deliveryId": delivery_id},
         status_code=202,
     )
 

@@ -64,8 +64,11 @@ def _split(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def _keys(secret: dict[str, Any]) -> list[str]:
-    return [f"{k}.{sub}" if sub is not None else k for k, v in secret.items()
-            for sub in (v if k in NESTED and isinstance(v, dict) else [None])]
+    return [
+        f"{k}.{sub}" if sub is not None else k
+        for k, v in secret.items()
+        for sub in (v if k in NESTED and isinstance(v, dict) else [None])
+    ]
 
 
 async def _open(db: Database, vault: Vault, user_id: str, sealed_id: str) -> dict[str, Any]:
@@ -77,7 +80,10 @@ async def _open(db: Database, vault: Vault, user_id: str, sealed_id: str) -> dic
 
 
 async def _seal_steps(
-    db: Database, vault: Vault, user_id: str, definition: Definition,
+    db: Database,
+    vault: Vault,
+    user_id: str,
+    definition: Definition,
     previous: WorkflowVersion | None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """(public definition, {step: {"id", "keys"}}) with literal secrets sealed.
@@ -95,8 +101,11 @@ async def _seal_steps(
         step["config"] = config
         if not secret:
             continue
-        values = [v for key, value in secret.items()
-                  for v in (value.values() if key in NESTED else [value])]
+        values = [
+            v
+            for key, value in secret.items()
+            for v in (value.values() if key in NESTED else [value])
+        ]
         before = old.get(step["name"])
         if before and all(v == REDACTED for v in values) and before["keys"] == _keys(secret):
             sealed[step["name"]] = before
@@ -105,19 +114,22 @@ async def _seal_steps(
             opened = await _open(db, vault, user_id, before["id"])
             for key, value in list(secret.items()):
                 if key in NESTED and isinstance(value, dict):
-                    secret[key] = {k: (opened.get(key, {}).get(k) if v == REDACTED else v)
-                                   for k, v in value.items()}
+                    secret[key] = {
+                        k: (opened.get(key, {}).get(k) if v == REDACTED else v)
+                        for k, v in value.items()
+                    }
                 elif value == REDACTED:
                     secret[key] = opened.get(key)
-        sealed[step["name"]] = {"id": await seal(db, vault, user_id, secret),
-                                "keys": _keys(secret)}
+        sealed[step["name"]] = {"id": await seal(db, vault, user_id, secret), "keys": _keys(secret)}
     return public, sealed
 
 
 def shown_definition(version: WorkflowVersion, *, owner: bool) -> dict[str, Any]:
     """The stored definition with sealed values as ``********``; ids hidden from non-owners."""
-    data: dict[str, Any] = {**version.definition,
-                            "steps": [dict(s) for s in version.definition["steps"]]}
+    data: dict[str, Any] = {
+        **version.definition,
+        "steps": [dict(s) for s in version.definition["steps"]],
+    }
     for step in data["steps"]:
         if not owner:
             step.pop("credentialId", None)
@@ -126,8 +138,9 @@ def shown_definition(version: WorkflowVersion, *, owner: bool) -> dict[str, Any]
         entry = version.sealed.get(step["name"])
         if not entry:
             continue
-        config = {k: (dict(v) if isinstance(v, dict) else v)
-                  for k, v in step.get("config", {}).items()}
+        config = {
+            k: (dict(v) if isinstance(v, dict) else v) for k, v in step.get("config", {}).items()
+        }
         for key in entry["keys"]:
             top, _, sub = key.partition(".")
             if sub:
@@ -140,23 +153,41 @@ def shown_definition(version: WorkflowVersion, *, owner: bool) -> dict[str, Any]
 
 def summary(row: WorkflowDef, user_id: str) -> WorkflowSummary:
     return WorkflowSummary(
-        id=row.id, name=row.name, description=row.description, isPublic=row.is_public,
-        version=row.version, owned=row.user_id == user_id, copiedFrom=row.copied_from,
-        createdAt=as_utc(row.created_at), updatedAt=as_utc(row.updated_at),  # type: ignore[arg-type]
+        id=row.id,
+        name=row.name,
+        description=row.description,
+        isPublic=row.is_public,
+        version=row.version,
+        owned=row.user_id == user_id,
+        copiedFrom=row.copied_from,
+        createdAt=as_utc(row.created_at),
+        updatedAt=as_utc(row.updated_at),  # type: ignore[arg-type]
     )
 
 
 def detail(row: WorkflowDef, version: WorkflowVersion, user_id: str) -> WorkflowDetail:
     owner = row.user_id == user_id
-    return WorkflowDetail(**summary(row, user_id).model_dump(),
-                          definition=Definition.model_validate(shown_definition(version,
-                                                                                owner=owner)))
+    return WorkflowDetail(
+        **summary(row, user_id).model_dump(),
+        definition=Definition.model_validate(shown_definition(version, owner=owner)),
+    )
 
 
-async def create(db: Database, vault: Vault, user_id: str, data: WorkflowCreate,
-                 *, copied_from: str | None = None) -> tuple[WorkflowDef, WorkflowVersion]:
-    row = WorkflowDef(user_id=user_id, name=data.name, description=data.description,
-                      is_public=data.isPublic, copied_from=copied_from)
+async def create(
+    db: Database,
+    vault: Vault,
+    user_id: str,
+    data: WorkflowCreate,
+    *,
+    copied_from: str | None = None,
+) -> tuple[WorkflowDef, WorkflowVersion]:
+    row = WorkflowDef(
+        user_id=user_id,
+        name=data.name,
+        description=data.description,
+        is_public=data.isPublic,
+        copied_from=copied_from,
+    )
     public, sealed = await _seal_steps(db, vault, user_id, data.definition, None)
     version = WorkflowVersion(workflow_id=row.id, version=1, definition=public, sealed=sealed)
     async with db.session() as session:
@@ -171,8 +202,14 @@ def _missing_workflow() -> NotFound:
     return NotFound("Workflow not found", code="WORKFLOW_NOT_FOUND")
 
 
-async def load(db: Database, user_id: str, workflow_id: str, *, visible: bool = False,
-               version: int | None = None) -> tuple[WorkflowDef, WorkflowVersion]:
+async def load(
+    db: Database,
+    user_id: str,
+    workflow_id: str,
+    *,
+    visible: bool = False,
+    version: int | None = None,
+) -> tuple[WorkflowDef, WorkflowVersion]:
     """The caller's workflow (or, with ``visible``, a public one); 404 otherwise."""
     async with db.session() as session:
         row = await session.get(WorkflowDef, workflow_id)
@@ -184,8 +221,13 @@ async def load(db: Database, user_id: str, workflow_id: str, *, visible: bool = 
 
 async def current_version(session: AsyncSession, user_id: str, workflow_id: str) -> int:
     """The current version number of the caller's workflow (one narrow read); 404 otherwise."""
-    found = (await session.exec(select(WorkflowDef.version).where(
-        WorkflowDef.id == workflow_id, WorkflowDef.user_id == user_id))).first()
+    found = (
+        await session.exec(
+            select(WorkflowDef.version).where(
+                WorkflowDef.id == workflow_id, WorkflowDef.user_id == user_id
+            )
+        )
+    ).first()
     if found is None:
         raise _missing_workflow()
     return found
@@ -198,8 +240,9 @@ async def load_version(session: AsyncSession, workflow_id: str, version: int) ->
     return ver
 
 
-async def listing(db: Database, user_id: str, *, public: bool, limit: int,
-                  offset: int) -> list[WorkflowDef]:
+async def listing(
+    db: Database, user_id: str, *, public: bool, limit: int, offset: int
+) -> list[WorkflowDef]:
     statement = select(WorkflowDef)
     if public:
         statement = statement.where(col(WorkflowDef.is_public).is_(True))
@@ -210,8 +253,9 @@ async def listing(db: Database, user_id: str, *, public: bool, limit: int,
         return list((await session.exec(statement.offset(offset).limit(limit))).all())
 
 
-async def update(db: Database, vault: Vault, user_id: str, workflow_id: str,
-                 data: WorkflowUpdate) -> tuple[WorkflowDef, WorkflowVersion, bool]:
+async def update(
+    db: Database, vault: Vault, user_id: str, workflow_id: str, data: WorkflowUpdate
+) -> tuple[WorkflowDef, WorkflowVersion, bool]:
     """Apply a PUT; returns (workflow, current version, whether a version was added)."""
     row, current = await load(db, user_id, workflow_id)
     added = False
@@ -219,8 +263,9 @@ async def update(db: Database, vault: Vault, user_id: str, workflow_id: str,
     if data.definition is not None:
         public, sealed = await _seal_steps(db, vault, user_id, data.definition, current)
         if public != current.definition or sealed != current.sealed:
-            new_version = WorkflowVersion(workflow_id=row.id, version=row.version + 1,
-                                          definition=public, sealed=sealed)
+            new_version = WorkflowVersion(
+                workflow_id=row.id, version=row.version + 1, definition=public, sealed=sealed
+            )
             added = True
     async with db.session() as session:
         fresh = await session.get(WorkflowDef, workflow_id)
@@ -240,14 +285,18 @@ async def update(db: Database, vault: Vault, user_id: str, workflow_id: str,
     return fresh, new_version, added
 
 
-async def copy(db: Database, vault: Vault, user_id: str, workflow_id: str,
-               name: str | None) -> tuple[WorkflowDef, WorkflowVersion]:
+async def copy(
+    db: Database, vault: Vault, user_id: str, workflow_id: str, name: str | None
+) -> tuple[WorkflowDef, WorkflowVersion]:
     row, version = await load(db, user_id, workflow_id, visible=True)
     # Stored definitions hold no secrets; another owner's credential and connector ids go too.
-    shown = (version.definition if row.user_id == user_id
-             else shown_definition(version, owner=False))
-    data = WorkflowCreate(name=name or f"{row.name} (copy)", description=row.description,
-                          definition=Definition.model_validate(shown), isPublic=False)
+    shown = version.definition if row.user_id == user_id else shown_definition(version, owner=False)
+    data = WorkflowCreate(
+        name=name or f"{row.name} (copy)",
+        description=row.description,
+        definition=Definition.model_validate(shown),
+        isPublic=False,
+    )
     return await create(db, vault, user_id, data, copied_from=row.id)
 
 
@@ -255,8 +304,11 @@ async def remove(db: Database, user_id: str, workflow_id: str) -> None:
     """Delete a workflow and its versions; runs in flight carry their own plan and go on."""
     await load(db, user_id, workflow_id)
     async with db.session() as session:
-        versions = (await session.exec(
-            select(WorkflowVersion).where(WorkflowVersion.workflow_id == workflow_id))).all()
+        versions = (
+            await session.exec(
+                select(WorkflowVersion).where(WorkflowVersion.workflow_id == workflow_id)
+            )
+        ).all()
         for version in versions:
             await session.delete(version)
         await session.flush()

@@ -162,8 +162,12 @@ class ScheduleCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     cron: str = Field(min_length=1, max_length=200, description="Five-field cron expression")
-    timezone: str = Field(default="UTC", min_length=1, max_length=64,
-                          description="IANA time zone name, e.g. Europe/Berlin")
+    timezone: str = Field(
+        default="UTC",
+        min_length=1,
+        max_length=64,
+        description="IANA time zone name, e.g. Europe/Berlin",
+    )
     input: dict[str, Any] = Field(default_factory=dict)
     overlapPolicy: OverlapPolicy = "skip"
     paused: bool = False
@@ -206,8 +210,9 @@ class Triggered(BaseModel):
     triggered: bool = True
 
 
-def reply(model: BaseModel | list[Any], status: int = 200,
-          headers: dict[str, str] | None = None) -> JSONResponse:
+def reply(
+    model: BaseModel | list[Any], status: int = 200, headers: dict[str, str] | None = None
+) -> JSONResponse:
     """A model (or list of models) as JSON, field names as documented."""
     if isinstance(model, BaseModel):
         content: Any = model.model_dump(mode="json", by_alias=True)

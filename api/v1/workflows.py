@@ -41,22 +41,33 @@ async def _body(request: Request, model: type[bodies.M]) -> bodies.M:
     return bodies.validate(model, raw)
 
 
-@operation("List workflows", tag=TAG, scope="workflows:read", query=WorkflowListQuery,
-           responses={200: list[WorkflowSummary]},
-           description="Your workflows, newest first; `public=true` lists every public one.")
+@operation(
+    "List workflows",
+    tag=TAG,
+    scope="workflows:read",
+    query=WorkflowListQuery,
+    responses={200: list[WorkflowSummary]},
+    description="Your workflows, newest first; `public=true` lists every public one.",
+)
 async def list_workflows(request: Request) -> JSONResponse:
     user_id = await user_for(request, "workflows:read")
     q = bodies.query_model(request, WorkflowListQuery)
-    rows = await workflow_defs.listing(services(request).db, user_id, public=q.public,
-                                       limit=q.limit, offset=q.offset)
+    rows = await workflow_defs.listing(
+        services(request).db, user_id, public=q.public, limit=q.limit, offset=q.offset
+    )
     return reply([workflow_defs.summary(r, user_id) for r in rows])
 
 
-@operation("Create a workflow", tag=TAG, scope="workflows:write", body=WorkflowCreate,
-           responses={201: WorkflowDetail, 400: None, 422: None},
-           description="The definition is validated: unknown step type or action, a reference "
-           "to a missing step, a cycle or missing required config is a 422 naming the step "
-           "and field.")
+@operation(
+    "Create a workflow",
+    tag=TAG,
+    scope="workflows:write",
+    body=WorkflowCreate,
+    responses={201: WorkflowDetail, 400: None, 422: None},
+    description="The definition is validated: unknown step type or action, a reference "
+    "to a missing step, a cycle or missing required config is a 422 naming the step "
+    "and field.",
+)
 async def create_workflow(request: Request) -> JSONResponse:
     user_id = await user_for(request, "workflows:write")
     data = await _body(request, WorkflowCreate)
@@ -65,34 +76,49 @@ async def create_workflow(request: Request) -> JSONResponse:
     return reply(workflow_defs.detail(row, version, user_id), 201)
 
 
-@operation("Get a workflow", tag=TAG, scope="workflows:read",
-           responses={200: WorkflowDetail, 404: None},
-           description="Your own or a public workflow. Sealed secrets show as ********.")
+@operation(
+    "Get a workflow",
+    tag=TAG,
+    scope="workflows:read",
+    responses={200: WorkflowDetail, 404: None},
+    description="Your own or a public workflow. Sealed secrets show as ********.",
+)
 async def get_workflow(request: Request) -> JSONResponse:
     user_id = await user_for(request, "workflows:read")
-    row, version = await workflow_defs.load(services(request).db, user_id,
-                                            request.path_params["id"], visible=True)
+    row, version = await workflow_defs.load(
+        services(request).db, user_id, request.path_params["id"], visible=True
+    )
     return reply(workflow_defs.detail(row, version, user_id))
 
 
-@operation("Update a workflow", tag=TAG, scope="workflows:write", body=WorkflowUpdate,
-           responses={200: WorkflowDetail, 404: None, 422: None},
-           description="A changed definition becomes a new version; running executions "
-           "keep theirs, and the workflow's schedules move to the new one.")
+@operation(
+    "Update a workflow",
+    tag=TAG,
+    scope="workflows:write",
+    body=WorkflowUpdate,
+    responses={200: WorkflowDetail, 404: None, 422: None},
+    description="A changed definition becomes a new version; running executions "
+    "keep theirs, and the workflow's schedules move to the new one.",
+)
 async def update_workflow(request: Request) -> JSONResponse:
     user_id = await user_for(request, "workflows:write")
     data = await _body(request, WorkflowUpdate)
     s = services(request)
-    row, version, added = await workflow_defs.update(s.db, s.vault, user_id,
-                                                     request.path_params["id"], data)
+    row, version, added = await workflow_defs.update(
+        s.db, s.vault, user_id, request.path_params["id"], data
+    )
     if added:
         await schedule_ops.refresh_all(s, user_id, row.id)
     return reply(workflow_defs.detail(row, version, user_id))
 
 
-@operation("Delete a workflow", tag=TAG, scope="workflows:write",
-           responses={200: Deleted, 404: None},
-           description="Its schedules are deleted too; executions already running finish.")
+@operation(
+    "Delete a workflow",
+    tag=TAG,
+    scope="workflows:write",
+    responses={200: Deleted, 404: None},
+    description="Its schedules are deleted too; executions already running finish.",
+)
 async def delete_workflow(request: Request) -> JSONResponse:
     user_id = await user_for(request, "workflows:write")
     workflow_id = request.path_params["id"]
@@ -103,33 +129,47 @@ async def delete_workflow(request: Request) -> JSONResponse:
     return reply(Deleted(id=workflow_id))
 
 
-@operation("Copy a workflow", tag=TAG, scope="workflows:write", body=WorkflowCopy,
-           responses={201: WorkflowDetail, 404: None},
-           description="Copies your own or a public workflow into a new private one. Another "
-           "owner's credential ids, connector ids and sealed secrets are not copied.")
+@operation(
+    "Copy a workflow",
+    tag=TAG,
+    scope="workflows:write",
+    body=WorkflowCopy,
+    responses={201: WorkflowDetail, 404: None},
+    description="Copies your own or a public workflow into a new private one. Another "
+    "owner's credential ids, connector ids and sealed secrets are not copied.",
+)
 async def copy_workflow(request: Request) -> JSONResponse:
     user_id = await user_for(request, "workflows:write")
     data = await bodies.read(request, WorkflowCopy)
     s = services(request)
-    row, version = await workflow_defs.copy(s.db, s.vault, user_id, request.path_params["id"],
-                                            data.name)
+    row, version = await workflow_defs.copy(
+        s.db, s.vault, user_id, request.path_params["id"], data.name
+    )
     return reply(workflow_defs.detail(row, version, user_id), 201)
 
 
-@operation("Execute a workflow", tag=TAG, scope="workflows:execute", body=ExecuteBody,
-           responses={202: ExecuteResponse, 404: None, 409: None, 422: None},
-           description="Starts one `workflow_run` job. Send an `Idempotency-Key` header to "
-           "make retries of this call return the same execution (a different body with the "
-           "same key is a 409).")
+@operation(
+    "Execute a workflow",
+    tag=TAG,
+    scope="workflows:execute",
+    body=ExecuteBody,
+    responses={202: ExecuteResponse, 404: None, 409: None, 422: None},
+    description="Starts one `workflow_run` job. Send an `Idempotency-Key` header to "
+    "make retries of this call return the same execution (a different body with the "
+    "same key is a 409).",
+)
 async def execute_workflow(request: Request) -> JSONResponse:
     user_id = await user_for(request, "workflows:execute")
     data = await bodies.read(request, ExecuteBody)
     key = request.headers.get("idempotency-key")
     if key is not None and not (0 < len(key) <= MAX_IDEMPOTENCY_KEY):
-        raise BadRequest(f"Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY} characters",
-                         code="INVALID_IDEMPOTENCY_KEY")
-    response, replayed = await runs.execute(services(request), user_id,
-                                            request.path_params["id"], data.input, key)
+        raise BadRequest(
+            f"Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY} characters",
+            code="INVALID_IDEMPOTENCY_KEY",
+        )
+    response, replayed = await runs.execute(
+        services(request), user_id, request.path_params["id"], data.input, key
+    )
     headers = {"Idempotent-Replayed": "true"} if replayed else None
     return reply(response, 202, headers)
 

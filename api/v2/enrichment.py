@@ -66,12 +66,18 @@ def check_keys(request: Request, data: CreateBatch, names: list[str]) -> None:
         if operator.get(name) is None:
             raise Unprocessable(
                 f"Provider {name!r} needs an API key: pass credentials.{name} (a credential id)"
-                f" or apiKeys.{name}", code="PROVIDER_KEY_REQUIRED",
+                f" or apiKeys.{name}",
+                code="PROVIDER_KEY_REQUIRED",
             )
 
 
-@operation("Start an enrichment batch (a data_enrichment job)", tag=TAG, scope="leads:write",
-           body=CreateBatch, responses={202: Accepted, 400: None, 422: None})
+@operation(
+    "Start an enrichment batch (a data_enrichment job)",
+    tag=TAG,
+    scope="leads:write",
+    body=CreateBatch,
+    responses={202: Accepted, 400: None, 422: None},
+)
 async def create_batch(request: Request) -> JSONResponse:
     user_id = lead_user(request, "leads:write")
     data = bodies.validate(CreateBatch, await bodies.json_body(request))
@@ -85,9 +91,13 @@ async def create_batch(request: Request) -> JSONResponse:
     job_id = "enrich_" + uuid.uuid4().hex
     secret = {k: v for k, v in (data.apiKeys or {}).items() if k in names and v}
     batch = EnrichmentBatch(
-        id=job_id, user_id=user_id, lead_ids=data.leadIds,
+        id=job_id,
+        user_id=user_id,
+        lead_ids=data.leadIds,
         filter=data.filter.model_dump(exclude_none=True) if data.filter else None,
-        providers=names, fields=list(data.fields or ENRICHABLE_FIELDS), overwrite=data.overwrite,
+        providers=names,
+        fields=list(data.fields or ENRICHABLE_FIELDS),
+        overwrite=data.overwrite,
         credential_ids={k: v for k, v in (data.credentials or {}).items() if k in names},
         sealed_secret_id=await seal(s.db, s.vault, user_id, secret) if secret else None,
     )
@@ -96,12 +106,17 @@ async def create_batch(request: Request) -> JSONResponse:
     await s.jobs.start(
         "EnrichmentBatchWorkflow",
         EnrichmentBatchInput(
-            batch_id=job_id, user_id=user_id,
-            chunk_size=s.settings.enrichment_http_chunk_size if http
+            batch_id=job_id,
+            user_id=user_id,
+            chunk_size=s.settings.enrichment_http_chunk_size
+            if http
             else s.settings.enrichment_chunk_size,
             heartbeat_timeout_seconds=s.settings.activity_heartbeat_timeout_seconds,
         ),
-        job_id=job_id, user_id=user_id, job_type="data_enrichment", queue=queues.ENRICHMENT,
+        job_id=job_id,
+        user_id=user_id,
+        job_type="data_enrichment",
+        queue=queues.ENRICHMENT,
         message="Processing lead enrichment batch",
         metadata={"batchSize": len(data.leadIds or []), "processed": 0},
         result_type=EnrichmentBatchOutput,
@@ -111,8 +126,13 @@ async def create_batch(request: Request) -> JSONResponse:
     )
 
 
-@operation("An enrichment batch's progress and per-lead results", tag=TAG, scope="leads:read",
-           query=PageQuery, responses={200: BatchStatusResponse, 404: None})
+@operation(
+    "An enrichment batch's progress and per-lead results",
+    tag=TAG,
+    scope="leads:read",
+    query=PageQuery,
+    responses={200: BatchStatusResponse, 404: None},
+)
 async def batch_status(request: Request) -> JSONResponse:
     user_id = lead_user(request, "leads:read")
     q = bodies.query_model(request, PageQuery)
@@ -130,19 +150,30 @@ async def batch_status(request: Request) -> JSONResponse:
     for item in items:
         result = item.result or {}
         updated = as_utc(item.updated_at)
-        results.append(BatchItem(
-            leadId=item.lead_id, status=item.status,
-            fieldsUpdated=list(result.get("fieldsUpdated") or []),
-            providers=dict(result.get("providers") or {}), error=item.error,
-            updatedAt=updated.isoformat().replace("+00:00", "Z") if updated else None,
-        ).model_dump())
+        results.append(
+            BatchItem(
+                leadId=item.lead_id,
+                status=item.status,
+                fieldsUpdated=list(result.get("fieldsUpdated") or []),
+                providers=dict(result.get("providers") or {}),
+                error=item.error,
+                updatedAt=updated.isoformat().replace("+00:00", "Z") if updated else None,
+            ).model_dump()
+        )
     data = {
-        "jobId": job_id, "type": "data_enrichment", "status": view["status"],
-        "progress": view["progress"], "message": view["message"],
-        "createdAt": view["createdAt"], "completedAt": view["completedAt"],
-        "providers": batch.providers, "fields": batch.fields, "overwrite": batch.overwrite,
+        "jobId": job_id,
+        "type": "data_enrichment",
+        "status": view["status"],
+        "progress": view["progress"],
+        "message": view["message"],
+        "createdAt": view["createdAt"],
+        "completedAt": view["completedAt"],
+        "providers": batch.providers,
+        "fields": batch.fields,
+        "overwrite": batch.overwrite,
         "batchSize": batch.total if batch.prepared else len(batch.lead_ids or []),
-        "processed": counts["enriched"] + counts["failed"], **counts,
+        "processed": counts["enriched"] + counts["failed"],
+        **counts,
         "results": results,
         "pagination": {"limit": q.limit, "offset": q.offset, "total": total},
     }

@@ -59,10 +59,13 @@ async def _check(probe: object) -> str:
         return "down"
 
 
-@operation("Health of the API, database, Temporal and Redis", tag="Health",
-           responses={200: Health, 503: Health},
-           description="No key needed. 503 when the database is down; `degraded` when Temporal "
-           "or Redis is.")
+@operation(
+    "Health of the API, database, Temporal and Redis",
+    tag="Health",
+    responses={200: Health, 503: Health},
+    description="No key needed. 503 when the database is down; `degraded` when Temporal "
+    "or Redis is.",
+)
 async def health(request: Request) -> JSONResponse:
     started = time.perf_counter()
     s = services(request)

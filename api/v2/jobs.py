@@ -40,10 +40,17 @@ class JobQuery(BaseModel):
     startDate: int | None = Field(default=None, ge=0, le=32503680000)
     endDate: int | None = Field(default=None, ge=0, le=32503680000)
     status: Literal["pending", "running", "completed", "failed", "cancelled"] | None = None
-    type: Literal[
-        "linkedin_action", "data_enrichment", "workflow_run", "tool_execution", "webhook_delivery",
-        "lead_import",
-    ] | None = None
+    type: (
+        Literal[
+            "linkedin_action",
+            "data_enrichment",
+            "workflow_run",
+            "tool_execution",
+            "webhook_delivery",
+            "lead_import",
+        ]
+        | None
+    ) = None
     limit: int = Field(default=50, ge=1, le=100)
     pageToken: str | None = Field(default=None, max_length=4096)
     userId: str | None = Field(default=None, max_length=64)
@@ -141,8 +148,13 @@ async def job_view(jobs: JobService, user_id: str, job_id: str) -> dict[str, Any
     try:
         job, _state = await jobs.get(user_id, job_id)
     except JobNotFound:
-        return {"status": "failed", "progress": 0, "message": "Job not found in Temporal",
-                "createdAt": None, "completedAt": None}
+        return {
+            "status": "failed",
+            "progress": 0,
+            "message": "Job not found in Temporal",
+            "createdAt": None,
+            "completedAt": None,
+        }
     return job_public(job)
 
 
@@ -187,8 +199,14 @@ async def _jobs_payload(
     return data
 
 
-@operation("List your jobs with statistics", tag="Jobs", scope="users:read", query=JobQuery,
-           responses={200: JobsResponse, 400: None}, global_key=False)
+@operation(
+    "List your jobs with statistics",
+    tag="Jobs",
+    scope="users:read",
+    query=JobQuery,
+    responses={200: JobsResponse, 400: None},
+    global_key=False,
+)
 async def user_jobs(request: Request) -> JSONResponse:
     user_id = require_user(request, "users:read", LEGACY_ROUTE, USER_JOBS_DENIED)
     q = bodies.query_model(request, JobQuery)
@@ -216,8 +234,12 @@ async def one_job(request: Request) -> JSONResponse:
     return JSONResponse({"userId": user_id, "success": True, "data": data})
 
 
-@operation("Cancel a job", tag="Jobs", scope="jobs:update",
-           responses={202: JobCancelResponse, 404: None, 409: None})
+@operation(
+    "Cancel a job",
+    tag="Jobs",
+    scope="jobs:update",
+    responses={202: JobCancelResponse, 404: None, 409: None},
+)
 async def cancel_job(request: Request) -> JSONResponse:
     principal = require(request, "jobs:update")
     user_id = required_user(principal, request.query_params.get("userId"))
@@ -239,8 +261,13 @@ async def cancel_job(request: Request) -> JSONResponse:
     )
 
 
-@operation("A user's jobs (legacy route; global keys name the user)", tag="Jobs",
-           scope="users:read", query=JobQuery, responses={200: JobsResponse, 400: None})
+@operation(
+    "A user's jobs (legacy route; global keys name the user)",
+    tag="Jobs",
+    scope="users:read",
+    query=JobQuery,
+    responses={200: JobsResponse, 400: None},
+)
 async def legacy_user_job_status(request: Request) -> JSONResponse:
     principal = require(request, "users:read", message=USER_JOBS_DENIED)
     user_id = acting_user(principal, request.path_params["user_id"])
@@ -249,8 +276,13 @@ async def legacy_user_job_status(request: Request) -> JSONResponse:
     return JSONResponse({"userId": user_id, "success": True, "data": data})
 
 
-@operation("Jobs (legacy route)", tag="Jobs", scope="jobs:read", query=JobQuery,
-           responses={200: JobsResponse, 400: None})
+@operation(
+    "Jobs (legacy route)",
+    tag="Jobs",
+    scope="jobs:read",
+    query=JobQuery,
+    responses={200: JobsResponse, 400: None},
+)
 async def legacy_job_status(request: Request) -> JSONResponse:
     principal = require(request, "jobs:read")
     q = bodies.query_model(request, JobQuery)
@@ -259,8 +291,13 @@ async def legacy_job_status(request: Request) -> JSONResponse:
     return JSONResponse({"userId": user_id, "success": True, "data": data})
 
 
-@operation("Job statistics (legacy route)", tag="Jobs", scope="jobs:read", query=JobQuery,
-           responses={200: JobsResponse, 400: None})
+@operation(
+    "Job statistics (legacy route)",
+    tag="Jobs",
+    scope="jobs:read",
+    query=JobQuery,
+    responses={200: JobsResponse, 400: None},
+)
 async def legacy_job_counts(request: Request) -> JSONResponse:
     principal = require(request, "jobs:read")
     q = bodies.query_model(request, JobQuery)
@@ -269,8 +306,13 @@ async def legacy_job_counts(request: Request) -> JSONResponse:
     return JSONResponse({"userId": user_id, "success": True, "data": data})
 
 
-@operation("Set a job's message (legacy route)", tag="Jobs", scope="jobs:update",
-           body=EditMessage, responses={200: JobResponse, 404: None})
+@operation(
+    "Set a job's message (legacy route)",
+    tag="Jobs",
+    scope="jobs:update",
+    body=EditMessage,
+    responses={200: JobResponse, 404: None},
+)
 async def legacy_edit_job_message(request: Request) -> JSONResponse:
     principal = require(request, "jobs:update")
     data = await bodies.read(request, EditMessage)
@@ -297,9 +339,7 @@ routes = [
     Route("/api/v2/users/jobs/userJobStatus/{user_id}", legacy_user_job_status, methods=["GET"]),
     Route("/api/v2/users/jobs/jobStatus", legacy_job_status, methods=["GET"]),
     Route("/api/v2/users/jobs/jobCounts", legacy_job_counts, methods=["GET"]),
-    Route(
-        "/api/v2/users/jobs/editJobMessage/{job_id}", legacy_edit_job_message, methods=["PUT"]
-    ),
+    Route("/api/v2/users/jobs/editJobMessage/{job_id}", legacy_edit_job_message, methods=["PUT"]),
     Route("/api/v2/users/jobs/{job_id}", one_job, methods=["GET"]),
     Route("/api/v2/users/jobs/{job_id}", cancel_job, methods=["DELETE"]),
 ]

@@ -80,7 +80,8 @@ def key_public(row: ApiKey) -> dict[str, Any]:
         "key_preview": row.key_preview,
         "permissions": list(row.permissions),
         "userId": row.user_id,
-        "is_active": row.is_active and not (
+        "is_active": row.is_active
+        and not (
             row.expires_at is not None and as_utc(row.expires_at) <= utcnow()  # type: ignore[operator]
         ),
         "created_at": _iso(row.created_at),
@@ -89,9 +90,14 @@ def key_public(row: ApiKey) -> dict[str, Any]:
     }
 
 
-@operation("Create an API key (shown once)", tag="API keys", scope="api_keys:write",
-           body=CreateKey, responses={201: KeyCreated, 400: None, 403: None, 404: None, 422: None},
-           description="A key can only grant scopes its creator holds.")
+@operation(
+    "Create an API key (shown once)",
+    tag="API keys",
+    scope="api_keys:write",
+    body=CreateKey,
+    responses={201: KeyCreated, 400: None, 403: None, 404: None, 422: None},
+    description="A key can only grant scopes its creator holds.",
+)
 async def create_key(request: Request) -> JSONResponse:
     principal = require(request, "api_keys:write")
     data = await bodies.read(request, CreateKey)
@@ -127,8 +133,12 @@ def _visible(principal: Principal, row: ApiKey) -> bool:
     return principal.is_global or row.user_id == principal.user_id
 
 
-@operation("List API keys (never the secret)", tag="API keys", scope="api_keys:read",
-           responses={200: KeyList})
+@operation(
+    "List API keys (never the secret)",
+    tag="API keys",
+    scope="api_keys:read",
+    responses={200: KeyList},
+)
 async def list_keys(request: Request) -> JSONResponse:
     principal = require(request, "api_keys:read")
     db = services(request).db
@@ -142,8 +152,12 @@ async def list_keys(request: Request) -> JSONResponse:
     return JSONResponse({"success": True, "data": data, "total": len(data)})
 
 
-@operation("Revoke an API key", tag="API keys", scope="api_keys:write",
-           responses={200: KeyRevoked, 404: None})
+@operation(
+    "Revoke an API key",
+    tag="API keys",
+    scope="api_keys:write",
+    responses={200: KeyRevoked, 404: None},
+)
 async def revoke_key(request: Request) -> JSONResponse:
     principal = require(request, "api_keys:write")
     key_id = request.path_params["key_id"]

@@ -49,8 +49,13 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "email": ("email", "email_address", "emailaddress", "e_mail", "mail"),
     "company": ("company", "company_name", "companyname", "organization", "organisation"),
     "phone": ("phone", "phone_number", "phonenumber", "mobile", "telephone", "tel"),
-    "linkedin_url": ("linkedin_url", "linkedin", "linkedinurl", "linkedin_profile",
-                     "linkedin_profile_url"),
+    "linkedin_url": (
+        "linkedin_url",
+        "linkedin",
+        "linkedinurl",
+        "linkedin_profile",
+        "linkedin_profile_url",
+    ),
     "job_title": ("job_title", "jobtitle", "title", "position"),
     "location": ("location", "city"),
     "notes": ("notes", "note", "comments", "comment"),
@@ -75,7 +80,7 @@ def custom_name(header: str) -> str:
     stripped = header.strip()
     for prefix in CUSTOM_PREFIXES:
         if stripped.lower().startswith(prefix):
-            return stripped[len(prefix):] or stripped
+            return stripped[len(prefix) :] or stripped
     return stripped
 
 
@@ -96,7 +101,8 @@ def parse_csv(raw: bytes) -> list[dict[str, Any]]:
     missing = [f for f in ("first_name", "last_name", "email") if f not in present]
     if missing:
         raise BadRequest(
-            "The CSV needs columns for " + ", ".join(missing), code="MISSING_COLUMNS",
+            "The CSV needs columns for " + ", ".join(missing),
+            code="MISSING_COLUMNS",
             details={"columns": headers},
         )
     rows: list[dict[str, Any]] = []
@@ -117,8 +123,9 @@ def parse_csv(raw: bytes) -> list[dict[str, Any]]:
                 row[INVALID_ROW] = f"row has {len(values)} values for {len(columns)} columns"
             rows.append(row)
     except csv.Error as exc:
-        raise BadRequest(f"Invalid CSV at line {reader.line_num}: {exc}",
-                         code="INVALID_CSV") from exc
+        raise BadRequest(
+            f"Invalid CSV at line {reader.line_num}: {exc}", code="INVALID_CSV"
+        ) from exc
     return rows
 
 
@@ -135,7 +142,7 @@ def parse_json(raw: bytes) -> tuple[list[dict[str, Any]], str | None]:
     elif isinstance(body, list):
         items = body
     else:
-        raise BadRequest("Send an array of leads or {\"leads\": [...]}", code="INVALID_BODY")
+        raise BadRequest('Send an array of leads or {"leads": [...]}', code="INVALID_BODY")
     rows = [
         item if isinstance(item, dict) else {INVALID_ROW: "row is not a JSON object"}
         for item in items
@@ -157,10 +164,15 @@ async def read_upload(request: Request, max_bytes: int) -> bytes:
     return b"".join(chunks)
 
 
-@operation("Import leads from CSV or JSON as a lead_import job", tag=TAG, scope="leads:write",
-           body=ImportJson, responses={202: Accepted, 400: None},
-           description="text/csv with a header row, or JSON. onDuplicate (query or body): "
-           "error (default; the row fails), skip, or update the existing lead.")
+@operation(
+    "Import leads from CSV or JSON as a lead_import job",
+    tag=TAG,
+    scope="leads:write",
+    body=ImportJson,
+    responses={202: Accepted, 400: None},
+    description="text/csv with a header row, or JSON. onDuplicate (query or body): "
+    "error (default; the row fails), skip, or update the existing lead.",
+)
 async def import_leads(request: Request) -> JSONResponse:
     user_id = lead_user(request, "leads:write")
     s = services(request)
@@ -173,28 +185,38 @@ async def import_leads(request: Request) -> JSONResponse:
         rows, from_body = parse_json(raw)
         on_duplicate, fmt = on_duplicate or from_body, "json"
     else:
-        raise BadRequest(f"Unsupported content type {content_type!r}: send text/csv or JSON",
-                         code="UNSUPPORTED_CONTENT_TYPE")
+        raise BadRequest(
+            f"Unsupported content type {content_type!r}: send text/csv or JSON",
+            code="UNSUPPORTED_CONTENT_TYPE",
+        )
     on_duplicate = on_duplicate or "error"
     if on_duplicate not in ON_DUPLICATE:
-        raise BadRequest("onDuplicate must be one of " + ", ".join(ON_DUPLICATE),
-                         code="INVALID_QUERY")
+        raise BadRequest(
+            "onDuplicate must be one of " + ", ".join(ON_DUPLICATE), code="INVALID_QUERY"
+        )
     if not rows:
         raise BadRequest("Nothing to import", code="EMPTY_IMPORT")
     if len(rows) > s.settings.leads_import_max_rows:
-        raise BadRequest(f"At most {s.settings.leads_import_max_rows} rows per import",
-                         code="TOO_MANY_ROWS")
+        raise BadRequest(
+            f"At most {s.settings.leads_import_max_rows} rows per import", code="TOO_MANY_ROWS"
+        )
     job_id = "import_" + uuid.uuid4().hex
     record = LeadImport(id=job_id, user_id=user_id, source_format=fmt, on_duplicate=on_duplicate)
     await import_repo.stage_import(s.db, record, rows)
     await s.jobs.start(
         "LeadImportWorkflow",
         LeadImportInput(
-            import_id=job_id, user_id=user_id, total=len(rows),
+            import_id=job_id,
+            user_id=user_id,
+            total=len(rows),
             heartbeat_timeout_seconds=s.settings.activity_heartbeat_timeout_seconds,
         ),
-        job_id=job_id, user_id=user_id, job_type="lead_import", queue=queues.ENRICHMENT,
-        message=f"Importing {len(rows)} leads", metadata={"totalRows": len(rows)},
+        job_id=job_id,
+        user_id=user_id,
+        job_type="lead_import",
+        queue=queues.ENRICHMENT,
+        message=f"Importing {len(rows)} leads",
+        metadata={"totalRows": len(rows)},
         result_type=LeadImportOutput,
     )
     return JSONResponse(
@@ -203,8 +225,13 @@ async def import_leads(request: Request) -> JSONResponse:
     )
 
 
-@operation("A lead import's progress, counts and row errors", tag=TAG, scope="leads:read",
-           query=PageQuery, responses={200: ImportStatusResponse, 404: None})
+@operation(
+    "A lead import's progress, counts and row errors",
+    tag=TAG,
+    scope="leads:read",
+    query=PageQuery,
+    responses={200: ImportStatusResponse, 404: None},
+)
 async def import_status(request: Request) -> JSONResponse:
     user_id = lead_user(request, "leads:read")
     q = bodies.query_model(request, PageQuery)
@@ -215,18 +242,29 @@ async def import_status(request: Request) -> JSONResponse:
         raise NotFound("Import not found", code="IMPORT_NOT_FOUND")
     view = await job_view(s.jobs, user_id, job_id)
     counts = await import_repo.import_counts(s.db, job_id)
-    problems, total = await import_repo.list_problems(s.db, job_id, limit=q.limit,
-                                                      offset=q.offset)
+    problems, total = await import_repo.list_problems(s.db, job_id, limit=q.limit, offset=q.offset)
     errors = [
-        ImportRowError(row=r.row_number, status=r.status, field=r.error_field,
-                       code=r.error_code, message=r.error, leadId=r.lead_id).model_dump()
+        ImportRowError(
+            row=r.row_number,
+            status=r.status,
+            field=r.error_field,
+            code=r.error_code,
+            message=r.error,
+            leadId=r.lead_id,
+        ).model_dump()
         for r in problems
     ]
     data = {
-        "jobId": job_id, "status": view["status"], "progress": view["progress"],
-        "message": view["message"], "createdAt": view["createdAt"],
-        "completedAt": view["completedAt"], "totalRows": record.total_rows, **counts,
-        "errors": errors, "pagination": {"limit": q.limit, "offset": q.offset, "total": total},
+        "jobId": job_id,
+        "status": view["status"],
+        "progress": view["progress"],
+        "message": view["message"],
+        "createdAt": view["createdAt"],
+        "completedAt": view["completedAt"],
+        "totalRows": record.total_rows,
+        **counts,
+        "errors": errors,
+        "pagination": {"limit": q.limit, "offset": q.offset, "total": total},
     }
     return JSONResponse({"success": True, "data": data})
 

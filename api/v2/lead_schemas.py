@@ -84,12 +84,23 @@ class LeadOut(BaseModel):
 
 def lead_public(lead: Lead) -> dict[str, Any]:
     out = LeadOut(
-        id=lead.id, first_name=lead.first_name, last_name=lead.last_name, email=lead.email,
-        company=lead.company, phone=lead.phone, linkedin_url=lead.linkedin_url,
-        job_title=lead.job_title, title=lead.job_title, location=lead.location,
-        notes=lead.notes, tags=list(lead.tags or []), custom_fields=dict(lead.custom_fields or {}),
-        status=lead.status, created_at=as_utc(lead.created_at) or lead.created_at,
-        updated_at=as_utc(lead.updated_at) or lead.updated_at, enrichment=lead.enrichment,
+        id=lead.id,
+        first_name=lead.first_name,
+        last_name=lead.last_name,
+        email=lead.email,
+        company=lead.company,
+        phone=lead.phone,
+        linkedin_url=lead.linkedin_url,
+        job_title=lead.job_title,
+        title=lead.job_title,
+        location=lead.location,
+        notes=lead.notes,
+        tags=list(lead.tags or []),
+        custom_fields=dict(lead.custom_fields or {}),
+        status=lead.status,
+        created_at=as_utc(lead.created_at) or lead.created_at,
+        updated_at=as_utc(lead.updated_at) or lead.updated_at,
+        enrichment=lead.enrichment,
         enriched_at=as_utc(lead.enriched_at),
     )
     return out.model_dump(mode="json")

@@ -77,10 +77,15 @@ async def announce(request: Request, user_id: str, event: str, lead: Lead) -> No
     )
 
 
-@operation("List leads", tag=TAG, scope="leads:read", query=LeadListQuery,
-           responses={200: LeadList},
-           description="Filters: search (name, email), company, status, tag. Sorted by "
-           "created_at, updated_at, first_name or last_name; limit is capped at 100.")
+@operation(
+    "List leads",
+    tag=TAG,
+    scope="leads:read",
+    query=LeadListQuery,
+    responses={200: LeadList},
+    description="Filters: search (name, email), company, status, tag. Sorted by "
+    "created_at, updated_at, first_name or last_name; limit is capped at 100.",
+)
 async def list_leads(request: Request) -> JSONResponse:
     user_id = lead_user(request, "leads:read")
     q = bodies.query_model(request, LeadListQuery)
@@ -89,7 +94,10 @@ async def list_leads(request: Request) -> JSONResponse:
         services(request).db,
         user_id,
         lead_repo.LeadFilter(search=q.search, company=q.company, status=q.status, tag=q.tag),
-        sort=q.sort, order=q.order, limit=limit, offset=q.offset,
+        sort=q.sort,
+        order=q.order,
+        limit=limit,
+        offset=q.offset,
     )
     data = [lead_public(r) for r in rows]
     return JSONResponse(
@@ -97,8 +105,13 @@ async def list_leads(request: Request) -> JSONResponse:
     )
 
 
-@operation("Create a lead", tag=TAG, scope="leads:write", body=CreateLead,
-           responses={201: LeadOut, 400: None, 409: None, 422: None})
+@operation(
+    "Create a lead",
+    tag=TAG,
+    scope="leads:write",
+    body=CreateLead,
+    responses={201: LeadOut, 400: None, 409: None, 422: None},
+)
 async def create_lead(request: Request) -> JSONResponse:
     user_id = lead_user(request, "leads:write")
     body = await bodies.read(request, CreateLead)
@@ -121,10 +134,15 @@ async def get_lead(request: Request) -> JSONResponse:
     return JSONResponse(lead_public(lead))
 
 
-@operation("Update a lead", tag=TAG, scope="leads:write", body=UpdateLead,
-           responses={200: LeadOut, 400: None, 404: None, 409: None, 422: None},
-           description="Only the fields sent change; tags are replaced. PATCH merges "
-           "custom_fields keys (null removes one); PUT replaces custom_fields.")
+@operation(
+    "Update a lead",
+    tag=TAG,
+    scope="leads:write",
+    body=UpdateLead,
+    responses={200: LeadOut, 400: None, 404: None, 409: None, 422: None},
+    description="Only the fields sent change; tags are replaced. PATCH merges "
+    "custom_fields keys (null removes one); PUT replaces custom_fields.",
+)
 async def update_lead(request: Request) -> JSONResponse:
     user_id = lead_user(request, "leads:write")
     body = bodies.validate(UpdateLead, await bodies.json_body(request), missing_is_400=False)
@@ -133,7 +151,10 @@ async def update_lead(request: Request) -> JSONResponse:
         raise BadRequest("Invalid update data: no lead fields given", code="NO_FIELDS")
     try:
         lead = await lead_repo.update_lead(
-            services(request).db, user_id, request.path_params["id"], values,
+            services(request).db,
+            user_id,
+            request.path_params["id"],
+            values,
             merge_custom=request.method == "PATCH",
         )
     except lead_repo.LeadNotFound as exc:
@@ -144,8 +165,7 @@ async def update_lead(request: Request) -> JSONResponse:
     return JSONResponse(lead_public(lead))
 
 
-@operation("Delete a lead", tag=TAG, scope="leads:delete",
-           responses={200: DeleteResult, 404: None})
+@operation("Delete a lead", tag=TAG, scope="leads:delete", responses={200: DeleteResult, 404: None})
 async def delete_lead(request: Request) -> JSONResponse:
     user_id = lead_user(request, "leads:delete")
     lead_id = request.path_params["id"]

@@ -29,21 +29,29 @@ WRITE_DENIED = "Insufficient permissions for integration management"
 
 def _ok(user_id: str, data: Any, status: int = 200) -> JSONResponse:
     payload = data.model_dump(mode="json") if hasattr(data, "model_dump") else data
-    return JSONResponse({"userId": user_id, "success": True, "data": payload},
-                        status_code=status)
+    return JSONResponse({"userId": user_id, "success": True, "data": payload}, status_code=status)
 
 
-@operation("Get all integrations", tag=TAG, scope="users:read", global_key=False,
-           responses={200: IntegrationsResponse},
-           description="LinkedIn, webhooks and setup completion for the key's user.")
+@operation(
+    "Get all integrations",
+    tag=TAG,
+    scope="users:read",
+    global_key=False,
+    responses={200: IntegrationsResponse},
+    description="LinkedIn, webhooks and setup completion for the key's user.",
+)
 async def get_integrations(request: Request) -> JSONResponse:
     user_id = require_user(request, "users:read", LEGACY_ROUTE, READ_DENIED)
     return _ok(user_id, await connect.integrations(services(request), user_id))
 
 
-@operation("Get a user's integrations (legacy)", tag=TAG, scope="users:read",
-           responses={200: IntegrationsResponse},
-           description="Global keys may name any user; a user key only itself.")
+@operation(
+    "Get a user's integrations (legacy)",
+    tag=TAG,
+    scope="users:read",
+    responses={200: IntegrationsResponse},
+    description="Global keys may name any user; a user key only itself.",
+)
 async def legacy_get_integration(request: Request) -> JSONResponse:
     principal = require(request, "users:read", message=READ_DENIED)
     user_id = acting_user(principal, request.path_params["user_id"])
@@ -52,19 +60,30 @@ async def legacy_get_integration(request: Request) -> JSONResponse:
     return _ok(user_id, await connect.integrations(services(request), user_id))
 
 
-@operation("Set up LinkedIn", tag=TAG, scope="users:write", global_key=False, body=SetupLinkedIn,
-           responses={200: SetupResponse},
-           description="Returns the sign-in URL and its single-use state; open authUrl to "
-                       "connect. 400 LINKEDIN_ALREADY_CONNECTED while an account is connected.")
+@operation(
+    "Set up LinkedIn",
+    tag=TAG,
+    scope="users:write",
+    global_key=False,
+    body=SetupLinkedIn,
+    responses={200: SetupResponse},
+    description="Returns the sign-in URL and its single-use state; open authUrl to "
+    "connect. 400 LINKEDIN_ALREADY_CONNECTED while an account is connected.",
+)
 async def setup_linkedin(request: Request) -> JSONResponse:
     user_id = require_user(request, "users:write", LEGACY_ROUTE, WRITE_DENIED)
     body = await bodies.read(request, SetupLinkedIn)
     return _ok(user_id, await connect.start_setup(services(request), user_id, body))
 
 
-@operation("Set up LinkedIn (legacy)", tag=TAG, scope="users:write", body=SetupLinkedIn,
-           responses={200: SetupResponse},
-           description="Global keys name the user with userId in the body.")
+@operation(
+    "Set up LinkedIn (legacy)",
+    tag=TAG,
+    scope="users:write",
+    body=SetupLinkedIn,
+    responses={200: SetupResponse},
+    description="Global keys name the user with userId in the body.",
+)
 async def legacy_setup_linkedin(request: Request) -> JSONResponse:
     principal = require(request, "users:write", message=WRITE_DENIED)
     body = await bodies.read(request, SetupLinkedIn)
@@ -72,9 +91,14 @@ async def legacy_setup_linkedin(request: Request) -> JSONResponse:
     return _ok(user_id, await connect.start_setup(services(request), user_id, body))
 
 
-@operation("Disconnect LinkedIn", tag=TAG, scope="users:write", global_key=False,
-           responses={200: None},
-           description="Drops the stored token; actions still waiting for a slot fail.")
+@operation(
+    "Disconnect LinkedIn",
+    tag=TAG,
+    scope="users:write",
+    global_key=False,
+    responses={200: None},
+    description="Drops the stored token; actions still waiting for a slot fail.",
+)
 async def disconnect_linkedin(request: Request) -> JSONResponse:
     user_id = require_user(request, "users:write", LEGACY_ROUTE, WRITE_DENIED)
     status = await connect.disconnect(services(request), user_id)
@@ -90,9 +114,12 @@ async def legacy_disconnect_linkedin(request: Request) -> JSONResponse:
     return _ok(user_id, {"linkedin": status.model_dump(exclude_none=True)})
 
 
-@operation("LinkedIn OAuth callback", tag=TAG,
-           description="Public; LinkedIn (or the sandbox) redirects the member here. Redirects "
-                       "to returnUrl with linkedin=connected|error, or answers JSON without one.")
+@operation(
+    "LinkedIn OAuth callback",
+    tag=TAG,
+    description="Public; LinkedIn (or the sandbox) redirects the member here. Redirects "
+    "to returnUrl with linkedin=connected|error, or answers JSON without one.",
+)
 async def linkedin_callback(request: Request) -> Response:
     target, body = await connect.finish(services(request), dict(request.query_params))
     if target is not None:
@@ -105,10 +132,19 @@ routes = [
     Route("/api/v2/users/integrations/linkedin", setup_linkedin, methods=["POST"]),
     Route("/api/v2/users/integrations/linkedin", disconnect_linkedin, methods=["DELETE"]),
     Route("/api/v2/users/integrations/linkedin/callback", linkedin_callback, methods=["GET"]),
-    Route("/api/v2/users/integrations/linkedin-integration/{user_id}", legacy_get_integration,
-          methods=["GET"]),
-    Route("/api/v2/users/integrations/linkedin-integration/{user_id}",
-          legacy_disconnect_linkedin, methods=["DELETE"]),
-    Route("/api/v2/users/integrations/setup-linkedin-integration", legacy_setup_linkedin,
-          methods=["POST"]),
+    Route(
+        "/api/v2/users/integrations/linkedin-integration/{user_id}",
+        legacy_get_integration,
+        methods=["GET"],
+    ),
+    Route(
+        "/api/v2/users/integrations/linkedin-integration/{user_id}",
+        legacy_disconnect_linkedin,
+        methods=["DELETE"],
+    ),
+    Route(
+        "/api/v2/users/integrations/setup-linkedin-integration",
+        legacy_setup_linkedin,
+        methods=["POST"],
+    ),
 ]

@@ -44,9 +44,15 @@ def user_public(user: User) -> dict[str, object]:
     }
 
 
-@operation("Create a user", tag="Users", scope="users:write", body=CreateUser,
-           responses={201: UserCreated, 400: None, 403: None, 409: None, 422: None},
-           global_key=True, description="Global keys only; give the user a key next.")
+@operation(
+    "Create a user",
+    tag="Users",
+    scope="users:write",
+    body=CreateUser,
+    responses={201: UserCreated, 400: None, 403: None, 409: None, 422: None},
+    global_key=True,
+    description="Global keys only; give the user a key next.",
+)
 async def create_user(request: Request) -> JSONResponse:
     principal = require(request, "users:write")
     if not principal.is_global:

@@ -153,6 +153,7 @@ class LinkedInSettings(_Camel):
 
 # ---- the action job ------------------------------------------------------------------
 
+
 class ActionFields(BaseModel):
     """What one LinkedIn action is: the workflow's input and each attempt's share them."""
 

@@ -38,7 +38,12 @@ class ConnectionService:
         self.refresh_margin_seconds = refresh_margin_seconds
 
     async def start(
-        self, *, connection_id: str, owner_user_id: str, app_id: str, end_user_id: str,
+        self,
+        *,
+        connection_id: str,
+        owner_user_id: str,
+        app_id: str,
+        end_user_id: str,
         toolkit: str,
     ) -> None:
         await self.client.start_workflow(

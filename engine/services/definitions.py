@@ -70,8 +70,9 @@ def resolve_action(step_type: str) -> tuple[str, Action] | str:
     connector = get_connector(connector_type)
     if connector is None or not action_name:
         known = ", ".join(sorted([*CONTROL_TYPES, *ALIASES, *CONNECTORS]))
-        return (f"unknown step type {step_type!r} "
-                f"(known: {known}; connector steps are 'type.action')")
+        return (
+            f"unknown step type {step_type!r} (known: {known}; connector steps are 'type.action')"
+        )
     action = connector.actions.get(action_name)
     if action is None:
         known = ", ".join(sorted(connector.actions))
@@ -120,8 +121,9 @@ def _template_problems(step: StepDef, names: set[str]) -> tuple[list[Problem], s
     """Parse every template of a step; returns problems and the steps it reads."""
     problems: list[Problem] = []
     reads: set[str] = set()
-    sources: list[tuple[str, str]] = [(f"config.{f}" if f else "config", e)
-                                      for f, e in templates.expressions(step.config)]
+    sources: list[tuple[str, str]] = [
+        (f"config.{f}" if f else "config", e) for f, e in templates.expressions(step.config)
+    ]
     if step.if_ is not None:
         inner = list(templates.expressions(step.if_))
         sources += [("if", e) for _f, e in inner] if inner else [("if", step.if_)]
@@ -138,13 +140,17 @@ def _template_problems(step: StepDef, names: set[str]) -> tuple[list[Problem], s
         for parts in templates.paths(node):
             root = parts[0]
             if root not in ROOTS:
-                problems.append(Problem(
-                    step.name, field, f"unknown name {root!r} (use input., steps. or execution.)"))
+                problems.append(
+                    Problem(
+                        step.name,
+                        field,
+                        f"unknown name {root!r} (use input., steps. or execution.)",
+                    )
+                )
             elif root == "steps":
                 ref = parts[1] if len(parts) > 1 else None
                 if not isinstance(ref, str) or ref not in names:
-                    problems.append(Problem(step.name, field,
-                                            f"references missing step {ref!r}"))
+                    problems.append(Problem(step.name, field, f"references missing step {ref!r}"))
                 elif ref == step.name:
                     problems.append(Problem(step.name, field, "a step cannot read itself"))
                 else:
@@ -161,7 +167,7 @@ def _find_cycle(deps: dict[str, list[str]], order: list[str]) -> list[str] | Non
         stack.append(node)
         for dep in deps[node]:
             if state.get(dep) == 1:
-                return [*stack[stack.index(dep):], dep]
+                return [*stack[stack.index(dep) :], dep]
             if dep not in state:
                 found = visit(dep)
                 if found:
@@ -189,8 +195,13 @@ def validate(data: Any) -> tuple[Definition, dict[str, list[str]]]:
     order: list[str] = []
     for step in definition.steps:
         if not STEP_NAME.match(step.name):
-            problems.append(Problem(step.name, "name",
-                                    "must start with a letter or '_' and use letters, digits, _ -"))
+            problems.append(
+                Problem(
+                    step.name,
+                    "name",
+                    "must start with a letter or '_' and use letters, digits, _ -",
+                )
+            )
         if step.name in names:
             problems.append(Problem(step.name, "name", "is used by another step"))
         names.add(step.name)
@@ -206,8 +217,9 @@ def validate(data: Any) -> tuple[Definition, dict[str, list[str]]]:
             else:
                 problems += _config_problems(step, resolved[1].input_model)
         if step.credentialId and step.connectorId:
-            problems.append(Problem(step.name, "connectorId",
-                                    "give credentialId or connectorId, not both"))
+            problems.append(
+                Problem(step.name, "connectorId", "give credentialId or connectorId, not both")
+            )
         mine = deps[step.name]
         for dep in step.dependsOn:
             if dep not in names:
@@ -224,8 +236,11 @@ def validate(data: Any) -> tuple[Definition, dict[str, list[str]]]:
                 targets = step.config.get(key) or []
                 for target in targets if isinstance(targets, list) else []:
                     if target not in names or target == step.name:
-                        problems.append(Problem(step.name, f"config.{key}",
-                                                f"references missing step {target!r}"))
+                        problems.append(
+                            Problem(
+                                step.name, f"config.{key}", f"references missing step {target!r}"
+                            )
+                        )
                     elif step.name not in deps[target]:
                         deps[target].append(step.name)
     if definition.output is not None:
@@ -256,13 +271,24 @@ def compile_plan(data: Any, sealed: dict[str, str] | None = None) -> Plan:
             assert not isinstance(resolved, str)
             tool = resolved[0]
         retry = step.retry or RetrySpec()
-        steps.append(PlanStep(
-            name=step.name, type=step.type, kind=kind, tool=tool, config=step.config,
-            credential_id=step.credentialId, connector_id=step.connectorId,
-            sealed_secret_id=(sealed or {}).get(step.name), depends_on=deps[step.name],
-            if_=step.if_, max_attempts=retry.maxAttempts, backoff_ms=retry.backoffMs,
-            timeout_ms=step.timeoutMs, continue_on_error=step.continueOnError,
-        ))
+        steps.append(
+            PlanStep(
+                name=step.name,
+                type=step.type,
+                kind=kind,
+                tool=tool,
+                config=step.config,
+                credential_id=step.credentialId,
+                connector_id=step.connectorId,
+                sealed_secret_id=(sealed or {}).get(step.name),
+                depends_on=deps[step.name],
+                if_=step.if_,
+                max_attempts=retry.maxAttempts,
+                backoff_ms=retry.backoffMs,
+                timeout_ms=step.timeoutMs,
+                continue_on_error=step.continueOnError,
+            )
+        )
     return Plan(steps=steps, output=definition.output)
 
 

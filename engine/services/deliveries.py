@@ -54,13 +54,24 @@ class DeliveryLog:
         self.starter = starter
 
     async def page(
-        self, user_id: str, endpoint_id: str, *, status: str | None, event: str | None,
-        limit: int, cursor: str | None,
+        self,
+        user_id: str,
+        endpoint_id: str,
+        *,
+        status: str | None,
+        event: str | None,
+        limit: int,
+        cursor: str | None,
     ) -> tuple[list[WebhookDelivery], str | None]:
         """Newest first; returns the page and the cursor of the next one."""
         await self.service.get(user_id, endpoint_id)
         rows, more = await webhook_repo.page_deliveries(
-            self.db, user_id, endpoint_id, status=status, event=event, limit=limit,
+            self.db,
+            user_id,
+            endpoint_id,
+            status=status,
+            event=event,
+            limit=limit,
             before=decode_cursor(cursor) if cursor else None,
         )
         return rows, encode_cursor(rows[-1]) if more and rows else None
@@ -87,21 +98,26 @@ class DeliveryLog:
             raise WebhookConflict("Delivery is still in progress", code="DELIVERY_IN_PROGRESS")
         next_round = row.round + 1
         await webhook_repo.reopen_delivery(self.db, row.id, next_round)
-        start = DeliveryStart(delivery_id=row.id, user_id=row.user_id,
-                              endpoint_id=row.endpoint_id, event_id=row.event_id,
-                              event=row.event, round=next_round)
+        start = DeliveryStart(
+            delivery_id=row.id,
+            user_id=row.user_id,
+            endpoint_id=row.endpoint_id,
+            event_id=row.event_id,
+            event=row.event,
+            round=next_round,
+        )
         try:
             await self.starter.start(self.client, start, redeliver=True)
         except WorkflowAlreadyStartedError as exc:
-            raise WebhookConflict("Delivery is still in progress",
-                                  code="DELIVERY_IN_PROGRESS") from exc
+            raise WebhookConflict(
+                "Delivery is still in progress", code="DELIVERY_IN_PROGRESS"
+            ) from exc
         return next_round
 
     async def _live_endpoint(self, user_id: str, endpoint_id: str) -> None:
         endpoint = await self.service.get(user_id, endpoint_id)
         if endpoint.status == "disabled":
-            raise WebhookConflict("Webhook is disabled; enable it first",
-                                  code="WEBHOOK_DISABLED")
+            raise WebhookConflict("Webhook is disabled; enable it first", code="WEBHOOK_DISABLED")
 
     async def retry(self, user_id: str, endpoint_id: str, delivery_id: str) -> int:
         """Deliver again (same delivery id, next round); returns the round number."""
@@ -115,8 +131,9 @@ class DeliveryLog:
         """Redeliver every failed delivery created since ``since`` (oldest first, at most
         ``RECOVER_LIMIT`` per call); returns the ids and whether more remain."""
         await self._live_endpoint(user_id, endpoint_id)
-        rows = await webhook_repo.failed_deliveries(self.db, user_id, endpoint_id, since,
-                                                    RECOVER_LIMIT + 1)
+        rows = await webhook_repo.failed_deliveries(
+            self.db, user_id, endpoint_id, since, RECOVER_LIMIT + 1
+        )
         more = len(rows) > RECOVER_LIMIT
         started: list[str] = []
         for row in rows[:RECOVER_LIMIT]:

@@ -44,8 +44,12 @@ class EventPublisher:
         """
         now = datetime.now(UTC)
         stamped = [
-            e.model_copy(update={"id": e.id or event_id_for(fanout_id, e.name),
-                                 "occurred_at": e.occurred_at or now})
+            e.model_copy(
+                update={
+                    "id": e.id or event_id_for(fanout_id, e.name),
+                    "occurred_at": e.occurred_at or now,
+                }
+            )
             for e in events
         ]
         data = PublishEventsInput(user_id=user_id, events=stamped)
@@ -81,7 +85,14 @@ class EventPublisher:
         """One event; the fan-out workflow's id is ``event_id``."""
         return await self.publish(
             user_id,
-            [EventInput(name=event, data=data, id=event_id, occurred_at=occurred_at,
-                        endpoint_ids=endpoint_ids)],
+            [
+                EventInput(
+                    name=event,
+                    data=data,
+                    id=event_id,
+                    occurred_at=occurred_at,
+                    endpoint_ids=endpoint_ids,
+                )
+            ],
             fanout_id=event_id,
         )

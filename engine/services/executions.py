@@ -84,8 +84,9 @@ class ExecutionService:
 
     async def final_state(self, description: WorkflowExecutionDescription) -> RunState | None:
         """A finished execution's state from its result or failure (no worker needed)."""
-        handle = self.client.get_workflow_handle(description.id, run_id=description.run_id,
-                                                 result_type=RunState)
+        handle = self.client.get_workflow_handle(
+            description.id, run_id=description.run_id, result_type=RunState
+        )
         if description.status == WorkflowExecutionStatus.COMPLETED:
             try:
                 result: RunState = await handle.result(follow_runs=False)
@@ -109,7 +110,12 @@ class ExecutionService:
         return None
 
     async def list(
-        self, user_id: str, *, workflow_id: str | None, status: str | None, limit: int,
+        self,
+        user_id: str,
+        *,
+        workflow_id: str | None,
+        status: str | None,
+        limit: int,
         page_token: str | None,
     ) -> ExecutionPage:
         query = visibility_query(JobFilter(user_id=user_id, status=status, job_type=JOB_TYPE))

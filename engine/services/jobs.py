@@ -163,7 +163,6 @@ async def job_from_execution(execution: WorkflowExecution) -> Job:
     )
 
 
-
 async def list_jobs(client: Client, query: str, *, limit: int, page_token: str | None) -> JobPage:
     """One page of jobs matching a visibility query; ``ValueError`` for a bad page token."""
     token: bytes | None = None
@@ -188,6 +187,7 @@ async def list_jobs(client: Client, query: str, *, limit: int, page_token: str |
         jobs=jobs,
         next_page_token=base64.urlsafe_b64encode(next_token).decode() if next_token else None,
     )
+
 
 class JobService:
     """Starts, reads, lists, counts and cancels jobs for one user at a time."""
@@ -215,8 +215,7 @@ class JobService:
     ) -> WorkflowHandle[Any, Any]:
         attributes = start_attributes(user_id, job_type)
         if extra_attributes:  # a job kind's own search attributes (workflow_run: the workflow)
-            attributes = TypedSearchAttributes(
-                [*attributes.search_attributes, *extra_attributes])
+            attributes = TypedSearchAttributes([*attributes.search_attributes, *extra_attributes])
         return await self.client.start_workflow(
             cast(Any, workflow),  # a workflow name or a run method; the SDK overloads both
             arg,
@@ -258,8 +257,7 @@ class JobService:
         return job, state
 
     async def list(self, f: JobFilter, *, limit: int, page_token: str | None) -> JobPage:
-        return await list_jobs(self.client, visibility_query(f), limit=limit,
-                               page_token=page_token)
+        return await list_jobs(self.client, visibility_query(f), limit=limit, page_token=page_token)
 
     async def statistics(self, f: JobFilter) -> Statistics:
         """Two visibility counts: by execution status, and pending among the running."""
@@ -307,6 +305,10 @@ class JobService:
             return ExecutionResult(False, error=str(cause or exc), error_type="WorkflowFailed")
         data = result.model_dump(mode="json") if isinstance(result, BaseModel) else result
         if isinstance(data, dict) and "successful" in data and "data" in data:
-            return ExecutionResult(bool(data["successful"]), data=data["data"],
-                                   error=data.get("error"), error_type=data.get("error_type"))
+            return ExecutionResult(
+                bool(data["successful"]),
+                data=data["data"],
+                error=data.get("error"),
+                error_type=data.get("error_type"),
+            )
         return ExecutionResult(True, data=data)

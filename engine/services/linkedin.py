@@ -121,8 +121,11 @@ async def start_action(
         queue=queues.LINKEDIN,
         message=message,
         metadata={
-            "actionType": data.action_type, "profileUrl": data.profile_url,
-            "provider": data.provider, "delay": None, **data.metadata,
+            "actionType": data.action_type,
+            "profileUrl": data.profile_url,
+            "provider": data.provider,
+            "delay": None,
+            **data.metadata,
         },
         result_type=LinkedInActionOutput,
     )

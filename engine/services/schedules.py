@@ -82,15 +82,24 @@ class ScheduleService:
             id=f"exec_{schedule_id}",  # Temporal appends the scheduled time
             task_queue=self.jobs.queue(queues.WORKFLOWS),
             typed_search_attributes=TypedSearchAttributes(
-                [*attributes.search_attributes, SearchAttributePair(SA_WORKFLOW_ID,
-                                                                    run.workflow_id)]
+                [
+                    *attributes.search_attributes,
+                    SearchAttributePair(SA_WORKFLOW_ID, run.workflow_id),
+                ]
             ),
             memo=start_memo(*start_job_memo(run)),  # what its run begins with (lean begin)
         )
 
     async def create(
-        self, schedule_id: str, run: WorkflowRunInput, *, cron: str, timezone: str,
-        overlap: str, paused: bool, note: str | None,
+        self,
+        schedule_id: str,
+        run: WorkflowRunInput,
+        *,
+        cron: str,
+        timezone: str,
+        overlap: str,
+        paused: bool,
+        note: str | None,
     ) -> None:
         await self.client.create_schedule(
             schedule_id,
@@ -105,7 +114,8 @@ class ScheduleService:
     async def status(self, schedule_id: str) -> ScheduleStatus:
         try:
             desc: ScheduleDescription = await self.client.get_schedule_handle(
-                schedule_id).describe()
+                schedule_id
+            ).describe()
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:
                 raise ScheduleNotFound(schedule_id) from exc
@@ -121,8 +131,14 @@ class ScheduleService:
         )
 
     async def update(
-        self, schedule_id: str, *, run: WorkflowRunInput | None = None, cron: str | None = None,
-        timezone: str | None = None, overlap: str | None = None, paused: bool | None = None,
+        self,
+        schedule_id: str,
+        *,
+        run: WorkflowRunInput | None = None,
+        cron: str | None = None,
+        timezone: str | None = None,
+        overlap: str | None = None,
+        paused: bool | None = None,
     ) -> None:
         handle = self.client.get_schedule_handle(schedule_id)
 

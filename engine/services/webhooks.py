@@ -35,8 +35,9 @@ from store.webhooks import (
 )
 
 HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$")
-SENSITIVE_HEADER = re.compile(r"(authorization|cookie|token|secret|passw|api[-_]?key|signature)",
-                              re.I)
+SENSITIVE_HEADER = re.compile(
+    r"(authorization|cookie|token|secret|passw|api[-_]?key|signature)", re.I
+)
 MASK = "********"
 
 
@@ -75,12 +76,11 @@ def check_events(events: list[str]) -> list[str]:
     for name in events:
         if name == "*" or name in EVENT_CATALOG:
             continue
-        if name.endswith(".*") and any(
-            f == name[:-2] or f.startswith(name[:-1]) for f in families
-        ):
+        if name.endswith(".*") and any(f == name[:-2] or f.startswith(name[:-1]) for f in families):
             continue
         raise InvalidWebhook(
-            f"unknown event {name!r}; see GET /api/v1/webhooks/events", field="events",
+            f"unknown event {name!r}; see GET /api/v1/webhooks/events",
+            field="events",
             code="UNKNOWN_EVENT",
         )
     return list(dict.fromkeys(events))
@@ -91,8 +91,9 @@ def check_headers(headers: dict[str, str]) -> dict[str, str]:
         if not HEADER_NAME.match(name):
             raise InvalidWebhook(f"invalid header name {name!r}", field="headers")
         if name.lower() in RESERVED_HEADERS or name.lower().startswith(("x-webhook-", "webhook-")):
-            raise InvalidWebhook(f"header {name!r} is set by Taskyard and cannot be overridden",
-                                 field="headers")
+            raise InvalidWebhook(
+                f"header {name!r} is set by Taskyard and cannot be overridden", field="headers"
+            )
         if any(c in value for c in "\r\n\x00") or len(value) > 4096:
             raise InvalidWebhook(f"invalid value for header {name!r}", field="headers")
     return dict(headers)
@@ -137,8 +138,9 @@ class WebhookService:
     def headers_of(self, endpoint: WebhookEndpoint, *, masked: bool = True) -> dict[str, str]:
         if not endpoint.headers_ciphertext:
             return {}
-        value = self.vault.decrypt_json(endpoint.headers_ciphertext,
-                                        self._aad(endpoint, HEADERS_KIND))
+        value = self.vault.decrypt_json(
+            endpoint.headers_ciphertext, self._aad(endpoint, HEADERS_KIND)
+        )
         return {
             str(k): (MASK if masked and SENSITIVE_HEADER.search(str(k)) else str(v))
             for k, v in dict(value).items()
@@ -172,9 +174,14 @@ class WebhookService:
         assert spec.name is not None and spec.url is not None and spec.events is not None
         url = await check_url(spec.url, allow_private=self.settings.allow_private_urls)
         row = WebhookEndpoint(
-            user_id=user_id, name=spec.name, url=url, events=check_events(spec.events),
-            max_attempts=spec.max_attempts or 3, backoff_ms=spec.backoff_ms or 1000,
-            timeout_ms=spec.timeout_ms, rate_limit_per_second=spec.rate_limit_per_second,
+            user_id=user_id,
+            name=spec.name,
+            url=url,
+            events=check_events(spec.events),
+            max_attempts=spec.max_attempts or 3,
+            backoff_ms=spec.backoff_ms or 1000,
+            timeout_ms=spec.timeout_ms,
+            rate_limit_per_second=spec.rate_limit_per_second,
             secret_ciphertext="",
         )
         secret = generate_secret()
@@ -188,16 +195,21 @@ class WebhookService:
     async def update(self, user_id: str, endpoint_id: str, spec: EndpointSpec) -> WebhookEndpoint:
         url = (
             await check_url(spec.url, allow_private=self.settings.allow_private_urls)
-            if spec.url is not None else None
+            if spec.url is not None
+            else None
         )
         events = check_events(spec.events) if spec.events is not None else None
         headers = check_headers(spec.headers) if spec.headers is not None else None
 
         def change(row: WebhookEndpoint) -> None:
             changes: dict[str, Any] = {
-                "name": spec.name, "url": url, "events": events,
-                "max_attempts": spec.max_attempts, "backoff_ms": spec.backoff_ms,
-                "timeout_ms": spec.timeout_ms, "rate_limit_per_second": spec.rate_limit_per_second,
+                "name": spec.name,
+                "url": url,
+                "events": events,
+                "max_attempts": spec.max_attempts,
+                "backoff_ms": spec.backoff_ms,
+                "timeout_ms": spec.timeout_ms,
+                "rate_limit_per_second": spec.rate_limit_per_second,
             }
             for key, value in changes.items():
                 if value is not None:
@@ -238,8 +250,7 @@ class WebhookService:
                 current, self._aad(row, PREVIOUS_SECRET_KIND)
             )
             row.previous_secret_expires_at = expires
-            row.secret_ciphertext = self.vault.encrypt(secret.encode(),
-                                                       self._aad(row, SECRET_KIND))
+            row.secret_ciphertext = self.vault.encrypt(secret.encode(), self._aad(row, SECRET_KIND))
 
         await self._change(user_id, endpoint_id, rotate)
         return secret, expires
@@ -248,13 +259,16 @@ class WebhookService:
         """Deliver a ``webhook.test`` event to this endpoint only: (event id, delivery id)."""
         row = await self.get(user_id, endpoint_id)
         if row.status == "disabled":
-            raise WebhookConflict("Webhook is disabled; enable it first",
-                                  code="WEBHOOK_DISABLED")
+            raise WebhookConflict("Webhook is disabled; enable it first", code="WEBHOOK_DISABLED")
         event_id = event_id_for(f"test:{endpoint_id}:{uuid.uuid4().hex}", "webhook.test")
-        data = {"webhookId": endpoint_id, "message": "Test delivery from Taskyard",
-                "requestedAt": utcnow().isoformat().replace("+00:00", "Z")}
-        await self.events.publish_one(user_id, "webhook.test", data, event_id,
-                                      endpoint_ids=[endpoint_id])
+        data = {
+            "webhookId": endpoint_id,
+            "message": "Test delivery from Taskyard",
+            "requestedAt": utcnow().isoformat().replace("+00:00", "Z"),
+        }
+        await self.events.publish_one(
+            user_id, "webhook.test", data, event_id, endpoint_ids=[endpoint_id]
+        )
         return event_id, delivery_id_for(event_id, endpoint_id)
 
     def rotation_expiry(self, row: WebhookEndpoint) -> datetime | None:

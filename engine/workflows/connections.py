@@ -90,24 +90,33 @@ class ConnectionWorkflow:
             if data.sealed_code_id is None:
                 outcome = await workflow.execute_activity(
                     MARK_CONNECTION,
-                    MarkConnectionInput(connection_id=connection_id, status="FAILED",
-                                        reason=f"authorization refused: {data.error or 'unknown'}",
-                                        only_if="INITIATED"),
+                    MarkConnectionInput(
+                        connection_id=connection_id,
+                        status="FAILED",
+                        reason=f"authorization refused: {data.error or 'unknown'}",
+                        only_if="INITIATED",
+                    ),
                     **_activity_options(5),
                 )
             else:
                 outcome = await workflow.execute_activity(
                     EXCHANGE_CODE,
-                    ExchangeCodeInput(connection_id=connection_id,
-                                      sealed_code_id=data.sealed_code_id,
-                                      redirect_uri=data.redirect_uri),
+                    ExchangeCodeInput(
+                        connection_id=connection_id,
+                        sealed_code_id=data.sealed_code_id,
+                        redirect_uri=data.redirect_uri,
+                    ),
                     **_activity_options(3),
                 )
         except ActivityError:
             outcome = await workflow.execute_activity(
                 MARK_CONNECTION,
-                MarkConnectionInput(connection_id=connection_id, status="FAILED",
-                                    reason="the token exchange kept failing", only_if="INITIATED"),
+                MarkConnectionInput(
+                    connection_id=connection_id,
+                    status="FAILED",
+                    reason="the token exchange kept failing",
+                    only_if="INITIATED",
+                ),
                 **_activity_options(5),
             )
         self._outcome = outcome
@@ -131,9 +140,15 @@ class ConnectionWorkflow:
         while self._outcome.status == "ACTIVE" and self._refresh_at is not None:
             long_history = workflow.info().is_continue_as_new_suggested()
             if refreshes >= CONTINUE_AFTER_REFRESHES or long_history:
-                workflow.continue_as_new(data.model_copy(update={
-                    "authorized": True, "refresh_at": self._refresh_at, "refreshes": 0,
-                }))
+                workflow.continue_as_new(
+                    data.model_copy(
+                        update={
+                            "authorized": True,
+                            "refresh_at": self._refresh_at,
+                            "refreshes": 0,
+                        }
+                    )
+                )
             delay = self._refresh_at - workflow.now()
             if delay > timedelta(0):
                 await workflow.sleep(delay)
@@ -152,8 +167,12 @@ class ConnectionWorkflow:
             self._schedule_refresh()
             if outcome.status == "EXPIRED":
                 await _connection_expired(
-                    data.owner_user_id, connection_id=data.connection_id, app_id=data.app_id,
-                    end_user_id=data.end_user_id, toolkit=data.toolkit, outcome=outcome,
+                    data.owner_user_id,
+                    connection_id=data.connection_id,
+                    app_id=data.app_id,
+                    end_user_id=data.end_user_id,
+                    toolkit=data.toolkit,
+                    outcome=outcome,
                 )
         return self._outcome
 
@@ -170,15 +189,23 @@ class ConnectionWorkflow:
                 return
         self._outcome = await workflow.execute_activity(
             MARK_CONNECTION,
-            MarkConnectionInput(connection_id=data.connection_id, status="FAILED",
-                                reason="the end user did not complete authorization in time",
-                                only_if="INITIATED"),
+            MarkConnectionInput(
+                connection_id=data.connection_id,
+                status="FAILED",
+                reason="the end user did not complete authorization in time",
+                only_if="INITIATED",
+            ),
             **_activity_options(5),
         )
 
 
 async def _connection_expired(
-    owner_user_id: str, *, connection_id: str, app_id: str, end_user_id: str, toolkit: str,
+    owner_user_id: str,
+    *,
+    connection_id: str,
+    app_id: str,
+    end_user_id: str,
+    toolkit: str,
     outcome: ConnectionOutcome,
 ) -> None:
     """Tell the app's owner that an end user must connect again. The event's id is derived
@@ -191,5 +218,8 @@ async def _connection_expired(
         "status": "EXPIRED",
         "reason": outcome.reason,
     }
-    await emit_events(owner_user_id, [EventInput(name=EVENT_CONNECTION_EXPIRED, data=data)],
-                      source_id=connection_id)
+    await emit_events(
+        owner_user_id,
+        [EventInput(name=EVENT_CONNECTION_EXPIRED, data=data)],
+        source_id=connection_id,
+    )

@@ -50,8 +50,13 @@ class DeliveryDriver:
     async def run(self, data: WebhookDeliveryInput) -> WebhookDeliveryOutput:
         delivery_id = workflow.info().workflow_id
         self.job.state.metadata.update(
-            {"event": data.event, "eventId": data.event_id, "endpointId": data.endpoint_id,
-             "deliveryId": delivery_id, "round": data.round}
+            {
+                "event": data.event,
+                "eventId": data.event_id,
+                "endpointId": data.endpoint_id,
+                "deliveryId": delivery_id,
+                "round": data.round,
+            }
         )
         # Most deliveries end within one attempt, so "running" is not mirrored into
         # visibility (the job_state query has it); retries and the end are.
@@ -76,8 +81,9 @@ class DeliveryDriver:
                 f"Delivered {data.event} (HTTP {result.status_code})",
                 {"statusCode": result.status_code, "attempts": attempts},
             )
-            return WebhookDeliveryOutput(delivered=True, attempts=int(attempts),
-                                         status_code=result.status_code)
+            return WebhookDeliveryOutput(
+                delivered=True, attempts=int(attempts), status_code=result.status_code
+            )
         message = f"Delivery of {data.event} failed: {result.error}"
         self.job.fail(message, "DeliveryFailed")
         raise ApplicationError(message, type="DeliveryFailed", non_retryable=True)
@@ -100,10 +106,15 @@ class DeliveryDriver:
             result = await workflow.execute_activity(
                 ATTEMPT_DELIVERY,
                 AttemptInput(
-                    delivery_id=delivery_id, user_id=data.user_id,
-                    endpoint_id=data.endpoint_id, event_id=data.event_id, round=data.round,
-                    attempt=attempt, workflow_time=workflow.now(),
-                    jitter=workflow.random().random(), slot_reserved=reserved,
+                    delivery_id=delivery_id,
+                    user_id=data.user_id,
+                    endpoint_id=data.endpoint_id,
+                    event_id=data.event_id,
+                    round=data.round,
+                    attempt=attempt,
+                    workflow_time=workflow.now(),
+                    jitter=workflow.random().random(),
+                    slot_reserved=reserved,
                 ),
                 result_type=AttemptOutput,
                 start_to_close_timeout=timedelta(seconds=data.attempt_timeout_seconds),
@@ -134,21 +145,37 @@ class DeliveryDriver:
         """Tell the owner through their other endpoints; never about webhook.* deliveries'
         own exhaustion, so two failing endpoints cannot feed each other forever."""
         events: list[EventInput] = []
-        common = {"deliveryId": delivery_id, "endpointId": data.endpoint_id,
-                  "event": data.event, "eventId": data.event_id}
+        common = {
+            "deliveryId": delivery_id,
+            "endpointId": data.endpoint_id,
+            "event": data.event,
+            "eventId": data.event_id,
+        }
         if result.endpoint_disabled:
-            events.append(EventInput(
-                name="webhook.endpoint.disabled",
-                data={**common, "reason": result.disabled_reason,
-                      "lastStatusCode": result.status_code, "lastError": result.error},
-                exclude_endpoint_ids=[data.endpoint_id],
-            ))
+            events.append(
+                EventInput(
+                    name="webhook.endpoint.disabled",
+                    data={
+                        **common,
+                        "reason": result.disabled_reason,
+                        "lastStatusCode": result.status_code,
+                        "lastError": result.error,
+                    },
+                    exclude_endpoint_ids=[data.endpoint_id],
+                )
+            )
         if result.exhausted and not data.event.startswith("webhook."):
-            events.append(EventInput(
-                name="webhook.delivery.exhausted",
-                data={**common, "attempts": result.max_attempts,
-                      "lastStatusCode": result.status_code, "lastError": result.error},
-                exclude_endpoint_ids=[data.endpoint_id],
-            ))
+            events.append(
+                EventInput(
+                    name="webhook.delivery.exhausted",
+                    data={
+                        **common,
+                        "attempts": result.max_attempts,
+                        "lastStatusCode": result.status_code,
+                        "lastError": result.error,
+                    },
+                    exclude_endpoint_ids=[data.endpoint_id],
+                )
+            )
         if events:
             await emit_events(data.user_id, events, source_id=f"{delivery_id}#{data.round}")

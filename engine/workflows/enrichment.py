@@ -85,7 +85,9 @@ class EnrichmentBatchWorkflow(JobWorkflow):
                 done = await workflow.execute_activity(
                     ENRICH_CHUNK,
                     EnrichChunkInput(
-                        batch_id=data.batch_id, user_id=data.user_id, start=cursor,
+                        batch_id=data.batch_id,
+                        user_id=data.user_id,
+                        start=cursor,
                         limit=data.chunk_size,
                     ),
                     result_type=BatchCounts,
@@ -103,10 +105,14 @@ class EnrichmentBatchWorkflow(JobWorkflow):
                     or workflow.info().is_continue_as_new_suggested()
                 ):
                     workflow.continue_as_new(
-                        data.model_copy(update={
-                            "prepared": True, "total": total, "cursor": cursor,
-                            "created_at": self._job.state.created_at,
-                        })
+                        data.model_copy(
+                            update={
+                                "prepared": True,
+                                "total": total,
+                                "cursor": cursor,
+                                "created_at": self._job.state.created_at,
+                            }
+                        )
                     )
         except (asyncio.CancelledError, ActivityError) as err:
 
@@ -124,16 +130,25 @@ class EnrichmentBatchWorkflow(JobWorkflow):
                 self._progress(closed, total)
 
             async def announce(message: str, error_type: str) -> None:
-                await self._emit(data, "enrichment.failed", closed,
-                                 {"error": message, "errorType": error_type})
+                await self._emit(
+                    data, "enrichment.failed", closed, {"error": message, "errorType": error_type}
+                )
 
-            await self._job.settle(err, cancelled=cancelled, failed="Enrichment failed",
-                                   before_fail=before_fail, announce=announce)
+            await self._job.settle(
+                err,
+                cancelled=cancelled,
+                failed="Enrichment failed",
+                before_fail=before_fail,
+                announce=announce,
+            )
         final = await self._finish(data, "completed", None)
         self._progress(final, total)
         output = EnrichmentBatchOutput(
-            batch_id=data.batch_id, batchSize=final.total, processed=final.processed,
-            enriched=final.enriched, failed=final.failed,
+            batch_id=data.batch_id,
+            batchSize=final.total,
+            processed=final.processed,
+            enriched=final.enriched,
+            failed=final.failed,
         )
         self._job.complete(
             f"Enriched {final.enriched} of {final.total} leads"
@@ -146,8 +161,14 @@ class EnrichmentBatchWorkflow(JobWorkflow):
     async def _emit(
         self, data: EnrichmentBatchInput, name: str, c: BatchCounts, extra: dict[str, object]
     ) -> None:
-        body = {"jobId": workflow.info().workflow_id, "batchSize": c.total,
-                "processed": c.processed, "enriched": c.enriched, "failed": c.failed, **extra}
+        body = {
+            "jobId": workflow.info().workflow_id,
+            "batchSize": c.total,
+            "processed": c.processed,
+            "enriched": c.enriched,
+            "failed": c.failed,
+            **extra,
+        }
         await emit_events(data.user_id, [EventInput(name=name, data=body)])
 
     async def _finish(
@@ -156,7 +177,8 @@ class EnrichmentBatchWorkflow(JobWorkflow):
         counts: BatchCounts = await workflow.execute_activity(
             FINISH_BATCH,
             FinishBatchInput(
-                batch_id=data.batch_id, user_id=data.user_id,
+                batch_id=data.batch_id,
+                user_id=data.user_id,
                 outcome=outcome,  # type: ignore[arg-type]
                 error=error,
             ),

@@ -82,7 +82,8 @@ async def emit_events(
     resolved = stamp_events(events, source_id)
     try:
         out: PublishEventsOutput = await shielded(
-            _publish(PublishEventsInput(user_id=user_id, events=resolved)))
+            _publish(PublishEventsInput(user_id=user_id, events=resolved))
+        )
     except ActivityError as err:
         # Only a non-retryable failure (a bug in the event itself) gets here.
         workflow.logger.error("events %s not published: %s", [e.id for e in resolved], err)

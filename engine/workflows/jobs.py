@@ -137,10 +137,14 @@ class JobTracker:
             )
             workflow.upsert_memo(memo)
         else:
-            changed = [pair for pair, differs in (
-                (SA_JOB_STATUS.value_set(s.status), status_changed),
-                (SA_PROGRESS.value_set(s.progress), s.progress != self._mirrored_progress),
-            ) if differs]
+            changed = [
+                pair
+                for pair, differs in (
+                    (SA_JOB_STATUS.value_set(s.status), status_changed),
+                    (SA_PROGRESS.value_set(s.progress), s.progress != self._mirrored_progress),
+                )
+                if differs
+            ]
             if changed:
                 workflow.upsert_search_attributes(changed)
             if memo != self._mirrored_memo:

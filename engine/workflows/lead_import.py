@@ -47,7 +47,9 @@ class LeadImportWorkflow(JobWorkflow):
                 counts = await workflow.execute_activity(
                     IMPORT_LEAD_ROWS,
                     ImportChunkInput(
-                        import_id=data.import_id, user_id=data.user_id, start=cursor,
+                        import_id=data.import_id,
+                        user_id=data.user_id,
+                        start=cursor,
                         limit=data.chunk_size,
                     ),
                     result_type=ImportCounts,
@@ -63,8 +65,11 @@ class LeadImportWorkflow(JobWorkflow):
                 cursor += data.chunk_size
                 chunks += 1
                 self._job.state.metadata.update(
-                    processed=counts.processed, imported=counts.imported,
-                    updated=counts.updated, skipped=counts.skipped, failed=counts.failed,
+                    processed=counts.processed,
+                    imported=counts.imported,
+                    updated=counts.updated,
+                    skipped=counts.skipped,
+                    failed=counts.failed,
                 )
                 self._job.update(
                     progress=int(100 * counts.processed / data.total) if data.total else 100
@@ -79,11 +84,18 @@ class LeadImportWorkflow(JobWorkflow):
                         )
                     )
         except (asyncio.CancelledError, ActivityError) as err:
-            await self._job.settle(err, cancelled=f"Import cancelled after {counts.processed} rows",
-                                   failed="Import failed")
+            await self._job.settle(
+                err,
+                cancelled=f"Import cancelled after {counts.processed} rows",
+                failed="Import failed",
+            )
         output = LeadImportOutput(
-            import_id=data.import_id, totalRows=data.total, imported=counts.imported,
-            updated=counts.updated, skipped=counts.skipped, failed=counts.failed,
+            import_id=data.import_id,
+            totalRows=data.total,
+            imported=counts.imported,
+            updated=counts.updated,
+            skipped=counts.skipped,
+            failed=counts.failed,
         )
         done = counts.imported + counts.updated
         self._job.complete(

@@ -52,7 +52,8 @@ NON_RETRYABLE = list(PERMANENT_ERROR_TYPES)
 # action type → (while running, on success, on failure)
 LABELS: dict[str, tuple[str, str, str]] = {
     "sendConnectionRequest": (
-        "Sending connection request", "Connection request sent successfully",
+        "Sending connection request",
+        "Connection request sent successfully",
         "Connection request failed",
     ),
     "sendMessage": ("Sending message", "Message sent successfully", "Message failed"),
@@ -60,7 +61,8 @@ LABELS: dict[str, tuple[str, str, str]] = {
     "followProfile": ("Following profile", "Profile followed successfully", "Follow failed"),
     "likePost": ("Liking post", "Post liked successfully", "Like failed"),
     "withdrawConnectionRequest": (
-        "Withdrawing connection request", "Connection request withdrawn successfully",
+        "Withdrawing connection request",
+        "Connection request withdrawn successfully",
         "Withdrawal failed",
     ),
 }
@@ -90,17 +92,26 @@ class LinkedInActionWorkflow(JobWorkflow):
     @workflow.run
     async def run(self, data: LinkedInActionInput) -> LinkedInActionOutput:
         running, done, failed = LABELS[data.action_type]
-        self._job.state.metadata.update({
-            "actionType": data.action_type, "profileUrl": data.profile_url,
-            "provider": data.provider, "delay": None, **data.metadata,
-        })
+        self._job.state.metadata.update(
+            {
+                "actionType": data.action_type,
+                "profileUrl": data.profile_url,
+                "provider": data.provider,
+                "delay": None,
+                **data.metadata,
+            }
+        )
         self._job.begin("Queued: waiting for a slot from the account's LinkedIn governor")
         governor = workflow.get_external_workflow_handle(governor_id(data.account_id))
         try:
-            await governor.signal(SIGNAL_ENQUEUE, SlotRequest(
-                job_id=workflow.info().workflow_id, action_type=data.action_type,
-                not_before=data.not_before,
-            ))
+            await governor.signal(
+                SIGNAL_ENQUEUE,
+                SlotRequest(
+                    job_id=workflow.info().workflow_id,
+                    action_type=data.action_type,
+                    not_before=data.not_before,
+                ),
+            )
         except Exception as err:  # the governor is gone: nothing would ever grant a slot
             self._job.fail(f"{failed}: the account's governor is not running", "GovernorMissing")
             raise ApplicationError(str(err), type="GovernorMissing", non_retryable=True) from err
@@ -108,35 +119,62 @@ class LinkedInActionWorkflow(JobWorkflow):
         while True:
             attempt += 1
             grant = await self._wait_for_slot(governor, data, failed)
-            self._job.update(status="running", progress=50, message=running,
-                             metadata={"delay": grant.delay_ms, "attempts": attempt})
+            self._job.update(
+                status="running",
+                progress=50,
+                message=running,
+                metadata={"delay": grant.delay_ms, "attempts": attempt},
+            )
             out = await self._perform(governor, data, attempt, failed)
             if out.outcome == "completed":
                 await self._release(governor, "completed")
                 self._job.complete(done, out.model_dump(mode="json"))
-                await self._emit(data, "linkedin.action.completed", {
-                    "status": "completed", "summary": out.summary, "remoteId": out.remote_id,
-                })
+                await self._emit(
+                    data,
+                    "linkedin.action.completed",
+                    {
+                        "status": "completed",
+                        "summary": out.summary,
+                        "remoteId": out.remote_id,
+                    },
+                )
                 return LinkedInActionOutput(
-                    actionType=data.action_type, profileUrl=data.profile_url,
-                    provider=data.provider, summary=out.summary, remoteId=out.remote_id,
-                    details=out.details, attempts=attempt,
+                    actionType=data.action_type,
+                    profileUrl=data.profile_url,
+                    provider=data.provider,
+                    summary=out.summary,
+                    remoteId=out.remote_id,
+                    details=out.details,
+                    attempts=attempt,
                 )
             again = attempt < data.max_attempts
             await self._release(governor, out.outcome, out, requeue=again)
             if not again:
                 self._job.fail(f"{failed}: {out.reason}", out.outcome)
-                await self._emit(data, "linkedin.action.failed", {
-                    "status": "failed", "error": out.reason, "errorType": out.outcome,
-                })
-                raise ApplicationError(out.reason or out.outcome, type=out.outcome,
-                                       non_retryable=True)
-            self._job.update(status="pending", message=(
-                f"{out.reason}; the account is paused and this action will retry after the pause"
-            ))
+                await self._emit(
+                    data,
+                    "linkedin.action.failed",
+                    {
+                        "status": "failed",
+                        "error": out.reason,
+                        "errorType": out.outcome,
+                    },
+                )
+                raise ApplicationError(
+                    out.reason or out.outcome, type=out.outcome, non_retryable=True
+                )
+            self._job.update(
+                status="pending",
+                message=(
+                    f"{out.reason}; the account is paused and this action will retry "
+                    "after the pause"
+                ),
+            )
 
     async def _wait_for_slot(
-        self, governor: workflow.ExternalWorkflowHandle[Any], data: LinkedInActionInput,
+        self,
+        governor: workflow.ExternalWorkflowHandle[Any],
+        data: LinkedInActionInput,
         failed: str,
     ) -> SlotMessage:
         try:
@@ -150,17 +188,26 @@ class LinkedInActionWorkflow(JobWorkflow):
             raise
         if self._reject is not None:
             self._job.fail(f"{failed}: {self._reject.message}", "Rejected")
-            await self._emit(data, "linkedin.action.failed", {
-                "status": "failed", "error": self._reject.message, "errorType": "Rejected",
-            })
+            await self._emit(
+                data,
+                "linkedin.action.failed",
+                {
+                    "status": "failed",
+                    "error": self._reject.message,
+                    "errorType": "Rejected",
+                },
+            )
             raise ApplicationError(self._reject.message, type="Rejected", non_retryable=True)
         grant, self._grant = self._grant, None
         assert grant is not None
         return grant
 
     async def _perform(
-        self, governor: workflow.ExternalWorkflowHandle[Any], data: LinkedInActionInput,
-        attempt: int, failed: str,
+        self,
+        governor: workflow.ExternalWorkflowHandle[Any],
+        data: LinkedInActionInput,
+        attempt: int,
+        failed: str,
     ) -> PerformOutput:
         try:
             out: PerformOutput = await workflow.execute_activity(
@@ -190,31 +237,53 @@ class LinkedInActionWorkflow(JobWorkflow):
                 await self._release(governor, "failed", reason=message)
 
             async def announce(message: str, error_type: str) -> None:
-                await self._emit(data, "linkedin.action.failed", {
-                    "status": "failed", "error": message, "errorType": error_type,
-                })
+                await self._emit(
+                    data,
+                    "linkedin.action.failed",
+                    {
+                        "status": "failed",
+                        "error": message,
+                        "errorType": error_type,
+                    },
+                )
 
-            await self._job.settle(err, cancelled=cancelled, failed=failed,
-                                   before_fail=before_fail, announce=announce)
+            await self._job.settle(
+                err, cancelled=cancelled, failed=failed, before_fail=before_fail, announce=announce
+            )
         return out
 
     async def _release(
-        self, governor: workflow.ExternalWorkflowHandle[Any], outcome: Outcome,
-        out: PerformOutput | None = None, *, requeue: bool = False, reason: str | None = None,
+        self,
+        governor: workflow.ExternalWorkflowHandle[Any],
+        outcome: Outcome,
+        out: PerformOutput | None = None,
+        *,
+        requeue: bool = False,
+        reason: str | None = None,
     ) -> None:
-        await self._tell(governor, SIGNAL_RELEASE, Release(
-            job_id=workflow.info().workflow_id, outcome=outcome, requeue=requeue,
-            retry_after_seconds=out.retry_after_seconds if out else None,
-            reason=(out.reason if out else None) or reason,
-        ))
+        await self._tell(
+            governor,
+            SIGNAL_RELEASE,
+            Release(
+                job_id=workflow.info().workflow_id,
+                outcome=outcome,
+                requeue=requeue,
+                retry_after_seconds=out.retry_after_seconds if out else None,
+                reason=(out.reason if out else None) or reason,
+            ),
+        )
 
     async def _emit(self, data: LinkedInActionInput, name: str, body: dict[str, Any]) -> None:
         """``linkedin.action.completed`` / ``.failed`` for webhooks (docs/webhooks.md)."""
         meta = self._job.state.metadata
         payload = {
-            "jobId": workflow.info().workflow_id, "actionType": data.action_type,
-            "profileUrl": data.profile_url, "provider": data.provider,
-            "delay": meta.get("delay"), "attempts": meta.get("attempts"), **body,
+            "jobId": workflow.info().workflow_id,
+            "actionType": data.action_type,
+            "profileUrl": data.profile_url,
+            "provider": data.provider,
+            "delay": meta.get("delay"),
+            "attempts": meta.get("attempts"),
+            **body,
         }
         await emit_events(data.user_id, [EventInput(name=name, data=payload)])
 

@@ -80,8 +80,13 @@ class LinkedInGovernorWorkflow:
             return  # a repeated signal
         self.s.seq += 1
         self.s.queue.append(
-            Queued(job_id=req.job_id, action_type=req.action_type, seq=self.s.seq,
-                   enqueued_at=workflow.now(), not_before=req.not_before)
+            Queued(
+                job_id=req.job_id,
+                action_type=req.action_type,
+                seq=self.s.seq,
+                enqueued_at=workflow.now(),
+                not_before=req.not_before,
+            )
         )
         self._touch(replan=True)
 
@@ -100,8 +105,12 @@ class LinkedInGovernorWorkflow:
             self.s.limit_strikes = self.s.challenge_strikes = 0
         if rel.requeue:
             self.s.queue.append(
-                Queued(job_id=lease.job_id, action_type=lease.action_type, seq=lease.seq,
-                       enqueued_at=now)
+                Queued(
+                    job_id=lease.job_id,
+                    action_type=lease.action_type,
+                    seq=lease.seq,
+                    enqueued_at=now,
+                )
             )
         self._finished(now)
         self._touch(replan=True)
@@ -123,10 +132,13 @@ class LinkedInGovernorWorkflow:
     @workflow.signal(name=SIGNAL_DISCONNECT)
     def disconnect(self) -> None:
         for q in self.s.queue:
-            self.s.outbox.append(SlotMessage(
-                kind="reject", job_id=q.job_id,
-                message="The LinkedIn account was disconnected before this action ran",
-            ))
+            self.s.outbox.append(
+                SlotMessage(
+                    kind="reject",
+                    job_id=q.job_id,
+                    message="The LinkedIn account was disconnected before this action ran",
+                )
+            )
             self._count("rejected")
         self.s.queue = []
         self._touch(replan=True)
@@ -148,17 +160,24 @@ class LinkedInGovernorWorkflow:
         for action_type in st.daily_limits:
             day, week = usage(self.s.grants.get(action_type, []), now)
             views[action_type] = UsageView(
-                last24h=day, last7d=week, dailyLimit=st.daily_limits[action_type],
+                last24h=day,
+                last7d=week,
+                dailyLimit=st.daily_limits[action_type],
                 weeklyLimit=st.weekly_limits[action_type],
             )
         choice = None if self.s.lease else self._choose(now)
         return GovernorView(
-            accountId=self.input.account_id, queued=len(self.s.queue), queuedByType=by_type,
+            accountId=self.input.account_id,
+            queued=len(self.s.queue),
+            queuedByType=by_type,
             running=self.s.lease.job_id if self.s.lease else None,
             pausedUntil=self.s.paused_until if self._paused(now) else None,
             pauseReason=self.s.pause_reason if self._paused(now) else None,
-            nextSlotAt=choice[1] if choice else None, usage=views, totals=dict(self.s.totals),
-            runs=self.s.runs, historyLength=workflow.info().get_current_history_length(),
+            nextSlotAt=choice[1] if choice else None,
+            usage=views,
+            totals=dict(self.s.totals),
+            runs=self.s.runs,
+            historyLength=workflow.info().get_current_history_length(),
         )
 
     # ---- the loop --------------------------------------------------------------------
@@ -185,8 +204,11 @@ class LinkedInGovernorWorkflow:
                 self._set_alarm(None, now)
                 workflow.continue_as_new(
                     GovernorInput(
-                        account_id=data.account_id, settings=self.s.settings, state=self.s,
-                        history_limit=data.history_limit, lease_seconds=data.lease_seconds,
+                        account_id=data.account_id,
+                        settings=self.s.settings,
+                        state=self.s,
+                        history_limit=data.history_limit,
+                        lease_seconds=data.lease_seconds,
                         max_concurrent_signals=data.max_concurrent_signals,
                     )
                 )
@@ -239,8 +261,11 @@ class LinkedInGovernorWorkflow:
         st = self.s.settings
         start = max(free, q.not_before) if q.not_before else free
         return earliest(
-            start, grants=grants, daily=st.daily_limits.get(q.action_type, 0),
-            weekly=st.weekly_limits.get(q.action_type, 0), hours=st.working_hours,
+            start,
+            grants=grants,
+            daily=st.daily_limits.get(q.action_type, 0),
+            weekly=st.weekly_limits.get(q.action_type, 0),
+            hours=st.working_hours,
         )
 
     @staticmethod
@@ -274,12 +299,19 @@ class LinkedInGovernorWorkflow:
         delay_ms = self.s.next_gap_ms if self.s.last_finished_at is not None else 0
         self.s.grants.setdefault(q.action_type, []).append(now)
         self.s.lease = Lease(
-            job_id=q.job_id, action_type=q.action_type, seq=q.seq, granted_at=now,
-            expires_at=now + timedelta(seconds=self.input.lease_seconds), delay_ms=delay_ms,
+            job_id=q.job_id,
+            action_type=q.action_type,
+            seq=q.seq,
+            granted_at=now,
+            expires_at=now + timedelta(seconds=self.input.lease_seconds),
+            delay_ms=delay_ms,
         )
         self._count("granted")
-        self.s.outbox.append(SlotMessage(kind="grant", job_id=q.job_id, at=now,
-                                         delay_ms=delay_ms, message="Slot granted"))
+        self.s.outbox.append(
+            SlotMessage(
+                kind="grant", job_id=q.job_id, at=now, delay_ms=delay_ms, message="Slot granted"
+            )
+        )
 
     def _announce(self, now: datetime) -> None:
         """Tell waiting actions when they should run, when that is new or has moved."""
@@ -317,12 +349,16 @@ class LinkedInGovernorWorkflow:
             if q.announced_blocked:
                 return
             q.announced, q.announced_blocked = None, True
-            self.s.outbox.append(SlotMessage(
-                kind="eta", job_id=q.job_id, message=(
-                    f"Waiting: {q.action_type} is switched off in the LinkedIn settings "
-                    "(its daily or weekly limit is 0)"
-                ),
-            ))
+            self.s.outbox.append(
+                SlotMessage(
+                    kind="eta",
+                    job_id=q.job_id,
+                    message=(
+                        f"Waiting: {q.action_type} is switched off in the LinkedIn settings "
+                        "(its daily or weekly limit is 0)"
+                    ),
+                )
+            )
             return
         if q.announced is not None and not q.announced_blocked:
             slack = max(ANNOUNCE_SLACK, (at - now) / 10)
@@ -337,18 +373,25 @@ class LinkedInGovernorWorkflow:
         else:
             why = f"{ahead} action(s) ahead of it" if ahead else "pacing since the last action"
         when = describe_wait(at, hours)
-        self.s.outbox.append(SlotMessage(
-            kind="eta", job_id=q.job_id, at=at,
-            message=f"Waiting for a slot: expected to run around {when} ({why})",
-        ))
+        self.s.outbox.append(
+            SlotMessage(
+                kind="eta",
+                job_id=q.job_id,
+                at=at,
+                message=f"Waiting for a slot: expected to run around {when} ({why})",
+            )
+        )
 
     # ---- bookkeeping -----------------------------------------------------------------
 
     def _pause(self, rel: Release, now: datetime) -> None:
         if rel.outcome == "limit":
             self.s.limit_strikes += 1
-            wait = (timedelta(seconds=rel.retry_after_seconds) if rel.retry_after_seconds
-                    else _backoff(self.s.limit_strikes, LIMIT_BACKOFF))
+            wait = (
+                timedelta(seconds=rel.retry_after_seconds)
+                if rel.retry_after_seconds
+                else _backoff(self.s.limit_strikes, LIMIT_BACKOFF)
+            )
             what = "LinkedIn reported a limit"
         else:
             self.s.challenge_strikes += 1

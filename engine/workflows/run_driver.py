@@ -46,8 +46,11 @@ from engine.workflows.jobs import JobTracker
 from engine.workflows.step_runner import StepRunner
 
 DONE = ("succeeded", "failed", "skipped")
-RECORD_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(
-    seconds=30), maximum_attempts=10)
+RECORD_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    maximum_interval=timedelta(seconds=30),
+    maximum_attempts=10,
+)
 # Runs from this patch on mirror progress into visibility by time, not by half-way points:
 # each upsert costs the server a visibility write, and a short run needs none but its start
 # and end (the exact state is always one ``run_state`` query away).
@@ -82,12 +85,19 @@ class RunDriver:
             self.job.mirror_every = MIRROR_EVERY
         prior = {s.name: s for s in data.prior}
         state = RunState(
-            executionId=info.workflow_id, workflowId=data.workflow_id, version=data.version,
-            status="running", input=data.input, retryOf=data.retry_of, fromStep=data.from_step,
-            scheduleId=data.schedule_id, startedAt=data.started_at or workflow.now(),
+            executionId=info.workflow_id,
+            workflowId=data.workflow_id,
+            version=data.version,
+            status="running",
+            input=data.input,
+            retryOf=data.retry_of,
+            fromStep=data.from_step,
+            scheduleId=data.schedule_id,
+            startedAt=data.started_at or workflow.now(),
             continuedAsNew=data.continued,
-            steps=[prior.get(s.name) or StepState(name=s.name, type=s.type)
-                   for s in data.plan.steps],
+            steps=[
+                prior.get(s.name) or StepState(name=s.name, type=s.type) for s in data.plan.steps
+            ],
         )
         self.state = state
         if info.typed_search_attributes.get(SA_WORKFLOW_ID) is None:
@@ -99,13 +109,21 @@ class RunDriver:
             self.job.state.metadata.update(metadata)
             self.job.begin(message, status="running", lean=True)
         else:
-            self.job.state.metadata.update({"workflowId": data.workflow_id,
-                                            "version": data.version,
-                                            "totalSteps": len(data.plan.steps)})
+            self.job.state.metadata.update(
+                {
+                    "workflowId": data.workflow_id,
+                    "version": data.version,
+                    "totalSteps": len(data.plan.steps),
+                }
+            )
             self.job.begin(f"Running workflow {data.workflow_id}", status="running")
-        runner = StepRunner(data.plan, state, user_id=data.user_id,
-                            heartbeat_timeout=data.heartbeat_timeout_seconds,
-                            default_timeout=data.default_timeout_seconds)
+        runner = StepRunner(
+            data.plan,
+            state,
+            user_id=data.user_id,
+            heartbeat_timeout=data.heartbeat_timeout_seconds,
+            default_timeout=data.default_timeout_seconds,
+        )
         try:
             outcome = await self._drive(runner, data)
         except asyncio.CancelledError:
@@ -117,9 +135,15 @@ class RunDriver:
             raise
         if outcome == "continue":
             carried = [s for s in state.steps if s.status in DONE]
-            workflow.continue_as_new(data.model_copy(update={
-                "prior": carried, "started_at": state.startedAt, "continued": data.continued + 1,
-            }))
+            workflow.continue_as_new(
+                data.model_copy(
+                    update={
+                        "prior": carried,
+                        "started_at": state.startedAt,
+                        "continued": data.continued + 1,
+                    }
+                )
+            )
         if outcome != "completed":
             failed = runner.fatal
             assert failed is not None
@@ -127,8 +151,12 @@ class RunDriver:
             message = f"step {failed!r} failed: {step.error}"
             state.errorType = step.errorType
             await self._finish(data, "failed", message)
-            raise ApplicationError(message, state.model_dump(mode="json"),
-                                   type=step.errorType or "StepFailed", non_retryable=True)
+            raise ApplicationError(
+                message,
+                state.model_dump(mode="json"),
+                type=step.errorType or "StepFailed",
+                non_retryable=True,
+            )
         state.output = runner.final_output()
         await self._finish(data, "completed", "Execution completed")
         return state
@@ -141,8 +169,7 @@ class RunDriver:
                 runner.start_ready()
             if not runner.running:
                 break
-            await workflow.wait(list(runner.running.values()),
-                                return_when=asyncio.FIRST_COMPLETED)
+            await workflow.wait(list(runner.running.values()), return_when=asyncio.FIRST_COMPLETED)
             runner.collect()
             self._progress(runner)
             if runner.fatal is not None:
@@ -150,8 +177,10 @@ class RunDriver:
                 runner.skip_remaining(f"not run: step {runner.fatal!r} failed")
                 return "failed"
             info = workflow.info()
-            if not halted and (info.is_continue_as_new_suggested()
-                               or info.get_current_history_length() >= data.history_limit):
+            if not halted and (
+                info.is_continue_as_new_suggested()
+                or info.get_current_history_length() >= data.history_limit
+            ):
                 halted = True
         if runner.pending():
             return "continue" if halted else "completed"
@@ -165,8 +194,10 @@ class RunDriver:
             # (The patch.) The end is mirrored by complete/fail/cancel right after.
             self.job.update(progress=progress)
         else:
-            self.job.update(progress=progress,
-                            metadata={"finishedSteps": finished} if finished == total else None)
+            self.job.update(
+                progress=progress,
+                metadata={"finishedSteps": finished} if finished == total else None,
+            )
         self.job.state.metadata["finishedSteps"] = finished
 
     async def _finish(self, data: WorkflowRunInput, status: str, message: str) -> None:
@@ -203,8 +234,11 @@ def finished_steps(state: RunState) -> int:
 
 def workflow_event(state: RunState) -> EventInput:
     """How a run announces its end: ``workflow.completed|failed|cancelled``."""
-    event = {"completed": "workflow.completed", "failed": "workflow.failed",
-             "cancelled": "workflow.cancelled"}[state.status]
+    event = {
+        "completed": "workflow.completed",
+        "failed": "workflow.failed",
+        "cancelled": "workflow.cancelled",
+    }[state.status]
     payload: dict[str, Any] = {
         "workflowId": state.workflowId,
         "executionId": state.executionId,
@@ -221,12 +255,14 @@ async def finish_run(user_id: str, state: RunState) -> None:
     (its every step is idempotent); a cancel arriving meanwhile waits for it."""
     events = stamp_events([workflow_event(state)])
     try:
-        await shielded(workflow.execute_local_activity(
-            FINISH_WORKFLOW_RUN,
-            FinishRunInput(user_id=user_id, state=state, events=events),
-            start_to_close_timeout=PUBLISH_TIMEOUT,
-            retry_policy=PUBLISH_RETRY,
-        ))
+        await shielded(
+            workflow.execute_local_activity(
+                FINISH_WORKFLOW_RUN,
+                FinishRunInput(user_id=user_id, state=state, events=events),
+                start_to_close_timeout=PUBLISH_TIMEOUT,
+                retry_policy=PUBLISH_RETRY,
+            )
+        )
     except ActivityError as err:
         # Only a non-retryable failure (a bug in the record or the event) gets here.
         workflow.logger.error("run %s not recorded: %s", state.executionId, err)

@@ -49,8 +49,11 @@ INLINE_TOTAL = 1024 * 1024  # …and all of a run's outputs together at most thi
 MAX_INFRA_RETRIES = 10  # re-dispatches after a lost worker that do not count as attempts
 MAX_BACKOFF = timedelta(hours=1)  # the longest backoffMs a definition may ask for
 ONE_ATTEMPT = RetryPolicy(maximum_attempts=1)
-LOAD_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=5,
-                         non_retryable_error_types=["NotFoundError"])
+LOAD_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    maximum_attempts=5,
+    non_retryable_error_types=["NotFoundError"],
+)
 
 
 class StepFailed(Exception):
@@ -75,8 +78,15 @@ def _classify(err: ActivityError) -> tuple[str, str, bool, timedelta | None, boo
 
 
 class StepRunner:
-    def __init__(self, plan: Plan, state: RunState, *, user_id: str, heartbeat_timeout: float,
-                 default_timeout: float) -> None:
+    def __init__(
+        self,
+        plan: Plan,
+        state: RunState,
+        *,
+        user_id: str,
+        heartbeat_timeout: float,
+        default_timeout: float,
+    ) -> None:
         self.plan = plan
         self.state = state
         self.user_id = user_id
@@ -159,11 +169,22 @@ class StepRunner:
         s = self.state
         return {
             "input": s.input,
-            "steps": {r.name: {"output": r.output, "status": r.status, "error": r.error,
-                               "errorType": r.errorType, "attempts": r.attempts}
-                      for r in s.steps},
-            "execution": {"id": s.executionId, "workflowId": s.workflowId,
-                          "version": s.version, "scheduleId": s.scheduleId},
+            "steps": {
+                r.name: {
+                    "output": r.output,
+                    "status": r.status,
+                    "error": r.error,
+                    "errorType": r.errorType,
+                    "attempts": r.attempts,
+                }
+                for r in s.steps
+            },
+            "execution": {
+                "id": s.executionId,
+                "workflowId": s.workflowId,
+                "version": s.version,
+                "scheduleId": s.scheduleId,
+            },
         }
 
     async def _context_for(self, step: PlanStep) -> dict[str, Any]:
@@ -178,16 +199,21 @@ class StepRunner:
                 if parts[0] != "steps" or len(parts) < 2 or not isinstance(parts[1], str):
                     continue
                 rec = self.records.get(parts[1])
-                if rec is None or rec.outputRef is None or (len(parts) > 2 and
-                                                            parts[2] != "output"):
+                if (
+                    rec is None
+                    or rec.outputRef is None
+                    or (len(parts) > 2 and parts[2] != "output")
+                ):
                     continue
                 wanted.append((parts[1], list(parts[3:])))
         if not wanted:
             return ctx
         loaded: LoadOutputsOutput = await workflow.execute_local_activity(
             LOAD_STEP_OUTPUTS,
-            LoadOutputsInput(user_id=self.user_id, paths=[
-                OutputPath(ref=self.records[n].outputRef or "", path=p) for n, p in wanted]),
+            LoadOutputsInput(
+                user_id=self.user_id,
+                paths=[OutputPath(ref=self.records[n].outputRef or "", path=p) for n, p in wanted],
+            ),
             result_type=LoadOutputsOutput,
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=LOAD_RETRY,
@@ -232,7 +258,8 @@ class StepRunner:
             problems = exc.errors(include_url=False, include_input=False)
             rec.status, rec.errorType = "failed", "InvalidInputError"
             rec.error = "invalid config: " + "; ".join(
-                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in problems)
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in problems
+            )
         except asyncio.CancelledError:
             rec.status = "cancelled"
             raise
@@ -246,8 +273,9 @@ class StepRunner:
 
     async def _action(self, step: PlanStep, rec: StepState, ctx: dict[str, Any]) -> None:
         params = templates.render(step.config, ctx)
-        timeout = (timedelta(milliseconds=step.timeout_ms) if step.timeout_ms
-                   else self.default_timeout)
+        timeout = (
+            timedelta(milliseconds=step.timeout_ms) if step.timeout_ms else self.default_timeout
+        )
         lost = 0
         while True:
             rec.attempts += 1
@@ -255,9 +283,13 @@ class StepRunner:
                 out: StepRunOutput = await workflow.execute_activity(
                     RUN_WORKFLOW_STEP,
                     StepRunInput(
-                        user_id=self.user_id, execution_id=self.state.executionId,
-                        step=step.name, tool=step.tool or "", params=params,
-                        credential_id=step.credential_id, connector_id=step.connector_id,
+                        user_id=self.user_id,
+                        execution_id=self.state.executionId,
+                        step=step.name,
+                        tool=step.tool or "",
+                        params=params,
+                        credential_id=step.credential_id,
+                        connector_id=step.connector_id,
                         sealed_secret_id=step.sealed_secret_id,
                         inline_limit=self._inline_limit(),
                     ),
@@ -293,5 +325,8 @@ class StepRunner:
         if self.plan.output is not None:
             return templates.render(self.plan.output, self.context())
         used = {d for s in self.plan.steps for d in s.depends_on}
-        return {s.name: self.records[s.name].output for s in self.plan.steps
-                if s.name not in used and self.records[s.name].status == "succeeded"}
+        return {
+            s.name: self.records[s.name].output
+            for s in self.plan.steps
+            if s.name not in used and self.records[s.name].status == "succeeded"
+        }

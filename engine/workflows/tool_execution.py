@@ -59,11 +59,18 @@ class ToolExecutionWorkflow(JobWorkflow):
         except (asyncio.CancelledError, ActivityError) as err:
 
             async def announce(message: str, error_type: str) -> None:
-                await self._emit(data, "tool.failed", {"status": "failed", "error": message,
-                                                       "errorType": error_type})
+                await self._emit(
+                    data,
+                    "tool.failed",
+                    {"status": "failed", "error": message, "errorType": error_type},
+                )
 
-            await self._job.settle(err, cancelled=f"{data.tool_name} cancelled",
-                                   failed=f"{data.tool_name} failed", announce=announce)
+            await self._job.settle(
+                err,
+                cancelled=f"{data.tool_name} cancelled",
+                failed=f"{data.tool_name} failed",
+                announce=announce,
+            )
         self._job.complete(f"{data.tool_name} completed", result)
         await self._emit(data, "tool.completed", {"status": "completed", "output": result})
         return ToolExecutionOutput(successful=True, data=result)
@@ -71,6 +78,9 @@ class ToolExecutionWorkflow(JobWorkflow):
     async def _emit(self, data: ToolExecutionInput, name: str, body: dict[str, Any]) -> None:
         """Webhook events for the job's end (histories from before events replay unchanged)."""
         if workflow.patched("emit-events-v1"):
-            payload = {"executionId": workflow.info().workflow_id, "toolName": data.tool_name,
-                       **body}
+            payload = {
+                "executionId": workflow.info().workflow_id,
+                "toolName": data.tool_name,
+                **body,
+            }
             await emit_events(data.user_id, [EventInput(name=name, data=payload)])

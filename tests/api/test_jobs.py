@@ -22,6 +22,7 @@ async def test_jobs_list_statistics_and_filters(stack: Stack, target) -> None:
     ok_ids = [await _run(stack, key, target.base_url + "/echo") for _ in range(2)]
     bad_id = await _run(stack, key, "http://bad host/")
     async with stack.api(key) as api:
+
         async def listed() -> dict | None:
             r = await api.get("/api/v2/users/jobs")
             data = r.json()["data"]
@@ -29,8 +30,15 @@ async def test_jobs_list_statistics_and_filters(stack: Stack, target) -> None:
 
         data = await wait_for(listed)
         stats = data["statistics"]
-        assert stats == {"total": 3, "pending": 0, "running": 0, "completed": 2, "failed": 1,
-                         "cancelled": 0, "successRate": 66.7}
+        assert stats == {
+            "total": 3,
+            "pending": 0,
+            "running": 0,
+            "completed": 2,
+            "failed": 1,
+            "cancelled": 0,
+            "successRate": 66.7,
+        }
         by_id = {j["id"]: j for j in data["jobs"]}
         assert set(by_id) == {*ok_ids, bad_id}
         job = by_id[ok_ids[0]]
@@ -63,8 +71,14 @@ async def test_jobs_list_statistics_and_filters(stack: Stack, target) -> None:
 async def test_jobs_query_validation(stack: Stack) -> None:
     _user, key = await new_user(stack, ["users:read"])
     async with stack.api(key) as api:
-        for params in ({"status": "weird"}, {"type": "nope"}, {"startDate": "yesterday"},
-                       {"limit": 1000}, {"startDate": 10, "endDate": 5}, {"pageToken": "%%%"}):
+        for params in (
+            {"status": "weird"},
+            {"type": "nope"},
+            {"startDate": "yesterday"},
+            {"limit": 1000},
+            {"startDate": 10, "endDate": 5},
+            {"pageToken": "%%%"},
+        ):
             r = await api.get("/api/v2/users/jobs", params=params)
             assert r.status_code == 400, (params, r.text)
             assert r.json()["error"] is True and r.json()["version"] == "2.0"
@@ -123,15 +137,19 @@ async def test_global_key_on_simplified_route_and_legacy_routes(stack: Stack, ta
         }
         legacy = (await admin.get(f"/api/v2/users/jobs/userJobStatus/{user_id}")).json()
         assert legacy["userId"] == user_id and [j["id"] for j in legacy["data"]["jobs"]] == [job_id]
-        counts = (await admin.get("/api/v2/users/jobs/jobCounts",
-                                  params={"userId": user_id})).json()
+        counts = (
+            await admin.get("/api/v2/users/jobs/jobCounts", params={"userId": user_id})
+        ).json()
         assert counts["data"]["statistics"]["completed"] == 1 and "jobs" not in counts["data"]
         everyone = (await admin.get("/api/v2/users/jobs/jobStatus")).json()
-        assert job_id in {j["id"] for j in everyone["data"]["jobs"]} or everyone["data"][
-            "pagination"]["hasMore"]
+        assert (
+            job_id in {j["id"] for j in everyone["data"]["jobs"]}
+            or everyone["data"]["pagination"]["hasMore"]
+        )
     async with stack.api(key) as api:
-        r = await api.put(f"/api/v2/users/jobs/editJobMessage/{job_id}",
-                          json={"message": "checked by hand"})
+        r = await api.put(
+            f"/api/v2/users/jobs/editJobMessage/{job_id}", json={"message": "checked by hand"}
+        )
         assert r.status_code == 200 and r.json()["data"]["message"] == "checked by hand"
         listed = (await api.get("/api/v2/users/jobs")).json()["data"]["jobs"]
         assert listed[0]["message"] == "checked by hand"

@@ -56,12 +56,17 @@ async def test_expired_key_is_refused(stack: Stack) -> None:
     async with stack.admin as admin:
         r = await admin.post(
             "/api/v2/keys",
-            json={"name": "short", "permissions": ["api_keys:read"], "userId": user_id,
-                  "expires_at": soon.isoformat()},
+            json={
+                "name": "short",
+                "permissions": ["api_keys:read"],
+                "userId": user_id,
+                "expires_at": soon.isoformat(),
+            },
         )
         assert r.status_code == 201
         key = r.json()["key"]
     async with stack.api(key) as api:
+
         async def refused() -> bool:
             return (await api.get("/api/v2/keys")).status_code == 401
 
@@ -76,8 +81,11 @@ async def test_past_expiry_is_rejected(stack: Stack) -> None:
     async with stack.admin as admin:
         r = await admin.post(
             "/api/v2/keys",
-            json={"name": "old", "permissions": ["leads:read"],
-                  "expires_at": "2001-01-01T00:00:00Z"},
+            json={
+                "name": "old",
+                "permissions": ["leads:read"],
+                "expires_at": "2001-01-01T00:00:00Z",
+            },
         )
     assert r.status_code == 422
 

@@ -19,7 +19,10 @@ async def test_limit_headers_and_429(
     backend: str, temporal_env, database_url: str, tmp_path
 ) -> None:
     settings = make_settings(
-        temporal_env, database_url, tmp_path, rate_limit_per_minute=5,
+        temporal_env,
+        database_url,
+        tmp_path,
+        rate_limit_per_minute=5,
         redis_url=REDIS_URL if backend == "redis" else None,
         task_queue_prefix="rl" + uuid.uuid4().hex[:8],
     )
@@ -62,7 +65,9 @@ async def test_redis_limiter_is_shared_between_processes() -> None:
     second = RedisRateLimiter(3, REDIS_URL, prefix=prefix)
     try:
         results = [
-            await first.hit("key"), await second.hit("key"), await first.hit("key"),
+            await first.hit("key"),
+            await second.hit("key"),
+            await first.hit("key"),
             await second.hit("key"),
         ]
         allowed = [d.allowed for d in results]

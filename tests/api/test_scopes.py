@@ -17,8 +17,7 @@ MATRIX = [
     ("GET", "/api/v2/users/jobs/jobStatus", None, "jobs:read"),
     ("GET", "/api/v2/users/jobs/jobCounts", None, "jobs:read"),
     ("PUT", "/api/v2/users/jobs/editJobMessage/exec_x", {"message": "m"}, "jobs:update"),
-    ("POST", "/api/v1/tools/execute", {"toolName": "HTTP_REQUEST", "params": {}},
-     "tools:execute"),
+    ("POST", "/api/v1/tools/execute", {"toolName": "HTTP_REQUEST", "params": {}}, "tools:execute"),
 ]
 
 

@@ -61,10 +61,16 @@ async def test_auth_reaches_the_server_but_never_history(
 ) -> None:
     _user, key = await new_user(stack)
     r = await _execute(
-        stack, key,
-        {"method": "POST", "url": target.base_url + "/sink", "auth": auth,
-         "query": {"q": "1"}, "headers": {"X-Trace": "trace-public-1", "Cookie": CANARY},
-         "body": {"hello": "world"}},
+        stack,
+        key,
+        {
+            "method": "POST",
+            "url": target.base_url + "/sink",
+            "auth": auth,
+            "query": {"q": "1"},
+            "headers": {"X-Trace": "trace-public-1", "Cookie": CANARY},
+            "body": {"hello": "world"},
+        },
     )
     assert r.status_code == 200, r.text
     assert r.json()["data"]["body"] == {"ok": True}
@@ -84,12 +90,16 @@ async def test_a_redirect_to_another_origin_gets_no_credentials(stack: Stack, ta
     other = Target()
     async with serve(other.app()) as other_url:
         r = await _execute(
-            stack, key,
-            {"method": "POST", "url": f"{target.base_url}/redirect?"
-             + urlencode({"to": other_url + "/echo", "code": 307}),
-             "auth": {"type": "bearer", "token": CANARY},
-             "headers": {"X-Api-Key": CANARY, "Cookie": CANARY, "X-Trace": "trace-public-2"},
-             "body": {"hello": "world"}},
+            stack,
+            key,
+            {
+                "method": "POST",
+                "url": f"{target.base_url}/redirect?"
+                + urlencode({"to": other_url + "/echo", "code": 307}),
+                "auth": {"type": "bearer", "token": CANARY},
+                "headers": {"X-Api-Key": CANARY, "Cookie": CANARY, "X-Trace": "trace-public-2"},
+                "body": {"hello": "world"},
+            },
         )
     assert r.status_code == 200, r.text
     assert r.json()["data"]["status"] == 200
@@ -106,6 +116,7 @@ async def test_async_execution_is_a_job(stack: Stack, target) -> None:
     assert r.status_code == 202 and r.json()["status"] == "pending"
     execution_id = r.json()["executionId"]
     async with stack.api(key) as api:
+
         async def done() -> dict | None:
             job = (await api.get(f"/api/v2/users/jobs/{execution_id}")).json()["data"]
             return job if job["status"] == "completed" else None
@@ -150,10 +161,19 @@ async def test_private_addresses_are_refused_by_default(
     settings = make_settings(temporal_env, database_url, tmp_path, allow_private_urls=False)
     async with run_stack(temporal_env, settings) as locked:
         _user, key = await new_user(locked)
-        for url in (target.base_url + "/echo", "http://localhost:1/", "http://169.254.169.254/",
-                    "http://10.0.0.1/", "http://[::1]/", "http://[::ffff:127.0.0.1]/",
-                    "http://2130706433/", "http://0177.0.0.1/", "http://[64:ff9b::7f00:1]/",
-                    "http://[::127.0.0.1]/", "http://[::ffff:0:a9fe:a9fe]/"):
+        for url in (
+            target.base_url + "/echo",
+            "http://localhost:1/",
+            "http://169.254.169.254/",
+            "http://10.0.0.1/",
+            "http://[::1]/",
+            "http://[::ffff:127.0.0.1]/",
+            "http://2130706433/",
+            "http://0177.0.0.1/",
+            "http://[64:ff9b::7f00:1]/",
+            "http://[::127.0.0.1]/",
+            "http://[::ffff:0:a9fe:a9fe]/",
+        ):
             r = await _execute(locked, key, {"url": url, "timeout": 3})
             assert r.status_code == 422, (url, r.text)
             assert r.json()["errorType"] == "InvalidInputError"

@@ -20,9 +20,22 @@ from tests.fakes.target import Target
 
 @pytest.mark.parametrize(
     "address",
-    ["127.0.0.1", "10.0.0.1", "172.16.5.4", "192.168.1.1", "169.254.169.254", "100.64.0.1",
-     "0.0.0.0", "::1", "::ffff:127.0.0.1", "fe80::1", "fd00:ec2::254", "2002:7f00:1::1",
-     "224.0.0.1", "255.255.255.255"],
+    [
+        "127.0.0.1",
+        "10.0.0.1",
+        "172.16.5.4",
+        "192.168.1.1",
+        "169.254.169.254",
+        "100.64.0.1",
+        "0.0.0.0",
+        "::1",
+        "::ffff:127.0.0.1",
+        "fe80::1",
+        "fd00:ec2::254",
+        "2002:7f00:1::1",
+        "224.0.0.1",
+        "255.255.255.255",
+    ],
 )
 def test_private_and_special_addresses_are_blocked(address: str) -> None:
     assert is_blocked(ipaddress.ip_address(address))
@@ -35,15 +48,24 @@ def test_public_addresses_pass(address: str) -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["http://127.0.0.1/", "http://localhost:8080/x", "http://2130706433/", "http://0x7f.0.0.1/",
-     "http://[::1]/", "http://[::ffff:127.0.0.1]/", "http://169.254.169.254/latest/meta-data"],
+    [
+        "http://127.0.0.1/",
+        "http://localhost:8080/x",
+        "http://2130706433/",
+        "http://0x7f.0.0.1/",
+        "http://[::1]/",
+        "http://[::ffff:127.0.0.1]/",
+        "http://169.254.169.254/latest/meta-data",
+    ],
 )
 async def test_refused_before_connecting(url: str) -> None:
     with pytest.raises((BlockedAddressError, InvalidInputError)):
         await resolve_target(url, allow_private=False)
 
 
-@pytest.mark.parametrize("url", ["ftp://example.com/", "http:///nohost", "not a url", "file:///etc/passwd"])
+@pytest.mark.parametrize(
+    "url", ["ftp://example.com/", "http:///nohost", "not a url", "file:///etc/passwd"]
+)
 async def test_malformed_urls_are_invalid_input(url: str) -> None:
     with pytest.raises(InvalidInputError):
         await resolve_target(url, allow_private=True)
@@ -56,9 +78,21 @@ async def test_operator_may_allow_private() -> None:
 
 @pytest.mark.parametrize(
     "address",
-    ["64:ff9b::7f00:1", "64:ff9b::a00:1", "64:ff9b::a9fe:a9fe", "64:ff9b::c0a8:101",
-     "64:ff9b:1::a9fe:a9fe", "64:ff9b:1::7f00:1", "::127.0.0.1", "::10.0.0.1", "::1", "::",
-     "::ffff:0:10.0.0.1", "::ffff:0:169.254.169.254", "::ffff:0:127.0.0.1"],
+    [
+        "64:ff9b::7f00:1",
+        "64:ff9b::a00:1",
+        "64:ff9b::a9fe:a9fe",
+        "64:ff9b::c0a8:101",
+        "64:ff9b:1::a9fe:a9fe",
+        "64:ff9b:1::7f00:1",
+        "::127.0.0.1",
+        "::10.0.0.1",
+        "::1",
+        "::",
+        "::ffff:0:10.0.0.1",
+        "::ffff:0:169.254.169.254",
+        "::ffff:0:127.0.0.1",
+    ],
 )
 def test_ipv6_forms_of_internal_ipv4_addresses_are_blocked(address: str) -> None:
     assert is_blocked(ipaddress.ip_address(address))
@@ -66,11 +100,17 @@ def test_ipv6_forms_of_internal_ipv4_addresses_are_blocked(address: str) -> None
 
 @pytest.mark.parametrize(
     ("address", "embedded"),
-    [("64:ff9b::808:808", "8.8.8.8"), ("64:ff9b::5db8:d822", "93.184.216.34"),
-     ("64:ff9b::7f00:1", "127.0.0.1"), ("64:ff9b:1::808:808", "8.8.8.8"),
-     ("::8.8.8.8", "8.8.8.8"), ("::ffff:0:8.8.8.8", "8.8.8.8"),
-     ("::ffff:0:10.0.0.1", "10.0.0.1"), ("2002:808:808::1", "8.8.8.8"),
-     ("::ffff:8.8.8.8", "8.8.8.8")],
+    [
+        ("64:ff9b::808:808", "8.8.8.8"),
+        ("64:ff9b::5db8:d822", "93.184.216.34"),
+        ("64:ff9b::7f00:1", "127.0.0.1"),
+        ("64:ff9b:1::808:808", "8.8.8.8"),
+        ("::8.8.8.8", "8.8.8.8"),
+        ("::ffff:0:8.8.8.8", "8.8.8.8"),
+        ("::ffff:0:10.0.0.1", "10.0.0.1"),
+        ("2002:808:808::1", "8.8.8.8"),
+        ("::ffff:8.8.8.8", "8.8.8.8"),
+    ],
 )
 def test_embedded_ipv4_decides(address: str, embedded: str) -> None:
     assert is_blocked(ipaddress.ip_address(address)) == is_blocked(ipaddress.ip_address(embedded))
@@ -78,8 +118,13 @@ def test_embedded_ipv4_decides(address: str, embedded: str) -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["http://[64:ff9b::7f00:1]/", "http://[64:ff9b::a9fe:a9fe]/latest/meta-data",
-     "http://[::127.0.0.1]/", "http://[::ffff:0:10.0.0.1]/", "http://[64:ff9b:1::a00:1]:8080/"],
+    [
+        "http://[64:ff9b::7f00:1]/",
+        "http://[64:ff9b::a9fe:a9fe]/latest/meta-data",
+        "http://[::127.0.0.1]/",
+        "http://[::ffff:0:10.0.0.1]/",
+        "http://[64:ff9b:1::a00:1]:8080/",
+    ],
 )
 async def test_ipv6_forms_are_refused_before_connecting(url: str) -> None:
     with pytest.raises(BlockedAddressError):
@@ -91,8 +136,12 @@ async def test_ipv6_forms_are_refused_before_connecting(url: str) -> None:
 
 SECRET = "s3cret-4b1d"
 CREDENTIAL_HEADERS = {
-    "X-Api-Key": SECRET, "Api-Key": SECRET, "X-Auth-Token": SECRET, "Cookie": f"sid={SECRET}",
-    "Proxy-Authorization": f"Basic {SECRET}", "X-Session-Id": SECRET,
+    "X-Api-Key": SECRET,
+    "Api-Key": SECRET,
+    "X-Auth-Token": SECRET,
+    "Cookie": f"sid={SECRET}",
+    "Proxy-Authorization": f"Basic {SECRET}",
+    "X-Session-Id": SECRET,
 }
 LOOPBACK = ActionContext(allow_private_urls=True, timeout_seconds=5)
 
@@ -133,8 +182,10 @@ async def test_cross_origin_redirect_drops_credentials(target: Target, other_ori
 
 @pytest.mark.parametrize(
     "auth",
-    [{"type": "api_key", "key": SECRET, "header": "X-Partner"},
-     {"type": "basic", "username": "ann", "password": SECRET}],
+    [
+        {"type": "api_key", "key": SECRET, "header": "X-Partner"},
+        {"type": "basic", "username": "ann", "password": SECRET},
+    ],
 )
 async def test_the_credentials_header_is_dropped_whatever_its_name(
     target: Target, other_origin: Target, auth: dict[str, str]
@@ -165,8 +216,11 @@ async def test_credentials_stay_dropped_when_a_redirect_comes_back(
 ):
     back = redirect_url(other_origin, target.base_url + "/echo")
 
-    await call(redirect_url(target, back), auth={"type": "bearer", "token": SECRET},
-               headers=CREDENTIAL_HEADERS)
+    await call(
+        redirect_url(target, back),
+        auth={"type": "bearer", "token": SECRET},
+        headers=CREDENTIAL_HEADERS,
+    )
 
     landed = target.requests[-1]
     assert landed.path == "/echo"
@@ -175,9 +229,15 @@ async def test_credentials_stay_dropped_when_a_redirect_comes_back(
 
 @pytest.mark.parametrize(
     ("code", "method", "then", "keeps_body"),
-    [(303, "POST", "GET", False), (303, "PUT", "GET", False), (302, "POST", "GET", False),
-     (301, "POST", "GET", False), (302, "PUT", "PUT", True), (307, "POST", "POST", True),
-     (308, "PUT", "PUT", True)],
+    [
+        (303, "POST", "GET", False),
+        (303, "PUT", "GET", False),
+        (302, "POST", "GET", False),
+        (301, "POST", "GET", False),
+        (302, "PUT", "PUT", True),
+        (307, "POST", "POST", True),
+        (308, "PUT", "PUT", True),
+    ],
 )
 async def test_redirect_method_and_body(
     target: Target, code: int, method: str, then: str, keeps_body: bool
@@ -202,9 +262,7 @@ async def test_head_stays_head_after_303(target: Target):
 
 
 async def test_redirects_are_not_followed_when_turned_off(target: Target, other_origin: Target):
-    out = await call(
-        redirect_url(target, other_origin.base_url + "/echo"), followRedirects=False
-    )
+    out = await call(redirect_url(target, other_origin.base_url + "/echo"), followRedirects=False)
 
     assert out.status == 302
     assert other_origin.requests == []

@@ -363,8 +363,13 @@ async def test_a_stalling_server_fails_within_the_timeout(stall_at: StallPoint):
 async def test_the_connector_test_has_the_same_deadline():
     async with stalling_server("dribble") as server:
         ctx = ActionContext(
-            credentials={"host": "127.0.0.1", "port": server.port, "user": USER,
-                         "password": PASSWORD, "security": "none"},
+            credentials={
+                "host": "127.0.0.1",
+                "port": server.port,
+                "user": USER,
+                "password": PASSWORD,
+                "security": "none",
+            },
             allow_private_urls=True,
             timeout_seconds=1,
         )
@@ -380,8 +385,17 @@ async def test_the_connector_test_has_the_same_deadline():
 
 @pytest.mark.parametrize(
     "host",
-    ["localhost", "127.0.0.1", "::1", "10.0.0.1", "169.254.169.254", "2130706433",
-     "64:ff9b::7f00:1", "::ffff:0:a9fe:a9fe", "::127.0.0.1"],
+    [
+        "localhost",
+        "127.0.0.1",
+        "::1",
+        "10.0.0.1",
+        "169.254.169.254",
+        "2130706433",
+        "64:ff9b::7f00:1",
+        "::ffff:0:a9fe:a9fe",
+        "::127.0.0.1",
+    ],
 )
 async def test_non_public_smtp_hosts_are_refused_before_connecting(host: str):
     ctx = ActionContext(

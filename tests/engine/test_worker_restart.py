@@ -15,8 +15,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "worker.py", "--queue", "tools"], cwd=ROOT, env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        [sys.executable, "worker.py", "--queue", "tools"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
 
 
@@ -31,8 +35,11 @@ async def test_job_survives_a_killed_worker(temporal_env, database_url, tmp_path
             async with stack.api(key) as api:
                 r = await api.post(
                     "/api/v1/tools/execute",
-                    json={"toolName": "HTTP_REQUEST", "async": True,
-                          "params": {"url": target.base_url + "/slow"}},
+                    json={
+                        "toolName": "HTTP_REQUEST",
+                        "async": True,
+                        "params": {"url": target.base_url + "/slow"},
+                    },
                 )
                 job_id = r.json()["executionId"]
                 await wait_for(lambda: _ready(target.requests, 1), timeout=30)

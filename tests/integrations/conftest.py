@@ -32,8 +32,11 @@ class Fakes:
 async def fakes() -> AsyncIterator[Fakes]:
     slack, google = FakeSlack(), FakeGoogle()
     provider = FakeOAuthProvider(on_access_token=lambda token: google.access_tokens.add(token))
-    async with serve(slack.app()) as s_url, serve(google.app()) as g_url, \
-            serve(provider.app()) as p_url:
+    async with (
+        serve(slack.app()) as s_url,
+        serve(google.app()) as g_url,
+        serve(provider.app()) as p_url,
+    ):
         slack.base_url, google.base_url, provider.base_url = s_url, g_url, p_url
         yield Fakes(slack, google, provider)
 
@@ -46,7 +49,9 @@ async def istack(
     fakes: Fakes,
 ) -> AsyncIterator[Stack]:
     settings = make_settings(
-        temporal_env, database_url, tmp_path_factory.mktemp("integrations"),
+        temporal_env,
+        database_url,
+        tmp_path_factory.mktemp("integrations"),
         slack_base_url=fakes.slack.base_url + "/api/",
         gmail_base_url=fakes.google.base_url,
         google_auth_url=fakes.oauth.auth_url,
@@ -69,15 +74,21 @@ def bearer(token: str) -> dict[str, str]:
 
 
 async def new_app(
-    stack: Stack, key: str, *, toolkits: tuple[str, ...] = (),
+    stack: Stack,
+    key: str,
+    *,
+    toolkits: tuple[str, ...] = (),
     redirect_urls: list[str] | None = None,
 ) -> tuple[str, str]:
     """A new app of the key's user, with ``toolkits`` enabled: (app id, JWT secret)."""
     async with stack.api(key) as api:
-        r = await api.post("/api/v1/apps", json={
-            "name": f"app-{uuid.uuid4().hex[:6]}",
-            "redirectUrls": [REDIRECT] if redirect_urls is None else redirect_urls,
-        })
+        r = await api.post(
+            "/api/v1/apps",
+            json={
+                "name": f"app-{uuid.uuid4().hex[:6]}",
+                "redirectUrls": [REDIRECT] if redirect_urls is None else redirect_urls,
+            },
+        )
         assert r.status_code == 201, r.text
         app_id, secret = r.json()["appId"], r.json()["jwtSecret"]
         for toolkit in toolkits:

@@ -59,8 +59,11 @@ class FakeOAuthProvider:
         return self.base_url + "/token"
 
     def token_calls(self, grant_type: str | None = None) -> list[Recorded]:
-        return [r for r in self.requests if r.path == "/token"
-                and (grant_type is None or r.form.get("grant_type") == grant_type)]
+        return [
+            r
+            for r in self.requests
+            if r.path == "/token" and (grant_type is None or r.form.get("grant_type") == grant_type)
+        ]
 
     def revoke_all(self) -> None:
         """The user removed the app's access in their Google account."""
@@ -87,8 +90,12 @@ class FakeOAuthProvider:
         access = f"ya29.fake-{next(self._n)}-{secrets.token_urlsafe(16)}"
         self.access_tokens.add(access)
         self.on_access_token(access)
-        body: dict[str, object] = {"access_token": access, "expires_in": self.expires_in,
-                                   "scope": scope, "token_type": "Bearer"}
+        body: dict[str, object] = {
+            "access_token": access,
+            "expires_in": self.expires_in,
+            "scope": scope,
+            "token_type": "Bearer",
+        }
         if with_refresh:
             refresh = f"1//0fake-refresh-{next(self._n)}-{secrets.token_urlsafe(16)}"
             self.refresh_tokens.add(refresh)
@@ -102,8 +109,10 @@ class FakeOAuthProvider:
             return self.queued.pop(0)
         form = rec.form
         if form.get("client_id") != CLIENT_ID or form.get("client_secret") != CLIENT_SECRET:
-            return JSONResponse({"error": "invalid_client",
-                                 "error_description": "The OAuth client was not found."}, 401)
+            return JSONResponse(
+                {"error": "invalid_client", "error_description": "The OAuth client was not found."},
+                401,
+            )
         grant = form.get("grant_type")
         if grant == "authorization_code":
             issued = self.codes.get(form.get("code", ""))
@@ -120,10 +129,12 @@ class FakeOAuthProvider:
         return JSONResponse({"error": "unsupported_grant_type"}, 400)
 
     def app(self) -> Starlette:
-        return Starlette(routes=[
-            Route("/o/oauth2/v2/auth", self.authorize, methods=["GET"]),
-            Route("/token", self.token, methods=["POST"]),
-        ])
+        return Starlette(
+            routes=[
+                Route("/o/oauth2/v2/auth", self.authorize, methods=["GET"]),
+                Route("/token", self.token, methods=["POST"]),
+            ]
+        )
 
 
 def _invalid_grant(description: str) -> JSONResponse:

@@ -21,8 +21,10 @@ async def test_app_secret_is_shown_once_and_apps_are_per_user(istack: Stack) -> 
         assert one["redirectUrls"] == [REDIRECT] and "jwtSecret" not in one
         r = await api.patch(f"/api/v1/apps/{app_id}", json={"redirectUrls": ["ftp://x"]})
         assert r.status_code == 422
-        r = await api.patch(f"/api/v1/apps/{app_id}",
-                            json={"name": "Renamed", "redirectUrls": [REDIRECT, REDIRECT + "/b"]})
+        r = await api.patch(
+            f"/api/v1/apps/{app_id}",
+            json={"name": "Renamed", "redirectUrls": [REDIRECT, REDIRECT + "/b"]},
+        )
         assert r.json()["name"] == "Renamed" and len(r.json()["redirectUrls"]) == 2
     async with istack.api(other_key) as api:
         assert (await api.get(f"/api/v1/apps/{app_id}")).status_code == 404
@@ -39,16 +41,23 @@ async def test_available_search_and_configure(istack: Stack) -> None:
         toolkits = {t["toolkit"]: t for t in r.json()["integrations"]}
         assert {"gmail", "slack", "stripe", "smtp", "discord", "http"} <= set(toolkits)
         assert toolkits["gmail"] | {"enabled": False} == {
-            "toolkit": "gmail", "displayName": "Gmail", "curated": True, "authType": "oauth2",
-            "enabled": False, "description": toolkits["gmail"]["description"]}
+            "toolkit": "gmail",
+            "displayName": "Gmail",
+            "curated": True,
+            "authType": "oauth2",
+            "enabled": False,
+            "description": toolkits["gmail"]["description"],
+        }
         assert toolkits["stripe"]["authType"] == "credentials"
         r = await api.get(f"/v1/{app_id}/integrations/available", params={"search": "invoice"})
         assert [t["toolkit"] for t in r.json()["integrations"]] == ["stripe"]
         r = await api.get(f"/v1/{app_id}/integrations/available", params={"search": "salesforce"})
         assert r.json() == {"integrations": []}
 
-        r = await api.post(f"/v1/{app_id}/integrations/configure",
-                           json={"toolkit": "gmail", "displayName": "Mail", "scopes": []})
+        r = await api.post(
+            f"/v1/{app_id}/integrations/configure",
+            json={"toolkit": "gmail", "displayName": "Mail", "scopes": []},
+        )
         assert r.status_code == 201, r.text
         assert r.json()["integration"]["displayName"] == "Mail"
         r = await api.post(f"/v1/{app_id}/integrations/configure", json={"toolkit": "gmail"})
@@ -65,8 +74,10 @@ async def test_available_search_and_configure(istack: Stack) -> None:
         r = await api.delete(f"/v1/{app_id}/integrations/configure/gmail")
         assert r.status_code == 400
         assert r.json()["error"]["code"] == "INTEGRATIONS_TOOLKIT_NOT_ENABLED"
-        r = await api.post(f"/v1/{app_id}/integrations/connect",
-                           json={"toolkit": "gmail", "redirectUrl": REDIRECT, "userId": "u1"})
+        r = await api.post(
+            f"/v1/{app_id}/integrations/connect",
+            json={"toolkit": "gmail", "redirectUrl": REDIRECT, "userId": "u1"},
+        )
         assert r.status_code == 400
         assert r.json()["error"]["code"] == "INTEGRATIONS_TOOLKIT_NOT_ENABLED"
         assert "/configure" in r.json()["error"]["remediation"]
@@ -81,8 +92,9 @@ async def test_admin_routes_take_only_api_keys(istack: Stack) -> None:
             r = await anon.get(f"/v1/{app_id}/integrations/{path}", headers=bearer(token))
             assert r.status_code == 401, path
             assert r.json()["error"]["code"] == "MISSING_API_KEY"
-        r = await anon.post(f"/v1/{app_id}/integrations/configure", json={"toolkit": "http"},
-                            headers=bearer(token))
+        r = await anon.post(
+            f"/v1/{app_id}/integrations/configure", json={"toolkit": "http"}, headers=bearer(token)
+        )
         assert r.status_code == 401
     _reader, reader_key = await new_user(istack, ["integrations:read"])
     async with istack.api(reader_key) as api:
@@ -112,20 +124,30 @@ async def test_end_user_jwts_are_verified(istack: Stack) -> None:
             assert r.json()["error"]["remediation"]
         r = await anon.get(path, headers=bearer(user_jwt(secret_a, "u1", aud=app_a)))
         assert r.status_code == 200
-        r = await anon.get("/v1/app_missing/integrations/tools",
-                           headers=bearer(user_jwt(secret_a, "u1")))
+        r = await anon.get(
+            "/v1/app_missing/integrations/tools", headers=bearer(user_jwt(secret_a, "u1"))
+        )
         assert r.status_code == 404
-        r = await anon.get(f"/v1/{app_a}/integrations/tools",
-                           headers=bearer(user_jwt(secret_a, "u1")))
+        r = await anon.get(
+            f"/v1/{app_a}/integrations/tools", headers=bearer(user_jwt(secret_a, "u1"))
+        )
         assert [t["name"] for t in r.json()["tools"]] == [
-            "SLACK_SEND_MESSAGE", "SLACK_UPDATE_MESSAGE", "SLACK_ADD_REACTION"]
+            "SLACK_SEND_MESSAGE",
+            "SLACK_UPDATE_MESSAGE",
+            "SLACK_ADD_REACTION",
+        ]
         assert r.json()["tools"][0]["inputSchema"]["required"] == ["channel", "text"]
-        r = await anon.get(f"/v1/{app_a}/integrations/tools", params={"toolkit": "gmail"},
-                           headers=bearer(user_jwt(secret_a, "u1")))
+        r = await anon.get(
+            f"/v1/{app_a}/integrations/tools",
+            params={"toolkit": "gmail"},
+            headers=bearer(user_jwt(secret_a, "u1")),
+        )
         assert r.json()["error"]["code"] == "INTEGRATIONS_TOOLKIT_NOT_ENABLED"
     async with istack.api(key) as api:  # API key: userId is required where the seed says so
-        r = await api.post(f"/v1/{app_a}/integrations/execute",
-                           json={"toolName": "SLACK_SEND_MESSAGE", "params": {}})
+        r = await api.post(
+            f"/v1/{app_a}/integrations/execute",
+            json={"toolName": "SLACK_SEND_MESSAGE", "params": {}},
+        )
         assert r.status_code == 400 and r.json()["error"]["code"] == "USER_ID_REQUIRED"
         rotated = await api.post(f"/api/v1/apps/{app_a}/secret")
         assert rotated.status_code == 200

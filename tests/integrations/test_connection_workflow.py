@@ -62,8 +62,11 @@ async def world(database_url: str, fakes: Fakes) -> AsyncIterator[World]:
     vault = Vault({"k1": os.urandom(32)})
     clients = {"google": (CLIENT_ID, CLIENT_SECRET)}
     acts = ConnectionActivities(
-        db, vault, SecretStore(db, vault, clients),
-        base_urls={"google_token": fakes.oauth.token_url}, oauth_clients=clients,
+        db,
+        vault,
+        SecretStore(db, vault, clients),
+        base_urls={"google_token": fakes.oauth.token_url},
+        oauth_clients=clients,
         timeout_seconds=5,
     )
     w = World(env, env.client, db, vault, "conn-" + uuid.uuid4().hex[:8])
@@ -73,9 +76,17 @@ async def world(database_url: str, fakes: Fakes) -> AsyncIterator[World]:
         w.published.append(data)
         return PublishEventsOutput()
 
-    worker = Worker(env.client, task_queue=w.queue, workflows=[ConnectionWorkflow],
-                    activities=[acts.exchange_authorization_code, acts.refresh_connection,
-                                acts.mark_connection, publish_events])
+    worker = Worker(
+        env.client,
+        task_queue=w.queue,
+        workflows=[ConnectionWorkflow],
+        activities=[
+            acts.exchange_authorization_code,
+            acts.refresh_connection,
+            acts.mark_connection,
+            publish_events,
+        ],
+    )
     async with worker:
         yield w
     await db.close()
@@ -92,7 +103,11 @@ async def connection(w: World, fakes: Fakes, *, status: str = "ACTIVE") -> tuple
     refresh = f"1//0refresh-{uuid.uuid4().hex}"
     fakes.oauth.refresh_tokens.add(refresh)
     row = await connections.create_active(
-        w.db, w.vault, app_id=app.id, end_user_id="eu-1", toolkit="gmail",
+        w.db,
+        w.vault,
+        app_id=app.id,
+        end_user_id="eu-1",
+        toolkit="gmail",
         data={"access_token": "ya29.first", "refresh_token": refresh},
     )
     if status != "ACTIVE":
@@ -113,10 +128,18 @@ async def test_refreshes_before_expiry_then_expires_with_an_event(
     user_id, app_id, conn_id = await connection(w, fakes)
     handle = await w.client.start_workflow(
         ConnectionWorkflow.run,
-        ConnectionInput(connection_id=conn_id, owner_user_id=user_id, app_id=app_id,
-                        end_user_id="eu-1", toolkit="gmail", authorized=True, expires_in=3600,
-                        refresh_margin_seconds=300),
-        id=conn_id, task_queue=w.queue,
+        ConnectionInput(
+            connection_id=conn_id,
+            owner_user_id=user_id,
+            app_id=app_id,
+            end_user_id="eu-1",
+            toolkit="gmail",
+            authorized=True,
+            expires_in=3600,
+            refresh_margin_seconds=300,
+        ),
+        id=conn_id,
+        task_queue=w.queue,
     )
     calls = len(fakes.oauth.token_calls("refresh_token"))
     await w.env.sleep(timedelta(seconds=3200))  # not yet: the token still has 400 s
@@ -142,8 +165,14 @@ async def test_refreshes_before_expiry_then_expires_with_an_event(
     assert published.user_id == user_id
     [event] = published.events
     assert event.name == "connection.expired"
-    assert event.data == {"connectionId": conn_id, "appId": app_id, "userId": "eu-1",
-                          "toolkit": "gmail", "status": "EXPIRED", "reason": outcome.reason}
+    assert event.data == {
+        "connectionId": conn_id,
+        "appId": app_id,
+        "userId": "eu-1",
+        "toolkit": "gmail",
+        "status": "EXPIRED",
+        "reason": outcome.reason,
+    }
     await save(w, conn_id, "connection_refreshed_expired_v0")
 
 
@@ -154,9 +183,16 @@ async def test_an_unfinished_authorization_fails_when_the_state_expires(
     user_id, app_id, conn_id = await connection(w, fakes, status="INITIATED")
     outcome = await w.client.execute_workflow(
         ConnectionWorkflow.run,
-        ConnectionInput(connection_id=conn_id, owner_user_id=user_id, app_id=app_id,
-                        end_user_id="eu-1", toolkit="gmail", request_ttl_seconds=600),
-        id=conn_id, task_queue=w.queue,
+        ConnectionInput(
+            connection_id=conn_id,
+            owner_user_id=user_id,
+            app_id=app_id,
+            end_user_id="eu-1",
+            toolkit="gmail",
+            request_ttl_seconds=600,
+        ),
+        id=conn_id,
+        task_queue=w.queue,
     )
     assert outcome.status == "FAILED"
     row = await connections.get(w.db, conn_id)
@@ -170,8 +206,15 @@ async def test_a_connection_without_expiry_needs_no_refresh(world: World, fakes:
     user_id, app_id, conn_id = await connection(w, fakes)
     outcome = await w.client.execute_workflow(
         ConnectionWorkflow.run,
-        ConnectionInput(connection_id=conn_id, owner_user_id=user_id, app_id=app_id,
-                        end_user_id="eu-1", toolkit="gmail", authorized=True),
-        id=conn_id, task_queue=w.queue,
+        ConnectionInput(
+            connection_id=conn_id,
+            owner_user_id=user_id,
+            app_id=app_id,
+            end_user_id="eu-1",
+            toolkit="gmail",
+            authorized=True,
+        ),
+        id=conn_id,
+        task_queue=w.queue,
     )
     assert outcome.status == "ACTIVE"

@@ -26,15 +26,31 @@ async def test_catalog_lists_every_connector_with_schemas(istack: Stack) -> None
     assert set(send["inputSchema"]["required"]) == {"channel", "text"}
     assert "ts" in send["outputSchema"]["properties"]
     stripe_actions = {a["name"] for a in catalog["stripe"]["actions"]}
-    assert stripe_actions == {"create_customer", "create_invoice", "create_invoice_item",
-                              "create_payment_intent", "retrieve_customer"}
+    assert stripe_actions == {
+        "create_customer",
+        "create_invoice",
+        "create_invoice_item",
+        "create_payment_intent",
+        "retrieve_customer",
+    }
 
 
 async def _slack_instance(api: Any, config: dict[str, Any]) -> dict[str, Any]:
-    cred = (await api.post("/api/v1/credentials", json={
-        "name": "bot", "provider": "slack", "data": {"bot_token": VALID_TOKEN}})).json()
-    r = await api.post("/api/v1/connectors", json={
-        "name": "Production Slack", "type": "slack", "credentialId": cred["id"], "config": config})
+    cred = (
+        await api.post(
+            "/api/v1/credentials",
+            json={"name": "bot", "provider": "slack", "data": {"bot_token": VALID_TOKEN}},
+        )
+    ).json()
+    r = await api.post(
+        "/api/v1/connectors",
+        json={
+            "name": "Production Slack",
+            "type": "slack",
+            "credentialId": cred["id"],
+            "config": config,
+        },
+    )
     assert r.status_code == 201, r.text
     return dict(r.json())
 
@@ -52,8 +68,10 @@ async def test_instances_crud_and_validation(istack: Stack) -> None:
         assert (r.status_code, r.json()["code"]) == (400, "CREDENTIAL_REQUIRED")
         r = await api.post("/api/v1/connectors", json={"name": "s", "type": "fax"})
         assert (r.status_code, r.json()["code"]) == (400, "UNKNOWN_CONNECTOR")
-        r = await api.post("/api/v1/connectors", json={
-            "name": "s", "type": "stripe", "credentialId": inst["credentialId"]})
+        r = await api.post(
+            "/api/v1/connectors",
+            json={"name": "s", "type": "stripe", "credentialId": inst["credentialId"]},
+        )
         assert (r.status_code, r.json()["code"]) == (400, "CREDENTIAL_PROVIDER_MISMATCH")
         r = await api.post("/api/v1/connectors", json={"name": "web", "type": "http"})
         assert r.status_code == 201
@@ -61,8 +79,10 @@ async def test_instances_crud_and_validation(istack: Stack) -> None:
         assert (await api.get(f"/api/v1/connectors/{inst['id']}")).status_code == 404
         r = await api.post(f"/api/v1/connectors/{inst['id']}/actions/send_message", json={})
         assert r.status_code == 404
-        r = await api.post("/api/v1/connectors", json={
-            "name": "steal", "type": "slack", "credentialId": inst["credentialId"]})
+        r = await api.post(
+            "/api/v1/connectors",
+            json={"name": "steal", "type": "slack", "credentialId": inst["credentialId"]},
+        )
         assert (r.status_code, r.json()["code"]) == (404, "CREDENTIAL_NOT_FOUND")
         assert (await api.delete(f"/api/v1/connectors/{inst['id']}")).status_code == 404
 
@@ -91,8 +111,10 @@ async def test_async_action_is_a_cancellable_tool_execution_job(istack: Stack, t
     _user, key = await new_user(istack)
     async with istack.api(key) as api:
         inst = (await api.post("/api/v1/connectors", json={"name": "web", "type": "http"})).json()
-        r = await api.post(f"/api/v1/connectors/{inst['id']}/actions/request", json={
-            "params": {"url": target.base_url + "/slow"}, "async": True})
+        r = await api.post(
+            f"/api/v1/connectors/{inst['id']}/actions/request",
+            json={"params": {"url": target.base_url + "/slow"}, "async": True},
+        )
         assert r.status_code == 202, r.text
         execution_id = r.json()["executionId"]
         await wait_for(target.slow_started.wait)

@@ -9,9 +9,14 @@ from tests.conftest import ADMIN_KEY, Stack, new_user
 from tests.fakes.slack import VALID_TOKEN
 from tests.integrations.conftest import Fakes
 
-SLACK = {"name": "Slack Bot Token", "description": "Production Slack bot", "type": "oauth",
-         "provider": "slack", "data": {"bot_token": VALID_TOKEN, "app_id": "A01234567"},
-         "metadata": {"scopes": ["chat:write", "channels:read"]}}
+SLACK = {
+    "name": "Slack Bot Token",
+    "description": "Production Slack bot",
+    "type": "oauth",
+    "provider": "slack",
+    "data": {"bot_token": VALID_TOKEN, "app_id": "A01234567"},
+    "metadata": {"scopes": ["chat:write", "channels:read"]},
+}
 
 
 async def test_create_list_get_never_show_the_secret(istack: Stack) -> None:
@@ -34,16 +39,29 @@ async def test_create_list_get_never_show_the_secret(istack: Stack) -> None:
 async def test_short_secrets_are_fully_masked_and_fields_are_validated(istack: Stack) -> None:
     _user, key = await new_user(istack)
     async with istack.api(key) as api:
-        r = await api.post("/api/v1/credentials", json={
-            "name": "smtp", "provider": "smtp",
-            "data": {"host": "smtp.example.com", "port": 587, "user": "ada", "password": "hunter2"},
-        })
+        r = await api.post(
+            "/api/v1/credentials",
+            json={
+                "name": "smtp",
+                "provider": "smtp",
+                "data": {
+                    "host": "smtp.example.com",
+                    "port": 587,
+                    "user": "ada",
+                    "password": "hunter2",
+                },
+            },
+        )
         assert r.status_code == 201, r.text
         assert r.json()["dataPreview"] == {
-            "host": "smtp.example.com", "port": "587", "user": "ada", "password": "••••"
+            "host": "smtp.example.com",
+            "port": "587",
+            "user": "ada",
+            "password": "••••",
         }
-        r = await api.post("/api/v1/credentials", json={"name": "x", "provider": "slack",
-                                                         "data": {"app_id": "A1"}})
+        r = await api.post(
+            "/api/v1/credentials", json={"name": "x", "provider": "slack", "data": {"app_id": "A1"}}
+        )
         assert r.status_code == 400
         assert r.json()["code"] == "MISSING_CREDENTIAL_FIELDS"
         assert r.json()["details"]["missing"] == ["bot_token"]
@@ -63,8 +81,9 @@ async def test_patch_merges_data_and_keeps_required_fields(istack: Stack) -> Non
     async with istack.api(key) as api:
         cred = (await api.post("/api/v1/credentials", json=SLACK)).json()
         url = f"/api/v1/credentials/{cred['id']}"
-        r = await api.patch(url, json={"name": "Renamed",
-                                       "data": {"bot_token": "xoxb-new-token-9876"}})
+        r = await api.patch(
+            url, json={"name": "Renamed", "data": {"bot_token": "xoxb-new-token-9876"}}
+        )
         assert r.status_code == 200, r.text
         assert r.json()["name"] == "Renamed"
         assert r.json()["dataPreview"] == {"bot_token": "••••9876", "app_id": "A01234567"}
@@ -85,9 +104,14 @@ async def test_another_users_credential_is_a_404(istack: Stack) -> None:
             assert r.status_code == 404, (method, r.text)
         r = await api.post(f"/api/v1/credentials/{cred['id']}/test")
         assert r.status_code == 404
-        r = await api.post("/api/v1/tools/execute", json={
-            "toolName": "SLACK_SEND_MESSAGE", "credentialId": cred["id"],
-            "params": {"channel": "C0GENERAL", "text": "hi"}})
+        r = await api.post(
+            "/api/v1/tools/execute",
+            json={
+                "toolName": "SLACK_SEND_MESSAGE",
+                "credentialId": cred["id"],
+                "params": {"channel": "C0GENERAL", "text": "hi"},
+            },
+        )
         assert (r.status_code, r.json()["code"]) == (404, "CREDENTIAL_NOT_FOUND")
         assert (await api.get("/api/v1/credentials")).json() == []
     async with istack.api(key_a) as api:
@@ -116,8 +140,11 @@ async def test_test_call_runs_as_a_job_and_reports_the_vendor_answer(
     _user, key = await new_user(istack)
     async with istack.api(key) as api:
         good = (await api.post("/api/v1/credentials", json=SLACK)).json()
-        bad = (await api.post("/api/v1/credentials", json={
-            **SLACK, "data": {"bot_token": "xoxb-revoked-000000"}})).json()
+        bad = (
+            await api.post(
+                "/api/v1/credentials", json={**SLACK, "data": {"bot_token": "xoxb-revoked-000000"}}
+            )
+        ).json()
         r = await api.post(f"/api/v1/credentials/{good['id']}/test")
         assert r.status_code == 200, r.text
         assert r.json()["success"] is True
@@ -127,8 +154,12 @@ async def test_test_call_runs_as_a_job_and_reports_the_vendor_answer(
         execution_id = r.json()["executionId"]
         jobs = (await api.get("/api/v2/users/jobs", params={"type": "tool_execution"})).json()
         assert execution_id in [j["id"] for j in jobs["data"]["jobs"]]
-        smtp = (await api.post("/api/v1/credentials", json={
-            "name": "m", "provider": "http", "data": {"token": "abc"}})).json()
+        smtp = (
+            await api.post(
+                "/api/v1/credentials",
+                json={"name": "m", "provider": "http", "data": {"token": "abc"}},
+            )
+        ).json()
         r = await api.post(f"/api/v1/credentials/{smtp['id']}/test")
         assert (r.status_code, r.json()["code"]) == (400, "TEST_NOT_SUPPORTED")
     assert fakes.slack.calls("auth.test")
@@ -138,15 +169,25 @@ async def test_tools_execute_with_a_credential_id(istack: Stack, fakes: Fakes) -
     _user, key = await new_user(istack)
     async with istack.api(key) as api:
         cred = (await api.post("/api/v1/credentials", json=SLACK)).json()
-        r = await api.post("/api/v1/tools/execute", json={
-            "toolName": "SLACK_SEND_MESSAGE", "credentialId": cred["id"],
-            "params": {"channel": "C0GENERAL", "text": "from a stored credential"}})
+        r = await api.post(
+            "/api/v1/tools/execute",
+            json={
+                "toolName": "SLACK_SEND_MESSAGE",
+                "credentialId": cred["id"],
+                "params": {"channel": "C0GENERAL", "text": "from a stored credential"},
+            },
+        )
         assert r.status_code == 200, r.text
         assert r.json()["successful"] is True
         ts = r.json()["data"]["ts"]
-        r = await api.post("/api/v1/tools/execute", json={
-            "toolName": "STRIPE_RETRIEVE_CUSTOMER", "credentialId": cred["id"],
-            "params": {"customer_id": "cus_1"}})
+        r = await api.post(
+            "/api/v1/tools/execute",
+            json={
+                "toolName": "STRIPE_RETRIEVE_CUSTOMER",
+                "credentialId": cred["id"],
+                "params": {"customer_id": "cus_1"},
+            },
+        )
         assert (r.status_code, r.json()["code"]) == (400, "CREDENTIAL_PROVIDER_MISMATCH")
     assert fakes.slack.messages[("C0GENERAL", ts)]["text"] == "from a stored credential"
 
@@ -155,8 +196,12 @@ async def test_delete_is_refused_while_a_connector_uses_it(istack: Stack) -> Non
     _user, key = await new_user(istack)
     async with istack.api(key) as api:
         cred = (await api.post("/api/v1/credentials", json=SLACK)).json()
-        inst = (await api.post("/api/v1/connectors", json={
-            "name": "prod", "type": "slack", "credentialId": cred["id"]})).json()
+        inst = (
+            await api.post(
+                "/api/v1/connectors",
+                json={"name": "prod", "type": "slack", "credentialId": cred["id"]},
+            )
+        ).json()
         r = await api.delete(f"/api/v1/credentials/{cred['id']}")
         assert (r.status_code, r.json()["code"]) == (409, "CREDENTIAL_IN_USE")
         assert (await api.delete(f"/api/v1/connectors/{inst['id']}")).status_code == 200
@@ -172,7 +217,10 @@ async def test_activities_open_a_credential_for_its_owner_only(istack: Stack) ->
         cred = (await api.post("/api/v1/credentials", json=SLACK)).json()
     store = istack.deps.secrets
     assert (await store.open_credential(owner, cred["id"]))["bot_token"] == VALID_TOKEN
-    for user_id, credential_id in ((other, cred["id"]), (owner, "cred_missing"),
-                                   (other, "ca_missing")):
+    for user_id, credential_id in (
+        (other, cred["id"]),
+        (owner, "cred_missing"),
+        (other, "ca_missing"),
+    ):
         with pytest.raises(NotFoundError):
             await store.open_credential(user_id, credential_id)

@@ -15,8 +15,11 @@ SEND = {"toolName": "SLACK_SEND_MESSAGE", "params": {"channel": "C0GENERAL", "te
 
 async def connect_slack(stack: Stack, app_id: str, token: str, bot_token: str = VALID_TOKEN) -> str:
     async with stack.api() as anon:
-        r = await anon.post(f"/v1/{app_id}/integrations/connect", headers=bearer(token),
-                            json={"toolkit": "slack", "credentials": {"bot_token": bot_token}})
+        r = await anon.post(
+            f"/v1/{app_id}/integrations/connect",
+            headers=bearer(token),
+            json={"toolkit": "slack", "credentials": {"bot_token": bot_token}},
+        )
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "ACTIVE" and "authUrl" not in r.json()
     return str(r.json()["connectionId"])
@@ -87,22 +90,33 @@ async def test_end_users_and_apps_are_isolated(istack: Stack) -> None:
         for app_id, token in others:
             r = await anon.get(f"/v1/{app_id}/integrations/connections", headers=bearer(token))
             assert r.json() == {"connections": []}
-            r = await anon.delete(f"/v1/{app_id}/integrations/connections/{conn}",
-                                  headers=bearer(token))
+            r = await anon.delete(
+                f"/v1/{app_id}/integrations/connections/{conn}", headers=bearer(token)
+            )
             assert r.status_code == 404
-            r = await anon.post(f"/v1/{app_id}/integrations/execute", headers=bearer(token),
-                                json={**SEND, "connectionId": conn})
+            r = await anon.post(
+                f"/v1/{app_id}/integrations/execute",
+                headers=bearer(token),
+                json={**SEND, "connectionId": conn},
+            )
             assert r.status_code == 422
-        r = await anon.get(f"/v1/{app_a}/integrations/connections",
-                           headers=bearer(user_jwt(secret_a, "eve")), params={"userId": "alice"})
+        r = await anon.get(
+            f"/v1/{app_a}/integrations/connections",
+            headers=bearer(user_jwt(secret_a, "eve")),
+            params={"userId": "alice"},
+        )
         assert r.status_code == 404  # a JWT cannot name another end user
         r = await anon.get(f"/v1/{app_b}/integrations/connections", headers=bearer(alice_a))
         assert r.status_code == 401  # app A's token is not app B's
     async with istack.api(stranger_key) as api:
-        for method, path in (("GET", "connections"), ("DELETE", f"connections/{conn}"),
-                             ("POST", "execute")):
-            r = await api.request(method, f"/v1/{app_a}/integrations/{path}",
-                                  json={**SEND, "userId": "alice"})
+        for method, path in (
+            ("GET", "connections"),
+            ("DELETE", f"connections/{conn}"),
+            ("POST", "execute"),
+        ):
+            r = await api.request(
+                method, f"/v1/{app_a}/integrations/{path}", json={**SEND, "userId": "alice"}
+            )
             assert r.status_code == 404, (path, r.text)
     async with istack.api(key) as api:
         r = await api.get(f"/v1/{app_b}/integrations/connections")
@@ -116,15 +130,20 @@ async def test_an_execution_is_a_cancellable_job(istack: Stack, target: Any) -> 
     app_id, secret = await new_app(istack, key, toolkits=("http",))
     token = user_jwt(secret, "carol")
     async with istack.api() as anon, istack.api(key) as api:
-        running = asyncio.create_task(anon.post(
-            f"/v1/{app_id}/integrations/execute", headers=bearer(token),
-            json={"toolName": "HTTP_REQUEST", "params": {"url": target.base_url + "/slow"}}))
+        running = asyncio.create_task(
+            anon.post(
+                f"/v1/{app_id}/integrations/execute",
+                headers=bearer(token),
+                json={"toolName": "HTTP_REQUEST", "params": {"url": target.base_url + "/slow"}},
+            )
+        )
         await wait_for(target.slow_started.wait)
 
         async def job() -> dict[str, Any] | None:
             jobs = (await api.get("/api/v2/users/jobs", params={"type": "tool_execution"})).json()
-            return next((j for j in jobs["data"]["jobs"] if j["metadata"].get("appId") == app_id),
-                        None)
+            return next(
+                (j for j in jobs["data"]["jobs"] if j["metadata"].get("appId") == app_id), None
+            )
 
         found = await wait_for(job)
         assert found["status"] == "running" and found["metadata"]["endUserId"] == "carol"

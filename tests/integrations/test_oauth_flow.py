@@ -19,8 +19,11 @@ from tests.integrations.fake_oauth import CLIENT_ID
 
 async def start_connect(stack: Stack, app_id: str, token: str, **body: Any) -> httpx.Response:
     async with stack.api() as anon:
-        return await anon.post(f"/v1/{app_id}/integrations/connect", headers=bearer(token),
-                               json={"toolkit": "gmail", "redirectUrl": REDIRECT, **body})
+        return await anon.post(
+            f"/v1/{app_id}/integrations/connect",
+            headers=bearer(token),
+            json={"toolkit": "gmail", "redirectUrl": REDIRECT, **body},
+        )
 
 
 async def consent(stack: Stack, auth_url: str) -> httpx.Response:
@@ -29,7 +32,8 @@ async def consent(stack: Stack, auth_url: str) -> httpx.Response:
         at_provider = await browser.get(auth_url)
         assert at_provider.status_code == 302, at_provider.text
         callback = at_provider.headers["location"].replace(
-            stack.settings.api_base_url, stack.base_url)
+            stack.settings.api_base_url, stack.base_url
+        )
         return await browser.get(callback)
 
 
@@ -63,7 +67,8 @@ async def test_connect_callback_execute_gmail(istack: Stack, fakes: Fakes) -> No
     async with istack.api() as anon:
         listed = await anon.get(f"/v1/{app_id}/integrations/connections", headers=bearer(token))
     assert [(c["id"], c["status"]) for c in listed.json()["connections"]] == [
-        (request_id, "INITIATED")]
+        (request_id, "INITIATED")
+    ]
 
     exchanges = len(fakes.oauth.token_calls("authorization_code"))
     back = await consent(istack, auth_url)
@@ -76,12 +81,20 @@ async def test_connect_callback_execute_gmail(istack: Stack, fakes: Fakes) -> No
     async with istack.api() as anon:
         listed = await anon.get(f"/v1/{app_id}/integrations/connections", headers=bearer(token))
         [conn] = listed.json()["connections"]
-        assert (conn["status"], conn["userId"], conn["toolkit"]) == ("ACTIVE", "end-user-42",
-                                                                     "gmail")
+        assert (conn["status"], conn["userId"], conn["toolkit"]) == (
+            "ACTIVE",
+            "end-user-42",
+            "gmail",
+        )
         assert conn["expiresAt"] is not None
-        r = await anon.post(f"/v1/{app_id}/integrations/execute", headers=bearer(token), json={
-            "toolName": "GMAIL_SEND_EMAIL",
-            "params": {"to": ["x@y.com"], "subject": "Hi", "body": "Hello"}})
+        r = await anon.post(
+            f"/v1/{app_id}/integrations/execute",
+            headers=bearer(token),
+            json={
+                "toolName": "GMAIL_SEND_EMAIL",
+                "params": {"to": ["x@y.com"], "subject": "Hi", "body": "Hello"},
+            },
+        )
     assert r.status_code == 200, r.text
     assert r.json()["successful"] is True
     sent = fakes.google.messages[r.json()["data"]["id"]]
@@ -93,8 +106,10 @@ async def test_connect_callback_execute_gmail(istack: Stack, fakes: Fakes) -> No
     assert job["metadata"]["appId"] == app_id and job["metadata"]["endUserId"] == "end-user-42"
 
     async with httpx.AsyncClient() as browser:  # the state works once
-        again = await browser.get(f"{istack.base_url}/v1/{app_id}/integrations/callback",
-                                  params={"state": params["state"], "code": "4/0Ab-replayed"})
+        again = await browser.get(
+            f"{istack.base_url}/v1/{app_id}/integrations/callback",
+            params={"state": params["state"], "code": "4/0Ab-replayed"},
+        )
     assert again.status_code == 400
     assert again.json()["error"]["code"] == "INTEGRATIONS_INVALID_STATE"
 
@@ -111,8 +126,11 @@ async def test_expired_access_token_is_refreshed_and_stored(istack: Stack, fakes
     before = connections.open_tokens(vault, row)
     refreshes = len(fakes.oauth.token_calls("refresh_token"))
     async with istack.api() as anon:
-        r = await anon.post(f"/v1/{app_id}/integrations/execute", headers=bearer(token), json={
-            "toolName": "GMAIL_LIST_MESSAGES", "params": {}})
+        r = await anon.post(
+            f"/v1/{app_id}/integrations/execute",
+            headers=bearer(token),
+            json={"toolName": "GMAIL_LIST_MESSAGES", "params": {}},
+        )
     assert r.status_code == 200, r.text
     assert "refreshed_credentials" not in r.json()["data"]
     assert len(fakes.oauth.token_calls("refresh_token")) == refreshes + 1
@@ -133,8 +151,9 @@ async def test_refused_consent_and_bad_requests(istack: Stack, fakes: Fakes) -> 
     back = await consent(istack, r.json()["authUrl"])
     assert query_of(back.headers["location"])["status"] == "FAILED"
     async with istack.api(key) as api:
-        listed = await api.get(f"/v1/{app_id}/integrations/connections",
-                               params={"userId": "u-deny"})
+        listed = await api.get(
+            f"/v1/{app_id}/integrations/connections", params={"userId": "u-deny"}
+        )
     [conn] = listed.json()["connections"]
     assert conn["status"] == "FAILED" and "access_denied" in conn["statusReason"]
 
@@ -146,16 +165,19 @@ async def test_refused_consent_and_bad_requests(istack: Stack, fakes: Fakes) -> 
     assert r.status_code == 200
     state = query_of(r.json()["authUrl"])["state"]
     async with httpx.AsyncClient(base_url=istack.base_url) as browser:
-        wrong_app = await browser.get(f"/v1/{other_app}/integrations/callback",
-                                      params={"state": state, "code": "c"})
+        wrong_app = await browser.get(
+            f"/v1/{other_app}/integrations/callback", params={"state": state, "code": "c"}
+        )
         assert wrong_app.status_code == 400
         async with istack.deps.db.engine.begin() as conn_:
-            await conn_.execute(update(connections.OAuthRequest)
-                                .where(connections.OAuthRequest.connection_id
-                                       == r.json()["connectionRequestId"])
-                                .values(expires_at=utcnow() - timedelta(seconds=1)))
-        expired = await browser.get(f"/v1/{app_id}/integrations/callback",
-                                    params={"state": state, "code": "c"})
+            await conn_.execute(
+                update(connections.OAuthRequest)
+                .where(connections.OAuthRequest.connection_id == r.json()["connectionRequestId"])
+                .values(expires_at=utcnow() - timedelta(seconds=1))
+            )
+        expired = await browser.get(
+            f"/v1/{app_id}/integrations/callback", params={"state": state, "code": "c"}
+        )
         assert expired.status_code == 400 and "expired" in expired.json()["error"]["message"]
         missing = await browser.get(f"/v1/{app_id}/integrations/callback")
         assert missing.json()["error"]["code"] == "INTEGRATIONS_INVALID_STATE"
@@ -171,13 +193,17 @@ async def test_disconnect_stops_the_connection_workflow(istack: Stack, fakes: Fa
     handle = istack.client.get_workflow_handle(connection_id)
     assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
     async with istack.api() as anon:
-        r = await anon.delete(f"/v1/{app_id}/integrations/connections/{connection_id}",
-                              headers=bearer(token))
+        r = await anon.delete(
+            f"/v1/{app_id}/integrations/connections/{connection_id}", headers=bearer(token)
+        )
         assert r.json() == {"success": True, "id": connection_id}
         listed = await anon.get(f"/v1/{app_id}/integrations/connections", headers=bearer(token))
         assert listed.json() == {"connections": []}
-        r = await anon.post(f"/v1/{app_id}/integrations/execute", headers=bearer(token), json={
-            "toolName": "GMAIL_LIST_MESSAGES", "params": {}})
+        r = await anon.post(
+            f"/v1/{app_id}/integrations/execute",
+            headers=bearer(token),
+            json={"toolName": "GMAIL_LIST_MESSAGES", "params": {}},
+        )
         assert r.status_code == 422
 
     async def cancelled() -> bool:

@@ -33,8 +33,10 @@ def recorded() -> list[Path]:
 
 def test_histories_are_recorded() -> None:
     assert {p.stem for p in recorded()} >= {
-        "connection_refreshed_expired_v0", "connection_request_timeout_v0",
-        "connection_authorized_disconnected_v0", "credential_test_passed_v0",
+        "connection_refreshed_expired_v0",
+        "connection_request_timeout_v0",
+        "connection_authorized_disconnected_v0",
+        "credential_test_passed_v0",
         "credential_test_failed_v0",
     }
 
@@ -42,8 +44,10 @@ def test_histories_are_recorded() -> None:
 @pytest.mark.parametrize("path", recorded(), ids=lambda p: p.stem)
 async def test_history_replays(path: Path) -> None:
     history = WorkflowHistory.from_json(path.stem, await asyncio.to_thread(path.read_text))
-    replayer = Replayer(workflows=[ConnectionWorkflow, CredentialTestWorkflow],
-                        data_converter=pydantic_data_converter)
+    replayer = Replayer(
+        workflows=[ConnectionWorkflow, CredentialTestWorkflow],
+        data_converter=pydantic_data_converter,
+    )
     await replayer.replay_workflow(history)
 
 
@@ -57,21 +61,28 @@ async def _save(stack: Stack, workflow_id: str, name: str) -> None:
     await asyncio.to_thread((HISTORIES / f"{name}.json").write_text, history.to_json())
 
 
-@pytest.mark.skipif(not os.environ.get("TASKYARD_RECORD_HISTORIES"),
-                    reason="set TASKYARD_RECORD_HISTORIES=1 to re-record")
+@pytest.mark.skipif(
+    not os.environ.get("TASKYARD_RECORD_HISTORIES"),
+    reason="set TASKYARD_RECORD_HISTORIES=1 to re-record",
+)
 async def test_record_histories(istack: Stack, fakes: Fakes) -> None:
     _owner, key = await new_user(istack)
     app_id, secret = await new_app(istack, key, toolkits=("gmail",))
     token = user_jwt(secret, "recorded-user")
     connection_id = await connect_gmail(istack, app_id, token)
     async with istack.api() as anon:
-        r = await anon.delete(f"/v1/{app_id}/integrations/connections/{connection_id}",
-                              headers=bearer(token))
+        r = await anon.delete(
+            f"/v1/{app_id}/integrations/connections/{connection_id}", headers=bearer(token)
+        )
         assert r.status_code == 200
     await _save(istack, connection_id, "connection_authorized_disconnected_v0")
     async with istack.api(key) as api:
         for name, bot_token in (("passed", VALID_TOKEN), ("failed", "xoxb-revoked-000000")):
-            cred = (await api.post("/api/v1/credentials", json={
-                "name": name, "provider": "slack", "data": {"bot_token": bot_token}})).json()
+            cred = (
+                await api.post(
+                    "/api/v1/credentials",
+                    json={"name": name, "provider": "slack", "data": {"bot_token": bot_token}},
+                )
+            ).json()
             r = await api.post(f"/api/v1/credentials/{cred['id']}/test")
             await _save(istack, r.json()["executionId"], f"credential_test_{name}_v0")

@@ -25,8 +25,12 @@ from tests.conftest import fresh_postgres_database
 
 ROOT = Path(__file__).resolve().parents[2]
 OLD, NEW = os.urandom(32), os.urandom(32)
-MINE = ("credentials.ciphertext", "apps.secret_ciphertext", "app_connections.ciphertext",
-        "sealed_secrets.ciphertext")
+MINE = (
+    "credentials.ciphertext",
+    "apps.secret_ciphertext",
+    "app_connections.ciphertext",
+    "sealed_secrets.ciphertext",
+)
 
 
 @pytest.fixture
@@ -52,16 +56,32 @@ async def populate(db: Database, vault: Vault, n: int = 3) -> dict[str, Any]:
         session.add(user)
         await session.commit()
     made: dict[str, Any] = {"user": user.id, "creds": [], "conns": []}
-    app, made["app_secret"] = await apps.create(db, vault, user_id=user.id, name="a",
-                                                redirect_urls=[])
+    app, made["app_secret"] = await apps.create(
+        db, vault, user_id=user.id, name="a", redirect_urls=[]
+    )
     made["app"] = app.id
     for i in range(n):
         row = await credentials.create(
-            db, vault, user_id=user.id, name=f"c{i}", description=None, type="oauth",
-            provider="slack", data={"bot_token": f"xoxb-{i}"}, metadata={}, public_fields=[])
+            db,
+            vault,
+            user_id=user.id,
+            name=f"c{i}",
+            description=None,
+            type="oauth",
+            provider="slack",
+            data={"bot_token": f"xoxb-{i}"},
+            metadata={},
+            public_fields=[],
+        )
         made["creds"].append(row.id)
-        conn = await connections.create_active(db, vault, app_id=app.id, end_user_id=f"u{i}",
-                                               toolkit="slack", data={"bot_token": f"t{i}"})
+        conn = await connections.create_active(
+            db,
+            vault,
+            app_id=app.id,
+            end_user_id=f"u{i}",
+            toolkit="slack",
+            data={"bot_token": f"t{i}"},
+        )
         made["conns"].append(conn.id)
     made["sealed"] = await seal(db, vault, user.id, {"auth": {"token": "s"}})
     return made
@@ -101,24 +121,39 @@ async def test_rotates_every_column_and_is_idempotent(db: Database) -> None:
 
     again = await rotation.rotate(db, both, batch_size=2)
     assert sum(r.rotated for r in again) == 0
-    assert [await rotation.count_stale(db, both, e) for e in rotation.registered()
-            if e.name in MINE] == [0, 0, 0, 0]
+    assert [
+        await rotation.count_stale(db, both, e) for e in rotation.registered() if e.name in MINE
+    ] == [0, 0, 0, 0]
 
 
 async def test_a_bad_ciphertext_is_reported_and_left_alone(db: Database) -> None:
     made = await populate(db, Vault({"old": OLD}), n=2)
     first, second = made["creds"]
     async with db.engine.begin() as conn:  # a ciphertext moved onto another record
-        stolen = (await conn.execute(sa.select(col(credentials.Credential.ciphertext)).where(
-            credentials.Credential.id == first))).scalar_one()
-        await conn.execute(sa.update(credentials.Credential).where(
-            credentials.Credential.id == second).values(ciphertext=stolen))
-    [report] = await rotation.rotate(db, Vault({"new": NEW, "old": OLD}),
-                                     columns=["credentials.ciphertext"])
+        stolen = (
+            await conn.execute(
+                sa.select(col(credentials.Credential.ciphertext)).where(
+                    credentials.Credential.id == first
+                )
+            )
+        ).scalar_one()
+        await conn.execute(
+            sa.update(credentials.Credential)
+            .where(credentials.Credential.id == second)
+            .values(ciphertext=stolen)
+        )
+    [report] = await rotation.rotate(
+        db, Vault({"new": NEW, "old": OLD}), columns=["credentials.ciphertext"]
+    )
     assert (report.rotated, report.failed) == (1, [second])
     async with db.engine.connect() as conn:
-        kept = (await conn.execute(sa.select(col(credentials.Credential.ciphertext)).where(
-            credentials.Credential.id == second))).scalar_one()
+        kept = (
+            await conn.execute(
+                sa.select(col(credentials.Credential.ciphertext)).where(
+                    credentials.Credential.id == second
+                )
+            )
+        ).scalar_one()
     assert kept == stolen
 
 
@@ -127,14 +162,18 @@ async def test_a_concurrent_write_wins(db: Database, fresh_url: str) -> None:
     made = await populate(db, Vault({"old": OLD}), n=1)
     both = Vault({"new": NEW, "old": OLD})
     entry = next(e for e in rotation.registered() if e.name == "sealed_secrets.ciphertext")
-    concurrent = both.encrypt(b'{"auth":{"token":"fresh"}}',
-                              entry.aad({"user_id": made["user"], "id": made["sealed"]}))
+    concurrent = both.encrypt(
+        b'{"auth":{"token":"fresh"}}', entry.aad({"user_id": made["user"], "id": made["sealed"]})
+    )
     engine = sa.create_engine(sync_url(fresh_url))
 
     def aad_with_a_writer(row: Mapping[str, Any]) -> bytes:
         with engine.begin() as conn:  # another process commits meanwhile
-            conn.execute(sa.update(entry.table).where(entry.table.c.id == row["id"])
-                         .values(ciphertext=concurrent))
+            conn.execute(
+                sa.update(entry.table)
+                .where(entry.table.c.id == row["id"])
+                .values(ciphertext=concurrent)
+            )
         return entry.aad(row)
 
     racing = rotation.EncryptedColumn(entry.table, entry.column, aad_with_a_writer)
@@ -149,15 +188,32 @@ async def test_a_concurrent_write_wins(db: Database, fresh_url: str) -> None:
 async def test_the_command(db: Database, fresh_url: str, tmp_path: Path) -> None:
     """``python -m store.rotate`` as an operator runs it: its own process, settings from env."""
     await populate(db, Vault({"old": OLD}), n=1)
-    env = {**os.environ, **{f"TASKYARD_{name}": value for name, value in {
-        "ENVIRONMENT": "test", "STATE_DIR": str(tmp_path), "DATABASE_URL": fresh_url,
-        "MASTER_KEYS": f"new:{base64.b64encode(NEW).decode()},old:{base64.b64encode(OLD).decode()}",
-    }.items()}}
+    env = {
+        **os.environ,
+        **{
+            f"TASKYARD_{name}": value
+            for name, value in {
+                "ENVIRONMENT": "test",
+                "STATE_DIR": str(tmp_path),
+                "DATABASE_URL": fresh_url,
+                "MASTER_KEYS": (
+                    f"new:{base64.b64encode(NEW).decode()},old:{base64.b64encode(OLD).decode()}"
+                ),
+            }.items()
+        },
+    }
 
     async def run(*args: str) -> tuple[int, str]:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "store.rotate", *args, cwd=ROOT, env=env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+            sys.executable,
+            "-m",
+            "store.rotate",
+            *args,
+            cwd=ROOT,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
         out, _ = await asyncio.wait_for(process.communicate(), timeout=120)
         assert process.returncode is not None
         return process.returncode, out.decode()

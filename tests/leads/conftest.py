@@ -53,7 +53,9 @@ async def leads_stack(
     fake_pdl: FakePDL,
 ) -> AsyncIterator[Stack]:
     settings = make_settings(
-        temporal_env, database_url, tmp_path_factory.mktemp("leads"),
+        temporal_env,
+        database_url,
+        tmp_path_factory.mktemp("leads"),
         **leads_settings_overrides(fake_hunter, fake_pdl),
     )
     async with run_stack(temporal_env, settings) as running:

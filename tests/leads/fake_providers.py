@@ -71,10 +71,20 @@ class FakeHunter:
                 self.pending_once.discard(email)
                 return JSONResponse({"data": None}, status_code=202)
             data = {
-                "status": "valid", "result": "deliverable", "score": 91, "email": email,
-                "regexp": True, "gibberish": False, "disposable": False, "webmail": False,
-                "mx_records": True, "smtp_server": True, "smtp_check": True,
-                "accept_all": False, "block": False, "sources": [],
+                "status": "valid",
+                "result": "deliverable",
+                "score": 91,
+                "email": email,
+                "regexp": True,
+                "gibberish": False,
+                "disposable": False,
+                "webmail": False,
+                "mx_records": True,
+                "smtp_server": True,
+                "smtp_check": True,
+                "accept_all": False,
+                "block": False,
+                "sources": [],
                 **self.verifications.get(email, {}),
             }
             return JSONResponse({"data": data, "meta": {"params": {"email": email}}})
@@ -90,10 +100,12 @@ class FakeHunter:
                 return hunter_error(404, "not_found", "No person or company found")
             return JSONResponse({"data": self.people[email], "meta": {"email": email}})
 
-        return Starlette(routes=[
-            Route("/v2/email-verifier", verifier),
-            Route("/v2/combined/find", combined),
-        ])
+        return Starlette(
+            routes=[
+                Route("/v2/email-verifier", verifier),
+                Route("/v2/combined/find", combined),
+            ]
+        )
 
 
 def pdl_error(status: int, kind: str, message: str) -> JSONResponse:
@@ -152,14 +164,25 @@ class FakePDL:
                 email = (item.get("params") or {}).get("email")
                 person = self.people.get(email or "")
                 if person is None:
-                    answers.append({
-                        "status": 404, "metadata": item.get("metadata"),
-                        "error": {"type": "not_found",
-                                  "message": "No records were found matching your request"},
-                    })
+                    answers.append(
+                        {
+                            "status": 404,
+                            "metadata": item.get("metadata"),
+                            "error": {
+                                "type": "not_found",
+                                "message": "No records were found matching your request",
+                            },
+                        }
+                    )
                 else:
-                    answers.append({"status": 200, "likelihood": 9, "data": person,
-                                    "metadata": item.get("metadata")})
+                    answers.append(
+                        {
+                            "status": 200,
+                            "likelihood": 9,
+                            "data": person,
+                            "metadata": item.get("metadata"),
+                        }
+                    )
             return JSONResponse(answers)
 
         return Starlette(routes=[Route("/v5/person/bulk", bulk, methods=["POST"])])
@@ -167,11 +190,18 @@ class FakePDL:
 
 def pdl_person(email: str, first: str, last: str, **extra: Any) -> dict[str, Any]:
     return {
-        "id": f"pdl-{email}", "full_name": f"{first} {last}", "first_name": first,
-        "last_name": last, "job_title": "Head Of Growth", "job_company_name": "Pied Piper",
-        "job_company_website": "piedpiper.com", "linkedin_url": f"linkedin.com/in/{first}{last}",
+        "id": f"pdl-{email}",
+        "full_name": f"{first} {last}",
+        "first_name": first,
+        "last_name": last,
+        "job_title": "Head Of Growth",
+        "job_company_name": "Pied Piper",
+        "job_company_website": "piedpiper.com",
+        "linkedin_url": f"linkedin.com/in/{first}{last}",
         "location_name": "San Francisco, California, United States",
-        "mobile_phone": "+14155550100", "work_email": email, **extra,
+        "mobile_phone": "+14155550100",
+        "work_email": email,
+        **extra,
     }
 
 
@@ -179,8 +209,13 @@ def hunter_person(first: str, last: str) -> dict[str, Any]:
     return {
         "person": {
             "name": {"fullName": f"{first} {last}", "givenName": first, "familyName": last},
-            "employment": {"name": "Hooli", "title": "VP Engineering", "role": "engineering",
-                           "seniority": "executive", "domain": "hooli.com"},
+            "employment": {
+                "name": "Hooli",
+                "title": "VP Engineering",
+                "role": "engineering",
+                "seniority": "executive",
+                "domain": "hooli.com",
+            },
             "geo": {"city": "Palo Alto", "state": "California", "country": "United States"},
             "linkedin": {"handle": f"in/{first.lower()}-{last.lower()}"},
         },

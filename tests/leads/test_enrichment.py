@@ -17,10 +17,16 @@ async def make_leads(api: httpx.AsyncClient, n: int, **extra: Any) -> list[dict[
     tag = uuid.uuid4().hex[:6]
     leads = []
     for i in range(n):
-        r = await api.post("/api/v2/leads", json={
-            "first_name": "jane", "last_name": "o'neil", "email": f"jane{i}.{tag}@acme-robotics.io",
-            "phone": "(415) 555-2671", **extra,
-        })
+        r = await api.post(
+            "/api/v2/leads",
+            json={
+                "first_name": "jane",
+                "last_name": "o'neil",
+                "email": f"jane{i}.{tag}@acme-robotics.io",
+                "phone": "(415) 555-2671",
+                **extra,
+            },
+        )
         assert r.status_code == 201, r.text
         leads.append(r.json())
     return leads
@@ -44,10 +50,17 @@ async def test_local_provider_fills_empty_fields_only(leads_stack: Stack) -> Non
     _user, key = await new_user(leads_stack)
     async with leads_stack.api(key) as api:
         leads = await make_leads(api, 120)
-        typed = (await api.post("/api/v2/leads", json={
-            "first_name": "Max", "last_name": "Typed", "email": "max@hooli.com",
-            "company": "Typed By User",
-        })).json()
+        typed = (
+            await api.post(
+                "/api/v2/leads",
+                json={
+                    "first_name": "Max",
+                    "last_name": "Typed",
+                    "email": "max@hooli.com",
+                    "company": "Typed By User",
+                },
+            )
+        ).json()
         ids = [lead["id"] for lead in leads] + [typed["id"], "lead_missing"]
         job_id = await start(api, leadIds=ids)
         assert job_id.startswith("enrich_")
@@ -88,8 +101,12 @@ async def test_overwrite_and_fields_with_a_filter(leads_stack: Stack) -> None:
     async with leads_stack.api(key) as api:
         leads = await make_leads(api, 3, tags=["enrich-me"], linkedin_url="linkedin.com/in/JaneX/")
         await make_leads(api, 2)
-        job_id = await start(api, filter={"tag": "enrich-me"}, overwrite=True,
-                             fields=["first_name", "last_name", "phone", "linkedin_url"])
+        job_id = await start(
+            api,
+            filter={"tag": "enrich-me"},
+            overwrite=True,
+            fields=["first_name", "last_name", "phone", "linkedin_url"],
+        )
         job = await wait_job(api, job_id)
         assert job["status"] == "completed" and job["metadata"]["batchSize"] == 3
         lead = (await api.get(f"/api/v2/leads/{leads[0]['id']}")).json()
@@ -99,7 +116,10 @@ async def test_overwrite_and_fields_with_a_filter(leads_stack: Stack) -> None:
         assert lead["company"] is None, "company was not among the fields asked for"
         result = (await batch(api, job_id))["results"][0]
         assert sorted(result["fieldsUpdated"]) == [
-            "first_name", "last_name", "linkedin_url", "phone"
+            "first_name",
+            "last_name",
+            "linkedin_url",
+            "phone",
         ]
 
 
@@ -135,8 +155,12 @@ async def test_pdl_with_a_sealed_key_and_a_rate_limit(
         for lead in leads[:20]:
             fake_pdl.people[lead["email"]] = pdl_person(lead["email"], "Jane", "Oneil")
         fake_pdl.rate_limit_next = 1
-        job_id = await start(api, leadIds=[lead["id"] for lead in leads], providers=["pdl"],
-                             apiKeys={"pdl": fake_pdl.key})
+        job_id = await start(
+            api,
+            leadIds=[lead["id"] for lead in leads],
+            providers=["pdl"],
+            apiKeys={"pdl": fake_pdl.key},
+        )
         job = await wait_job(api, job_id)
         assert job["status"] == "completed", job
         assert len(fake_pdl.calls) == 3, "25 leads in bulk calls of 10 (the 429 retried)"
@@ -156,14 +180,17 @@ async def test_pdl_with_a_sealed_key_and_a_rate_limit(
         assert fake_pdl.key not in json.dumps(history.to_json_dict())
 
 
-async def test_hunter_with_a_stored_credential(
-    leads_stack: Stack, fake_hunter: FakeHunter
-) -> None:
+async def test_hunter_with_a_stored_credential(leads_stack: Stack, fake_hunter: FakeHunter) -> None:
     _user, key = await new_user(leads_stack)
     async with leads_stack.api(key) as api:
-        r = await api.post("/api/v1/credentials", json={
-            "name": "hunter", "provider": "hunter", "data": {"api_key": fake_hunter.key},
-        })
+        r = await api.post(
+            "/api/v1/credentials",
+            json={
+                "name": "hunter",
+                "provider": "hunter",
+                "data": {"api_key": fake_hunter.key},
+            },
+        )
         assert r.status_code == 201, r.text
         credential_id = r.json()["id"]
         leads = await make_leads(api, 4)
@@ -171,8 +198,12 @@ async def test_hunter_with_a_stored_credential(
         fake_hunter.verifications[leads[1]["email"]] = {"status": "invalid", "score": 3}
         fake_hunter.pending_once.add(leads[2]["email"])
         fake_hunter.rate_limit_next = 1
-        job_id = await start(api, leadIds=[lead["id"] for lead in leads],
-                             providers=["hunter", "local"], credentials={"hunter": credential_id})
+        job_id = await start(
+            api,
+            leadIds=[lead["id"] for lead in leads],
+            providers=["hunter", "local"],
+            credentials={"hunter": credential_id},
+        )
         job = await wait_job(api, job_id)
         assert job["status"] == "completed", job
         first = (await api.get(f"/api/v2/leads/{leads[0]['id']}")).json()
@@ -195,8 +226,9 @@ async def test_rejected_key_fails_the_job_and_its_leads(
     _user, key = await new_user(leads_stack)
     async with leads_stack.api(key) as api:
         leads = await make_leads(api, 3)
-        job_id = await start(api, leadIds=[lead["id"] for lead in leads], providers=["pdl"],
-                             apiKeys={"pdl": "wrong"})
+        job_id = await start(
+            api, leadIds=[lead["id"] for lead in leads], providers=["pdl"], apiKeys={"pdl": "wrong"}
+        )
         job = await wait_job(api, job_id)
         assert job["status"] == "failed"
         assert "Invalid API key" in job["message"]
@@ -215,8 +247,12 @@ async def test_cancel_mid_batch_keeps_finished_leads_and_leaves_the_rest(
         for lead in leads:
             fake_pdl.people[lead["email"]] = pdl_person(lead["email"], "Jane", "Oneil")
         fake_pdl.open_calls = 1
-        job_id = await start(api, leadIds=[lead["id"] for lead in leads], providers=["pdl"],
-                             apiKeys={"pdl": fake_pdl.key})
+        job_id = await start(
+            api,
+            leadIds=[lead["id"] for lead in leads],
+            providers=["pdl"],
+            apiKeys={"pdl": fake_pdl.key},
+        )
         await wait_for(lambda: _is_set(fake_pdl), timeout=30)
         r = await api.delete(f"/api/v2/users/jobs/{job_id}")
         assert r.status_code == 202, r.text

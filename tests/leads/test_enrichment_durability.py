@@ -41,14 +41,21 @@ async def seed_batch(
     for i in range(n):
         values = clean_fields(
             {"first_name": "ann", "last_name": "lee", "email": f"ann{i}.{tag}@globex.io"},
-            region="US", partial=False,
+            region="US",
+            partial=False,
         )
         ids.append((await lead_repo.create_lead(stack.deps.db, user_id, values)).id)
     job_id = "enrich_" + uuid.uuid4().hex
-    await enrichment_repo.save_batch(stack.deps.db, EnrichmentBatch(
-        id=job_id, user_id=user_id, lead_ids=ids, providers=providers,
-        fields=list(ENRICHABLE_FIELDS),
-    ))
+    await enrichment_repo.save_batch(
+        stack.deps.db,
+        EnrichmentBatch(
+            id=job_id,
+            user_id=user_id,
+            lead_ids=ids,
+            providers=providers,
+            fields=list(ENRICHABLE_FIELDS),
+        ),
+    )
     return job_id, ids
 
 
@@ -64,8 +71,13 @@ async def test_long_batches_continue_as_new(leads_stack: Stack) -> None:
     job_id, ids = await seed_batch(leads_stack, user_id, 40, ["local"])
     handle = await leads_stack.client.start_workflow(
         "EnrichmentBatchWorkflow",
-        EnrichmentBatchInput(batch_id=job_id, user_id=user_id, chunk_size=7,
-                             max_chunks_per_run=2, heartbeat_timeout_seconds=5),
+        EnrichmentBatchInput(
+            batch_id=job_id,
+            user_id=user_id,
+            chunk_size=7,
+            max_chunks_per_run=2,
+            heartbeat_timeout_seconds=5,
+        ),
         id=job_id,
         task_queue=queues.task_queue(leads_stack.settings.task_queue_prefix, queues.ENRICHMENT),
         search_attributes=start_attributes(user_id, "data_enrichment"),
@@ -91,20 +103,33 @@ async def test_long_batches_continue_as_new(leads_stack: Stack) -> None:
 def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen(
-            [sys.executable, "worker.py", "--queue", "enrichment"], cwd=ROOT, env=env,
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            [sys.executable, "worker.py", "--queue", "enrichment"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
 
 @pytest.mark.slow
 async def test_worker_killed_mid_batch_never_enriches_a_lead_twice(
-    temporal_env: WorkflowEnvironment, database_url: str, tmp_path: Path,
-    fake_hunter: FakeHunter, fake_pdl: FakePDL, leads_stack: Stack,
+    temporal_env: WorkflowEnvironment,
+    database_url: str,
+    tmp_path: Path,
+    fake_hunter: FakeHunter,
+    fake_pdl: FakePDL,
+    leads_stack: Stack,
 ) -> None:
     settings = make_settings(
-        temporal_env, database_url, tmp_path,
-        **{**leads_settings_overrides(fake_hunter, fake_pdl), "pdl_bulk_size": 5,
-           "pdl_api_key": fake_pdl.key},
+        temporal_env,
+        database_url,
+        tmp_path,
+        **{
+            **leads_settings_overrides(fake_hunter, fake_pdl),
+            "pdl_bulk_size": 5,
+            "pdl_api_key": fake_pdl.key,
+        },
     )
     env = settings_env(settings)
     user_id, _key = await new_user(leads_stack)
@@ -117,8 +142,9 @@ async def test_worker_killed_mid_batch_never_enriches_a_lead_twice(
         first = start_worker(env, tmp_path / "worker.log")
         handle = await stack.client.start_workflow(
             "EnrichmentBatchWorkflow",
-            EnrichmentBatchInput(batch_id=job_id, user_id=user_id, chunk_size=20,
-                                 heartbeat_timeout_seconds=2),
+            EnrichmentBatchInput(
+                batch_id=job_id, user_id=user_id, chunk_size=20, heartbeat_timeout_seconds=2
+            ),
             id=job_id,
             task_queue=queues.task_queue(settings.task_queue_prefix, queues.ENRICHMENT),
             search_attributes=start_attributes(user_id, "data_enrichment"),
@@ -146,7 +172,10 @@ async def test_worker_killed_mid_batch_never_enriches_a_lead_twice(
         assert (result.enriched, result.failed) == (40, 0)
         await written_once(stack, user_id, job_id, ids)
         history = await handle.fetch_history()
-        retried = [e for e in history.events
-                   if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
-                   and e.activity_task_started_event_attributes.attempt > 1]
+        retried = [
+            e
+            for e in history.events
+            if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
+            and e.activity_task_started_event_attributes.attempt > 1
+        ]
         assert retried, "the chunk the dead worker held was retried on the new one"

@@ -24,20 +24,39 @@ def csv_body(rows: list[list[str]], header: list[str]) -> bytes:
 
 async def test_ten_thousand_row_csv_keeps_good_rows_and_lists_bad_ones(leads_stack: Stack) -> None:
     _user, key = await new_user(leads_stack)
-    header = ["First Name", "Last Name", "Email Address", "Company", "Phone", "Title", "Tags",
-              "Source"]
+    header = [
+        "First Name",
+        "Last Name",
+        "Email Address",
+        "Company",
+        "Phone",
+        "Title",
+        "Tags",
+        "Source",
+    ]
     rows = [
-        [f"first{i}", f"Last{i}", f"person{i}@example.com", f"Company {i % 50}",
-         "+1 415 555 2671" if i % 3 == 0 else "", "Engineer", "import;batch", "fair"]
+        [
+            f"first{i}",
+            f"Last{i}",
+            f"person{i}@example.com",
+            f"Company {i % 50}",
+            "+1 415 555 2671" if i % 3 == 0 else "",
+            "Engineer",
+            "import;batch",
+            "fair",
+        ]
         for i in range(10_000)
     ]
-    rows[10][2] = "not-an-email"          # row 11: invalid email
-    rows[20][1] = ""                      # row 21: missing last name
-    rows[30][4] = "12"                    # row 31: invalid phone
-    rows[40][2] = "PERSON0@example.com"   # row 41: duplicate of row 1 (case-insensitive)
+    rows[10][2] = "not-an-email"  # row 11: invalid email
+    rows[20][1] = ""  # row 21: missing last name
+    rows[30][4] = "12"  # row 31: invalid phone
+    rows[40][2] = "PERSON0@example.com"  # row 41: duplicate of row 1 (case-insensitive)
     async with leads_stack.api(key) as api:
-        r = await api.post("/api/v2/leads/import", content=csv_body(rows, header),
-                           headers={"content-type": "text/csv"})
+        r = await api.post(
+            "/api/v2/leads/import",
+            content=csv_body(rows, header),
+            headers={"content-type": "text/csv"},
+        )
         assert r.status_code == 202, r.text
         job_id = r.json()["data"]["jobId"]
         assert r.json()["data"]["totalRows"] == 10_000
@@ -91,14 +110,24 @@ async def test_json_import_with_duplicates_skip_and_update(leads_stack: Stack) -
             )
         status = (await api.get(f"/api/v2/leads/import/{job['id']}")).json()["data"]
         assert (status["imported"], status["updated"], status["failed"]) == (1, 1, 1)
-        assert status["errors"] == [{"row": 3, "status": "failed", "field": None,
-                                     "code": "INVALID_ROW", "message": "row is not a JSON object",
-                                     "leadId": None}]
+        assert status["errors"] == [
+            {
+                "row": 3,
+                "status": "failed",
+                "field": None,
+                "code": "INVALID_ROW",
+                "message": "row is not a JSON object",
+                "leadId": None,
+            }
+        ]
         lead = (await api.get(f"/api/v2/leads/{existing['id']}")).json()
         assert (lead["company"], lead["job_title"], lead["notes"]) == ("New Co", "CTO", "keep")
 
-        r = await api.post("/api/v2/leads/import", params={"onDuplicate": "skip"},
-                           json=[{**first, "company": "Ignored"}])
+        r = await api.post(
+            "/api/v2/leads/import",
+            params={"onDuplicate": "skip"},
+            json=[{**first, "company": "Ignored"}],
+        )
         job = await wait_job(api, r.json()["data"]["jobId"])
         status = (await api.get(f"/api/v2/leads/import/{job['id']}")).json()["data"]
         assert status["skipped"] == 1 and status["errors"][0]["status"] == "skipped"
@@ -114,20 +143,26 @@ async def test_import_refusals(leads_stack: Stack) -> None:
             (b"name,email\nx,y@example.com\n", "text/csv", "MISSING_COLUMNS"),
             (b"first_name,last_name,email\n", "text/csv", "EMPTY_IMPORT"),
             (b"[]", "application/json", "EMPTY_IMPORT"),
-            (b"{\"leads\": 3}", "application/json", "VALIDATION_ERROR"),
+            (b'{"leads": 3}', "application/json", "VALIDATION_ERROR"),
             (b"<xml/>", "application/xml", "UNSUPPORTED_CONTENT_TYPE"),
             (b"\xff\xfe", "text/csv", "INVALID_CSV"),
         ]
         for content, content_type, code in cases:
-            r = await api.post("/api/v2/leads/import", content=content,
-                               headers={"content-type": content_type})
+            r = await api.post(
+                "/api/v2/leads/import", content=content, headers={"content-type": content_type}
+            )
             assert r.status_code in (400, 422), (content, r.text)
             assert r.json()["code"] == code, (content, r.json())
-        r = await api.post("/api/v2/leads/import", params={"onDuplicate": "merge"},
-                           json=[{"first_name": "a", "last_name": "b", "email": "c@example.com"}])
+        r = await api.post(
+            "/api/v2/leads/import",
+            params={"onDuplicate": "merge"},
+            json=[{"first_name": "a", "last_name": "b", "email": "c@example.com"}],
+        )
         assert r.status_code == 400
-        r = await api.post("/api/v2/leads/import",
-                           json=[{"first_name": "a", "last_name": "b", "email": "c@example.com"}])
+        r = await api.post(
+            "/api/v2/leads/import",
+            json=[{"first_name": "a", "last_name": "b", "email": "c@example.com"}],
+        )
         job_id = r.json()["data"]["jobId"]
     async with leads_stack.api(other_key) as other:
         assert (await other.get(f"/api/v2/leads/import/{job_id}")).status_code == 404

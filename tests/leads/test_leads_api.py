@@ -52,10 +52,15 @@ async def test_create_get_update_delete_as_the_sdk_reads_them(leads_stack: Stack
         assert r.status_code == 200 and r.json() == lead
 
         update = {
-            "company": "New Company Inc", "title": "Senior Software Engineer",
-            "status": "contacted", "tags": ["contacted", "promoted", "hot-lead"],
-            "custom_fields": {"priority": "very_high", "last_contacted": "2024-06-29",
-                              "budget": 75000},
+            "company": "New Company Inc",
+            "title": "Senior Software Engineer",
+            "status": "contacted",
+            "tags": ["contacted", "promoted", "hot-lead"],
+            "custom_fields": {
+                "priority": "very_high",
+                "last_contacted": "2024-06-29",
+                "budget": 75000,
+            },
         }
         r = await api.patch(f"/api/v2/leads/{lead['id']}", json=update)
         assert r.status_code == 200, r.text
@@ -65,20 +70,26 @@ async def test_create_get_update_delete_as_the_sdk_reads_them(leads_stack: Stack
         assert patched["status"] == "contacted"
         assert patched["tags"] == ["contacted", "promoted", "hot-lead"]
         assert patched["custom_fields"] == {
-            "lead_source": "conference", "priority": "very_high", "last_contacted": "2024-06-29",
+            "lead_source": "conference",
+            "priority": "very_high",
+            "last_contacted": "2024-06-29",
             "budget": 75000,
         }
         assert patched["updated_at"] >= lead["updated_at"]
         assert patched["email"] == lead["email"] and patched["notes"] == lead["notes"]
 
-        r = await api.put(f"/api/v2/leads/{lead['id']}",
-                          json={"custom_fields": {"only": 1}, "phone": None})
+        r = await api.put(
+            f"/api/v2/leads/{lead['id']}", json={"custom_fields": {"only": 1}, "phone": None}
+        )
         assert r.status_code == 200, r.text
         assert r.json()["custom_fields"] == {"only": 1} and r.json()["phone"] is None
 
         r = await api.delete(f"/api/v2/leads/{lead['id']}")
-        assert r.json() == {"success": True, "message": "Lead deleted successfully",
-                            "deleted_id": lead["id"]}
+        assert r.json() == {
+            "success": True,
+            "message": "Lead deleted successfully",
+            "deleted_id": lead["id"],
+        }
         for call in (api.get, api.delete):
             r = await call(f"/api/v2/leads/{lead['id']}")
             assert r.status_code == 404 and r.json()["code"] == "LEAD_NOT_FOUND"
@@ -104,8 +115,9 @@ async def test_errors_the_seed_lists(leads_stack: Stack) -> None:
             error = r.json()
             assert error["error"] is True and error["code"] == code, (payload, error)
             assert error["version"] == "2.0"
-        r = await api.post("/api/v2/leads", content=b"{not json",
-                           headers={"content-type": "application/json"})
+        r = await api.post(
+            "/api/v2/leads", content=b"{not json", headers={"content-type": "application/json"}
+        )
         assert r.status_code == 400
 
         first = (await api.post("/api/v2/leads", json=body(email="Dup@Example.com"))).json()
@@ -116,8 +128,13 @@ async def test_errors_the_seed_lists(leads_stack: Stack) -> None:
         assert r.status_code == 409
         r = await api.put(f"/api/v2/leads/{first['id']}", json={"email": "dup@EXAMPLE.com"})
         assert r.status_code == 200, "changing only the case of its own email is fine"
-        for payload, status in (({}, 400), ({"first_name": None}, 400), ({"phone": "1"}, 422),
-                                ({"email": "nope"}, 422), ({"status": "gone"}, 422)):
+        for payload, status in (
+            ({}, 400),
+            ({"first_name": None}, 400),
+            ({"phone": "1"}, 422),
+            ({"email": "nope"}, 422),
+            ({"status": "gone"}, 422),
+        ):
             r = await api.patch(f"/api/v2/leads/{other['id']}", json=payload)
             assert r.status_code == status, (payload, r.text)
         r = await api.get(f"/api/v2/leads/{other['id']}")
@@ -136,11 +153,15 @@ async def test_errors_the_seed_lists(leads_stack: Stack) -> None:
 async def test_concurrent_creates_of_one_email_make_one_lead(leads_stack: Stack) -> None:
     _user, key = await new_user(leads_stack)
     async with leads_stack.api(key) as api:
-        replies = await asyncio.gather(*(
-            api.post("/api/v2/leads",
-                     json=body(email="race@EXAMPLE.com" if i % 2 else "Race@example.com"))
-            for i in range(12)
-        ))
+        replies = await asyncio.gather(
+            *(
+                api.post(
+                    "/api/v2/leads",
+                    json=body(email="race@EXAMPLE.com" if i % 2 else "Race@example.com"),
+                )
+                for i in range(12)
+            )
+        )
         statuses = sorted(r.status_code for r in replies)
         assert statuses.count(201) == 1 and statuses.count(409) == 11, statuses
         r = await api.get("/api/v2/leads", params={"search": "race@"})
@@ -180,9 +201,16 @@ async def _seed(stack: Stack, user_id: str) -> list[str]:
     ids = []
     for first, last, company, status, tags in people:
         values = clean_fields(
-            {"first_name": first, "last_name": last, "email": f"{first.lower()}@corp.example",
-             "company": company, "status": status, "tags": tags},
-            region="US", partial=False,
+            {
+                "first_name": first,
+                "last_name": last,
+                "email": f"{first.lower()}@corp.example",
+                "company": company,
+                "status": status,
+                "tags": tags,
+            },
+            region="US",
+            partial=False,
         )
         ids.append((await lead_repo.create_lead(stack.deps.db, user_id, values)).id)
         await asyncio.sleep(0.002)  # distinct created_at values, so order is defined
@@ -227,7 +255,13 @@ async def test_every_filter_sort_and_page(leads_stack: Stack) -> None:
         assert await listed(api, limit=500) == [eve, dave, carol, bob, alice]
         await api.patch(f"/api/v2/leads/{carol}", json={"notes": "touched"})
         assert (await listed(api, sort="updated_at"))[0] == carol
-        for bad in ({"sort": "email"}, {"order": "up"}, {"offset": -1}, {"limit": 0},
-                    {"status": "nope"}, {"limit": "x"}):
+        for bad in (
+            {"sort": "email"},
+            {"order": "up"},
+            {"offset": -1},
+            {"limit": 0},
+            {"status": "nope"},
+            {"limit": "x"},
+        ):
             r = await api.get("/api/v2/leads", params=bad)
             assert r.status_code == 400, (bad, r.text)

@@ -17,17 +17,30 @@ from tests.leads.fake_providers import FakeHunter, FakePDL, hunter_person, pdl_p
 
 
 def test_local_hints() -> None:
-    match = enrich_one(PersonQuery(
-        ref="1", email="JANE.doe@acme-robotics.co.uk", first_name="JANE",
-        last_name="o'brien-mcdonald", phone="020 7946 0958",
-        linkedin_url="http://uk.linkedin.com/in/JaneDoe/?trk=x",
-    ), "GB")
+    match = enrich_one(
+        PersonQuery(
+            ref="1",
+            email="JANE.doe@acme-robotics.co.uk",
+            first_name="JANE",
+            last_name="o'brien-mcdonald",
+            phone="020 7946 0958",
+            linkedin_url="http://uk.linkedin.com/in/JaneDoe/?trk=x",
+        ),
+        "GB",
+    )
     assert match.fields == {
-        "company": "Acme Robotics", "first_name": "Jane", "last_name": "O'Brien-McDonald",
-        "phone": "+442079460958", "linkedin_url": "https://www.linkedin.com/in/janedoe",
+        "company": "Acme Robotics",
+        "first_name": "Jane",
+        "last_name": "O'Brien-McDonald",
+        "phone": "+442079460958",
+        "linkedin_url": "https://www.linkedin.com/in/janedoe",
     }
-    assert match.data["phone"] == {"e164": "+442079460958", "valid": True, "country": "GB",
-                                   "type": "fixed_line"}
+    assert match.data["phone"] == {
+        "e164": "+442079460958",
+        "valid": True,
+        "country": "GB",
+        "type": "fixed_line",
+    }
     assert proper_case("McKenzie") == "McKenzie", "mixed case is left as typed"
     assert proper_case("LUDWIG VAN BEETHOVEN") == "Ludwig van Beethoven"
     assert company_from_domain("ibm.com") == "IBM"
@@ -46,8 +59,10 @@ def test_local_hints() -> None:
 
 def ctx(base: str, name: str, key: str | None, **config: Any) -> ActionContext:
     return ActionContext(
-        credentials={"api_key": key} if key else {}, base_urls={name: base},
-        config=config, timeout_seconds=10,
+        credentials={"api_key": key} if key else {},
+        base_urls={name: base},
+        config=config,
+        timeout_seconds=10,
     )
 
 
@@ -55,8 +70,11 @@ async def test_hunter_wire_format(fake_hunter: FakeHunter) -> None:
     base = fake_hunter.base_url + "/v2"
     fake_hunter.people["a@hooli.com"] = hunter_person("Gavin", "Belson")
     fake_hunter.pending_once.add("a@hooli.com")
-    people = [PersonQuery(ref="1", email="a@hooli.com"), PersonQuery(ref="2", email="b@x.io"),
-              PersonQuery(ref="3")]
+    people = [
+        PersonQuery(ref="1", email="a@hooli.com"),
+        PersonQuery(ref="2", email="b@x.io"),
+        PersonQuery(ref="3"),
+    ]
     found = await hunter.enrich(
         ctx(base, "hunter", fake_hunter.key, verify_pending_delay=0), people
     )

@@ -27,8 +27,11 @@ def recorded() -> list[Path]:
 
 def test_histories_are_recorded() -> None:
     names = {p.stem for p in recorded()}
-    assert {"enrichment_batch_continued_v1", "enrichment_batch_completed_v1",
-            "lead_import_completed_v1"} <= names
+    assert {
+        "enrichment_batch_continued_v1",
+        "enrichment_batch_completed_v1",
+        "lead_import_completed_v1",
+    } <= names
 
 
 @pytest.mark.parametrize("path", recorded(), ids=lambda p: p.stem)

@@ -44,12 +44,17 @@ async def real_providers(
     async with serve(linkedin.app()) as li_url, serve(unipile.app()) as uni_url:
         linkedin.base_url, unipile.base_url = li_url, uni_url
         settings = make_settings(
-            temporal_env, database_url, tmp_path_factory.mktemp("li-real"),
-            linkedin_provider="unipile", linkedin_client_id=CLIENT_ID,
-            linkedin_client_secret=CLIENT_SECRET, linkedin_base_url=li_url,
+            temporal_env,
+            database_url,
+            tmp_path_factory.mktemp("li-real"),
+            linkedin_provider="unipile",
+            linkedin_client_id=CLIENT_ID,
+            linkedin_client_secret=CLIENT_SECRET,
+            linkedin_base_url=li_url,
             linkedin_auth_url=li_url + "/oauth/v2/authorization",
             linkedin_token_url=li_url + "/oauth/v2/accessToken",
-            linkedin_automation_base_url=uni_url, linkedin_automation_api_key=UNIPILE_KEY,
+            linkedin_automation_base_url=uni_url,
+            linkedin_automation_api_key=UNIPILE_KEY,
         )
         async with run_stack(temporal_env, settings) as stack:
             yield RealProviders(stack, linkedin, unipile)

@@ -31,12 +31,18 @@ class FakeLinkedIn:
     tokens: set[str] = field(default_factory=set)
     posts: list[dict[str, Any]] = field(default_factory=list)
     requests: list[Recorded] = field(default_factory=list)
-    member: dict[str, Any] = field(default_factory=lambda: {
-        "sub": "782bbtaQ", "name": "Jane Member", "given_name": "Jane",
-        "family_name": "Member", "picture": "https://media.example/jane.jpg",
-        "locale": {"country": "US", "language": "en"}, "email": "jane@example.com",
-        "email_verified": True,
-    })
+    member: dict[str, Any] = field(
+        default_factory=lambda: {
+            "sub": "782bbtaQ",
+            "name": "Jane Member",
+            "given_name": "Jane",
+            "family_name": "Member",
+            "picture": "https://media.example/jane.jpg",
+            "locale": {"country": "US", "language": "en"},
+            "email": "jane@example.com",
+            "email_verified": True,
+        }
+    )
 
     def app(self) -> Starlette:
         async def authorize(request: Request) -> Response:
@@ -53,21 +59,36 @@ class FakeLinkedIn:
             self.requests.append(rec)
             form = rec.form
             if form.get("client_id") != CLIENT_ID or form.get("client_secret") != CLIENT_SECRET:
-                return JSONResponse({"error": "invalid_client",
-                                     "error_description": "Client authentication failed"},
-                                    status_code=401)
+                return JSONResponse(
+                    {
+                        "error": "invalid_client",
+                        "error_description": "Client authentication failed",
+                    },
+                    status_code=401,
+                )
             redirect = self.codes.pop(form.get("code", ""), None)
             if form.get("grant_type") != "authorization_code" or redirect is None:
-                return JSONResponse({"error": "invalid_grant", "error_description":
-                                     "Unable to retrieve access token: authorization code "
-                                     "not found"}, status_code=400)
+                return JSONResponse(
+                    {
+                        "error": "invalid_grant",
+                        "error_description": "Unable to retrieve access token: authorization code "
+                        "not found",
+                    },
+                    status_code=400,
+                )
             if redirect != form.get("redirect_uri"):
                 return JSONResponse({"error": "invalid_redirect_uri"}, status_code=400)
             token = "AQV" + secrets.token_urlsafe(24)
             self.tokens.add(token)
-            return JSONResponse({"access_token": token, "expires_in": 5183999,
-                                 "scope": "email,openid,profile", "token_type": "Bearer",
-                                 "id_token": "eyJ.fake.jwt"})
+            return JSONResponse(
+                {
+                    "access_token": token,
+                    "expires_in": 5183999,
+                    "scope": "email,openid,profile",
+                    "token_type": "Bearer",
+                    "id_token": "eyJ.fake.jwt",
+                }
+            )
 
         def authorized(request: Request) -> bool:
             header = request.headers.get("authorization", "")
@@ -75,39 +96,59 @@ class FakeLinkedIn:
 
         async def userinfo(request: Request) -> Response:
             if not authorized(request):
-                return JSONResponse({"serviceErrorCode": 65600, "code": "INVALID_ACCESS_TOKEN",
-                                     "message": "Invalid access token", "status": 401},
-                                    status_code=401)
+                return JSONResponse(
+                    {
+                        "serviceErrorCode": 65600,
+                        "code": "INVALID_ACCESS_TOKEN",
+                        "message": "Invalid access token",
+                        "status": 401,
+                    },
+                    status_code=401,
+                )
             return JSONResponse(self.member)
 
         async def posts(request: Request) -> Response:
             rec = await record(request)
             self.requests.append(rec)
             if not authorized(request):
-                return JSONResponse({"status": 401, "message": "Invalid access token"},
-                                    status_code=401)
+                return JSONResponse(
+                    {"status": 401, "message": "Invalid access token"}, status_code=401
+                )
             if rec.headers.get("x-restli-protocol-version") != "2.0.0" or not rec.headers.get(
                 "linkedin-version"
             ):
-                return JSONResponse({"status": 426, "message": "version header missing"},
-                                    status_code=426)
+                return JSONResponse(
+                    {"status": 426, "message": "version header missing"}, status_code=426
+                )
             self.posts.append(rec.json)
             urn = f"urn:li:share:{7_100_000_000_000_000_000 + len(self.posts)}"
             return Response(status_code=201, headers={"x-restli-id": urn})
 
-        return Starlette(routes=[
-            Route("/oauth/v2/authorization", authorize),
-            Route("/oauth/v2/accessToken", access_token, methods=["POST"]),
-            Route("/v2/userinfo", userinfo),
-            Route("/rest/posts", posts, methods=["POST"]),
-        ])
+        return Starlette(
+            routes=[
+                Route("/oauth/v2/authorization", authorize),
+                Route("/oauth/v2/accessToken", access_token, methods=["POST"]),
+                Route("/v2/userinfo", userinfo),
+                Route("/rest/posts", posts, methods=["POST"]),
+            ]
+        )
 
 
-def problem(status: int, kind: str, detail: str, headers: dict[str, str] | None = None
-            ) -> JSONResponse:
-    return JSONResponse({"object": "Error", "status": status, "type": kind,
-                         "title": kind.rsplit("/", 1)[-1], "detail": detail,
-                         "req_id": secrets.token_hex(6)}, status_code=status, headers=headers)
+def problem(
+    status: int, kind: str, detail: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        {
+            "object": "Error",
+            "status": status,
+            "type": kind,
+            "title": kind.rsplit("/", 1)[-1],
+            "detail": detail,
+            "req_id": secrets.token_hex(6),
+        },
+        status_code=status,
+        headers=headers,
+    )
 
 
 @dataclass
@@ -125,12 +166,18 @@ class FakeUnipile:
 
     def add_member(self, public_id: str, distance: str = "SECOND_DEGREE") -> dict[str, Any]:
         member = {
-            "object": "UserProfile", "id": "ACoAA" + secrets.token_hex(6),
-            "type": "individual", "public_identifier": public_id,
-            "display_name": public_id.replace("-", " ").title(), "provider": "linkedin",
-            "is_following": False, "is_blocked": False,
-            "specifics": {"network_distance": distance,
-                          "notify_visit_token": "nvt_" + secrets.token_hex(4)},
+            "object": "UserProfile",
+            "id": "ACoAA" + secrets.token_hex(6),
+            "type": "individual",
+            "public_identifier": public_id,
+            "display_name": public_id.replace("-", " ").title(),
+            "provider": "linkedin",
+            "is_following": False,
+            "is_blocked": False,
+            "specifics": {
+                "network_distance": distance,
+                "notify_visit_token": "nvt_" + secrets.token_hex(4),
+            },
         }
         self.members[public_id] = member
         return member
@@ -150,12 +197,14 @@ class FakeUnipile:
         async def armed() -> Response | None:
             kind, self.arm = self.arm, None
             if kind == "limit":
-                return problem(429, "provider/too_many_requests",
-                               "LinkedIn weekly invitation limit reached",
-                               headers={"Retry-After": "7200"})
+                return problem(
+                    429,
+                    "provider/too_many_requests",
+                    "LinkedIn weekly invitation limit reached",
+                    headers={"Retry-After": "7200"},
+                )
             if kind == "checkpoint":
-                return problem(401, "provider/checkpoint_error",
-                               "LinkedIn requires a verification")
+                return problem(401, "provider/checkpoint_error", "LinkedIn requires a verification")
             return None
 
         async def profile(request: Request) -> Response:
@@ -163,19 +212,29 @@ class FakeUnipile:
                 return denied
             ident = request.path_params["user"]
             if ident == "me":
-                return JSONResponse({"object": "UserProfile", "id": "ACoAAme",
-                                     "public_identifier": "jane-member",
-                                     "profile_url": "https://www.linkedin.com/in/jane-member",
-                                     "display_name": "Jane Member", "relations_count": 1247})
+                return JSONResponse(
+                    {
+                        "object": "UserProfile",
+                        "id": "ACoAAme",
+                        "public_identifier": "jane-member",
+                        "profile_url": "https://www.linkedin.com/in/jane-member",
+                        "display_name": "Jane Member",
+                        "relations_count": 1247,
+                    }
+                )
             member = self.members.get(ident) or self.by_id(ident)
             if member is None:
                 return problem(404, "api/resource_not_found", "User not found")
-            pending = next((i for i in self.invitations.values()
-                            if i["user_id"] == member["id"]), None)
+            pending = next(
+                (i for i in self.invitations.values() if i["user_id"] == member["id"]), None
+            )
             body = {**member, "specifics": dict(member["specifics"])}
             if pending:
                 body["specifics"]["relation_request"] = {
-                    "object": "RelationRequest", "type": "sent", "id": pending["id"]}
+                    "object": "RelationRequest",
+                    "type": "sent",
+                    "id": pending["id"],
+                }
                 body["specifics"]["relation_request_status"] = "PENDING"
             return JSONResponse(body)
 
@@ -191,12 +250,15 @@ class FakeUnipile:
                 return problem(400, "api/invalid_parameters", "message is too long")
             if any(i["user_id"] == body["user_id"] for i in self.invitations.values()):
                 return problem(422, "provider/already_invited_recently", "Already invited")
-            inv = {"object": "RelationRequest", "type": "sent",
-                   "id": "inv_" + secrets.token_hex(5), "user_id": body["user_id"],
-                   "message": body.get("message")}
+            inv = {
+                "object": "RelationRequest",
+                "type": "sent",
+                "id": "inv_" + secrets.token_hex(5),
+                "user_id": body["user_id"],
+                "message": body.get("message"),
+            }
             self.invitations[inv["id"]] = inv
-            return JSONResponse({k: v for k, v in inv.items() if k != "user_id"},
-                                status_code=201)
+            return JSONResponse({k: v for k, v in inv.items() if k != "user_id"}, status_code=201)
 
         async def cancel(request: Request) -> Response:
             if (denied := await guard(request)) is not None:
@@ -230,8 +292,14 @@ class FakeUnipile:
             if self.by_id(str(body.get("users_ids"))) is None or not body.get("text"):
                 return problem(400, "api/invalid_parameters", "users_ids and text are required")
             self.messages.append(body)
-            return JSONResponse({"object": "ChatStarted", "chat_id": "chat_1",
-                                 "message_id": f"msg_{len(self.messages)}"}, status_code=201)
+            return JSONResponse(
+                {
+                    "object": "ChatStarted",
+                    "chat_id": "chat_1",
+                    "message_id": f"msg_{len(self.messages)}",
+                },
+                status_code=201,
+            )
 
         async def react(request: Request) -> Response:
             if (denied := await guard(request)) is not None:
@@ -241,13 +309,18 @@ class FakeUnipile:
             return JSONResponse({"object": "ReactionAdded"})
 
         prefix = "/v2/{account}"
-        return Starlette(routes=[
-            Route(prefix + "/users/me/relation-requests", invite, methods=["POST"]),
-            Route(prefix + "/users/me/relation-requests/{request}/cancel", cancel,
-                  methods=["POST"]),
-            Route(prefix + "/users/me/follow/{user}", follow, methods=["POST"]),
-            Route(prefix + "/users/visit-profile", visit, methods=["POST"]),
-            Route(prefix + "/users/{user}", profile),
-            Route(prefix + "/chats/send", chat, methods=["POST"]),
-            Route(prefix + "/posts/{post}/reactions", react, methods=["POST"]),
-        ])
+        return Starlette(
+            routes=[
+                Route(prefix + "/users/me/relation-requests", invite, methods=["POST"]),
+                Route(
+                    prefix + "/users/me/relation-requests/{request}/cancel",
+                    cancel,
+                    methods=["POST"],
+                ),
+                Route(prefix + "/users/me/follow/{user}", follow, methods=["POST"]),
+                Route(prefix + "/users/visit-profile", visit, methods=["POST"]),
+                Route(prefix + "/users/{user}", profile),
+                Route(prefix + "/chats/send", chat, methods=["POST"]),
+                Route(prefix + "/posts/{post}/reactions", react, methods=["POST"]),
+            ]
+        )

@@ -35,8 +35,9 @@ async def follow(stack: Stack, url: str, *, hops: int = 5) -> httpx.Response:
 async def connect(stack: Stack, key: str, **body: Any) -> httpx.Response:
     """Set up LinkedIn and approve at the consent page; returns the final response."""
     async with stack.api(key) as api:
-        r = await api.post("/api/v2/users/integrations/linkedin",
-                           json={"returnUrl": RETURN_URL, **body})
+        r = await api.post(
+            "/api/v2/users/integrations/linkedin", json={"returnUrl": RETURN_URL, **body}
+        )
     assert r.status_code == 200, r.text
     return await follow(stack, r.json()["data"]["authUrl"])
 
@@ -49,8 +50,9 @@ async def job(stack: Stack, key: str, job_id: str) -> dict[str, Any]:
     return data
 
 
-async def wait_status(stack: Stack, key: str, job_id: str, *statuses: str,
-                      timeout: float = 30.0) -> dict[str, Any]:
+async def wait_status(
+    stack: Stack, key: str, job_id: str, *statuses: str, timeout: float = 30.0
+) -> dict[str, Any]:
     async def reached() -> dict[str, Any] | None:
         data = await job(stack, key, job_id)
         return data if data["status"] in statuses else None
@@ -62,8 +64,10 @@ async def wait_status(stack: Stack, key: str, job_id: str, *statuses: str,
 async def fast_settings(stack: Stack, key: str, **extra: Any) -> dict[str, Any]:
     """No pauses between actions and any time of day, so jobs finish at once."""
     async with stack.api(key) as api:
-        r = await api.put("/api/v2/linkedin/settings", json={
-            "minDelaySeconds": 0, "maxDelaySeconds": 0, "workingHours": None, **extra})
+        r = await api.put(
+            "/api/v2/linkedin/settings",
+            json={"minDelaySeconds": 0, "maxDelaySeconds": 0, "workingHours": None, **extra},
+        )
     assert r.status_code == 200, r.text
     data: dict[str, Any] = r.json()["data"]
     return data

@@ -77,8 +77,15 @@ class FakeProvider:
     async def perform(self, data: PerformInput) -> PerformOutput:
         info = activity.info()
         slug = profile_slug(data.profile_url)
-        self.calls.append(Call(info.workflow_id or "", data.action_type, slug, data.attempt,
-                               info.current_attempt_scheduled_time))
+        self.calls.append(
+            Call(
+                info.workflow_id or "",
+                data.action_type,
+                slug,
+                data.attempt,
+                info.current_attempt_scheduled_time,
+            )
+        )
         if slug in self.block:
             self.blocked.set()
             while True:  # until the job is cancelled (seen through the heartbeat)
@@ -87,13 +94,17 @@ class FakeProvider:
         plan = self.plans.get(slug, ["completed"])
         outcome = plan[min(data.attempt, len(plan)) - 1]
         if outcome == "limit":
-            return PerformOutput(outcome="limit", reason="weekly invitation limit",
-                                 retry_after_seconds=self.retry_after)
+            return PerformOutput(
+                outcome="limit",
+                reason="weekly invitation limit",
+                retry_after_seconds=self.retry_after,
+            )
         if outcome == "challenge":
             return PerformOutput(outcome="challenge", reason="security verification")
         if outcome == "missing":
-            raise ApplicationError("get profile: member not found", type="NotFoundError",
-                                   non_retryable=True)
+            raise ApplicationError(
+                "get profile: member not found", type="NotFoundError", non_retryable=True
+            )
         return PerformOutput(outcome="completed", summary="done", remote_id=slug)
 
     @activity.defn(name="publish_events")
@@ -119,23 +130,31 @@ class Rig:
         handle = await self.client.start_workflow(
             LinkedInGovernorWorkflow.run,
             GovernorInput(account_id=account, settings=settings, **kw),
-            id=governor_id(account), task_queue=self.queue,
+            id=governor_id(account),
+            task_queue=self.queue,
         )
         return handle.result_run_id or ""
 
     async def action(
-        self, account: str, slug: str, action_type: str = "sendConnectionRequest",
+        self,
+        account: str,
+        slug: str,
+        action_type: str = "sendConnectionRequest",
         not_before: datetime | None = None,
     ) -> WorkflowHandle[Any, Any]:
         return await self.client.start_workflow(
             LinkedInActionWorkflow.run,
             LinkedInActionInput(
-                user_id="u1", account_id=account, action_type=action_type,
+                user_id="u1",
+                account_id=account,
+                action_type=action_type,
                 profile_url=f"https://www.linkedin.com/in/{slug}",
                 message="hi" if action_type == "sendMessage" else None,
-                not_before=not_before, heartbeat_timeout_seconds=2,
+                not_before=not_before,
+                heartbeat_timeout_seconds=2,
             ),
-            id=f"job_{slug}_{uuid.uuid4().hex[:6]}", task_queue=self.queue,
+            id=f"job_{slug}_{uuid.uuid4().hex[:6]}",
+            task_queue=self.queue,
         )
 
     async def outcome(self, handle: WorkflowHandle[Any, Any]) -> str:
@@ -186,11 +205,14 @@ class Rig:
         handle = self.client.get_workflow_handle(governor_id(account))
         for attempt in range(3):  # the test server can stall a query on a loaded machine
             try:
-                return await handle.query(LinkedInGovernorWorkflow.view,
-                                          rpc_timeout=timedelta(seconds=20))
+                return await handle.query(
+                    LinkedInGovernorWorkflow.view, rpc_timeout=timedelta(seconds=20)
+                )
             except RPCError as exc:
-                if attempt == 2 or exc.status not in (RPCStatusCode.CANCELLED,
-                                                      RPCStatusCode.DEADLINE_EXCEEDED):
+                if attempt == 2 or exc.status not in (
+                    RPCStatusCode.CANCELLED,
+                    RPCStatusCode.DEADLINE_EXCEEDED,
+                ):
                     raise
         raise AssertionError("unreachable")
 
@@ -243,7 +265,8 @@ async def rig(skipping_env: WorkflowEnvironment) -> AsyncIterator[Rig]:
     provider = FakeProvider()
     queue = "li-" + uuid.uuid4().hex[:8]
     worker = Worker(
-        skipping_env.client, task_queue=queue,
+        skipping_env.client,
+        task_queue=queue,
         workflows=[LinkedInGovernorWorkflow, LinkedInActionWorkflow],
         activities=[provider.perform, provider.publish],
         max_concurrent_workflow_tasks=50,

@@ -36,8 +36,13 @@ async def test_an_action_runs_as_a_linkedin_action_job(stack: Stack) -> None:
     user_id, key = await new_user(stack)
     await connect(stack, key)
     await fast_settings(stack, key)
-    scheduled = await _schedule(stack, key, actionType="sendConnectionRequest",
-                                profileUrl="linkedin.com/in/john-doe/", note="Hi John")
+    scheduled = await _schedule(
+        stack,
+        key,
+        actionType="sendConnectionRequest",
+        profileUrl="linkedin.com/in/john-doe/",
+        note="Hi John",
+    )
     assert scheduled["status"] == "pending" and scheduled["jobId"].startswith("job_")
     assert scheduled["profileUrl"] == PROFILE and scheduled["provider"] == "sandbox"
     done = await wait_status(stack, key, scheduled["jobId"], "completed", "failed")
@@ -56,21 +61,32 @@ async def test_an_action_runs_as_a_linkedin_action_job(stack: Stack) -> None:
 async def test_validation_is_a_clear_4xx(stack: Stack) -> None:
     _user, key = await new_user(stack)
     async with stack.api(key) as api:
-        r = await api.post("/api/v2/linkedin/actions",
-                           json={"actionType": "viewProfile", "profileUrl": PROFILE})
+        r = await api.post(
+            "/api/v2/linkedin/actions", json={"actionType": "viewProfile", "profileUrl": PROFILE}
+        )
         assert r.status_code == 400 and r.json()["code"] == "LINKEDIN_NOT_CONNECTED"
     await connect(stack, key)
     cases = [
-        ({"actionType": "sendConnectionRequest", "profileUrl": PROFILE, "note": "x" * 301},
-         "300 characters"),
-        ({"actionType": "viewProfile", "profileUrl": "https://example.com/in/john"},
-         "linkedin.com member profile"),
+        (
+            {"actionType": "sendConnectionRequest", "profileUrl": PROFILE, "note": "x" * 301},
+            "300 characters",
+        ),
+        (
+            {"actionType": "viewProfile", "profileUrl": "https://example.com/in/john"},
+            "linkedin.com member profile",
+        ),
         ({"actionType": "sendMessage", "profileUrl": PROFILE}, "needs a message"),
         ({"actionType": "likePost", "profileUrl": PROFILE}, "needs a postUrl"),
         ({"actionType": "poke", "profileUrl": PROFILE}, "actionType"),
         ({"actionType": "viewProfile", "profileUrl": PROFILE, "note": "hi"}, "note"),
-        ({"actionType": "viewProfile", "profileUrl": PROFILE, "scheduledAt": "2099-01-01T00:00Z"},
-         "within a year"),
+        (
+            {
+                "actionType": "viewProfile",
+                "profileUrl": PROFILE,
+                "scheduledAt": "2099-01-01T00:00Z",
+            },
+            "within a year",
+        ),
     ]
     async with stack.api(key) as api:
         for body, needle in cases:
@@ -81,8 +97,9 @@ async def test_validation_is_a_clear_4xx(stack: Stack) -> None:
         assert r.status_code == 400 and r.json()["code"] == "MISSING_FIELDS"
     _u, reader = await new_user(stack, ["users:read"])
     async with stack.api(reader) as api:
-        r = await api.post("/api/v2/linkedin/actions",
-                           json={"actionType": "viewProfile", "profileUrl": PROFILE})
+        r = await api.post(
+            "/api/v2/linkedin/actions", json={"actionType": "viewProfile", "profileUrl": PROFILE}
+        )
     assert r.status_code == 403 and r.json()["permissionHelp"]["required"] == "linkedin:schedule"
 
 
@@ -120,8 +137,12 @@ async def test_a_limit_pauses_the_account(stack: Stack) -> None:
     _user, key = await new_user(stack)
     await connect(stack, key)
     await fast_settings(stack, key)
-    limited = await _schedule(stack, key, actionType="sendConnectionRequest",
-                              profileUrl="https://www.linkedin.com/in/sandbox-limit-jane")
+    limited = await _schedule(
+        stack,
+        key,
+        actionType="sendConnectionRequest",
+        profileUrl="https://www.linkedin.com/in/sandbox-limit-jane",
+    )
 
     async def paused() -> dict[str, Any] | None:
         data = await job(stack, key, limited["jobId"])
@@ -140,8 +161,13 @@ async def test_provider_refusals_fail_the_job_with_its_reason(stack: Stack) -> N
     _user, key = await new_user(stack)
     await connect(stack, key)
     await fast_settings(stack, key)
-    missing = await _schedule(stack, key, actionType="sendMessage", message="hello",
-                              profileUrl="https://www.linkedin.com/in/sandbox-missing-bob")
+    missing = await _schedule(
+        stack,
+        key,
+        actionType="sendMessage",
+        message="hello",
+        profileUrl="https://www.linkedin.com/in/sandbox-missing-bob",
+    )
     failed = await wait_status(stack, key, missing["jobId"], "failed")
     assert failed["message"] == "Message failed: get profile: member not found (sandbox)"
 
@@ -151,21 +177,38 @@ async def test_a_campaign_renders_templates_per_lead(stack: Stack) -> None:
     await connect(stack, key)
     await fast_settings(stack, key)
     async with stack.api(key) as api:
-        r = await api.post("/api/v2/leads", json={
-            "first_name": "Grace", "last_name": "Hopper", "email": "grace@example.com",
-            "company": "Navy", "linkedin_url": "https://www.linkedin.com/in/grace-hopper"})
+        r = await api.post(
+            "/api/v2/leads",
+            json={
+                "first_name": "Grace",
+                "last_name": "Hopper",
+                "email": "grace@example.com",
+                "company": "Navy",
+                "linkedin_url": "https://www.linkedin.com/in/grace-hopper",
+            },
+        )
         assert r.status_code == 201, r.text
         lead_id = r.json()["id"]
-        r = await api.post("/api/v2/linkedin/actions/bulk", json={
-            "actionType": "sendConnectionRequest",
-            "note": "Hi {{firstName|there}}, I liked your work at {{ company | your company }}",
-            "leads": [{"profileUrl": "https://www.linkedin.com/in/ada-lovelace",
-                       "firstName": "Ada", "company": "Analytical Engines"}],
-            "leadIds": [lead_id],
-            "profileUrls": ["https://www.linkedin.com/in/anon-person",
-                            "https://linkedin.com/in/anon-person/"],
-            "campaignName": "spring",
-        })
+        r = await api.post(
+            "/api/v2/linkedin/actions/bulk",
+            json={
+                "actionType": "sendConnectionRequest",
+                "note": "Hi {{firstName|there}}, I liked your work at {{ company | your company }}",
+                "leads": [
+                    {
+                        "profileUrl": "https://www.linkedin.com/in/ada-lovelace",
+                        "firstName": "Ada",
+                        "company": "Analytical Engines",
+                    }
+                ],
+                "leadIds": [lead_id],
+                "profileUrls": [
+                    "https://www.linkedin.com/in/anon-person",
+                    "https://linkedin.com/in/anon-person/",
+                ],
+                "campaignName": "spring",
+            },
+        )
     assert r.status_code == 202, r.text
     data = r.json()["data"]
     assert data["count"] == 3 and data["duplicates"] == 1 and data["status"] == "pending"
@@ -185,16 +228,24 @@ async def test_a_campaign_with_a_bad_lead_schedules_nothing(stack: Stack) -> Non
     _user, key = await new_user(stack)
     await connect(stack, key)
     async with stack.api(key) as api:
-        r = await api.post("/api/v2/linkedin/actions/bulk", json={
-            "actionType": "sendMessage", "message": "Hi {{firstName}}",
-            "leads": [{"profileUrl": "https://www.linkedin.com/in/ada-lovelace"},
-                      {"profileUrl": "not a url", "firstName": "X"}],
-        })
+        r = await api.post(
+            "/api/v2/linkedin/actions/bulk",
+            json={
+                "actionType": "sendMessage",
+                "message": "Hi {{firstName}}",
+                "leads": [
+                    {"profileUrl": "https://www.linkedin.com/in/ada-lovelace"},
+                    {"profileUrl": "not a url", "firstName": "X"},
+                ],
+            },
+        )
         assert r.status_code == 422
         errors = r.json()["details"]["errors"]
         assert {(e["index"], e["field"]) for e in errors} == {(0, "message"), (1, "profileUrl")}
-        r = await api.post("/api/v2/linkedin/actions/bulk", json={
-            "actionType": "viewProfile", "leadIds": ["lead_nope"]})
+        r = await api.post(
+            "/api/v2/linkedin/actions/bulk",
+            json={"actionType": "viewProfile", "leadIds": ["lead_nope"]},
+        )
         assert r.status_code == 422 and r.json()["code"] == "LEADS_NOT_FOUND"
         r = await api.get("/api/v2/users/jobs", params={"type": "linkedin_action"})
         assert r.json()["data"]["jobs"] == []
@@ -209,20 +260,36 @@ async def test_settings_read_and_change(stack: Stack) -> None:
         assert data["dailyLimits"]["sendConnectionRequest"] == 20
         assert data["weeklyLimits"]["sendConnectionRequest"] == 100
         assert data["dailyLimits"]["sendMessage"] == 50 and data["dailyLimits"]["viewProfile"] == 80
-        assert data["workingHours"] == {"start": "09:00", "end": "18:00",
-                                        "days": [1, 2, 3, 4, 5], "timezone": "UTC"}
+        assert data["workingHours"] == {
+            "start": "09:00",
+            "end": "18:00",
+            "days": [1, 2, 3, 4, 5],
+            "timezone": "UTC",
+        }
         assert data["connected"] is False and data["governor"] is None
-        r = await api.put("/api/v2/linkedin/settings", json={
-            "dailyLimits": {"sendMessage": 10},
-            "workingHours": {"start": "08:30", "end": "17:00", "days": [1, 2, 3],
-                             "timezone": "Europe/Paris"}})
+        r = await api.put(
+            "/api/v2/linkedin/settings",
+            json={
+                "dailyLimits": {"sendMessage": 10},
+                "workingHours": {
+                    "start": "08:30",
+                    "end": "17:00",
+                    "days": [1, 2, 3],
+                    "timezone": "Europe/Paris",
+                },
+            },
+        )
         assert r.status_code == 200, r.text
         data = r.json()["data"]
         assert data["dailyLimits"]["sendMessage"] == 10
         assert data["dailyLimits"]["sendConnectionRequest"] == 20
         assert data["workingHours"]["timezone"] == "Europe/Paris"
-        for bad in ({"dailyLimits": {"poke": 1}}, {"minDelaySeconds": 500, "maxDelaySeconds": 5},
-                    {"workingHours": {"timezone": "Nowhere/Land"}}, {"surprise": 1}):
+        for bad in (
+            {"dailyLimits": {"poke": 1}},
+            {"minDelaySeconds": 500, "maxDelaySeconds": 5},
+            {"workingHours": {"timezone": "Nowhere/Land"}},
+            {"surprise": 1},
+        ):
             r = await api.put("/api/v2/linkedin/settings", json=bad)
             assert r.status_code == 422, (bad, r.text)
         r = await api.get("/api/v2/linkedin/settings")
@@ -237,8 +304,13 @@ async def test_disconnecting_fails_waiting_actions(stack: Stack) -> None:
     _user, key = await new_user(stack)
     await connect(stack, key)
     await fast_settings(stack, key, dailyLimits={"likePost": 0})
-    blocked = await _schedule(stack, key, actionType="likePost", profileUrl=PROFILE,
-                              postUrl="https://www.linkedin.com/feed/update/urn:li:activity:71234567890")
+    blocked = await _schedule(
+        stack,
+        key,
+        actionType="likePost",
+        profileUrl=PROFILE,
+        postUrl="https://www.linkedin.com/feed/update/urn:li:activity:71234567890",
+    )
 
     async def switched_off() -> bool:
         return "switched off" in (await job(stack, key, blocked["jobId"]))["message"]

@@ -26,33 +26,51 @@ REDIRECT = "https://taskyard.example/api/v2/users/integrations/linkedin/callback
 # ---- URLs ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("raw", [
-    "https://www.linkedin.com/in/john-doe", "https://linkedin.com/in/john-doe/",
-    "linkedin.com/in/john-doe", "http://uk.linkedin.com/in/john-doe?trk=x",
-    "https://www.linkedin.com/in/john-doe/fr",
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "https://www.linkedin.com/in/john-doe",
+        "https://linkedin.com/in/john-doe/",
+        "linkedin.com/in/john-doe",
+        "http://uk.linkedin.com/in/john-doe?trk=x",
+        "https://www.linkedin.com/in/john-doe/fr",
+    ],
+)
 def test_profile_urls_normalize(raw: str) -> None:
     assert linkedin.normalize_profile_url(raw) == "https://www.linkedin.com/in/john-doe"
 
 
-@pytest.mark.parametrize("raw", [
-    "", "https://example.com/in/john", "https://www.linkedin.com/company/acme",
-    "https://www.linkedin.com/in/", "https://www.linkedin.com/in/jo",
-    "https://www.linkedin.com/in/john/details/skills", "ftp://linkedin.com/in/john-doe",
-    "https://www.linkedin.com/in/bad name",
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "",
+        "https://example.com/in/john",
+        "https://www.linkedin.com/company/acme",
+        "https://www.linkedin.com/in/",
+        "https://www.linkedin.com/in/jo",
+        "https://www.linkedin.com/in/john/details/skills",
+        "ftp://linkedin.com/in/john-doe",
+        "https://www.linkedin.com/in/bad name",
+    ],
+)
 def test_malformed_profile_urls_are_refused(raw: str) -> None:
     with pytest.raises(InvalidInputError):
         linkedin.normalize_profile_url(raw)
 
 
 def test_post_ids_come_from_post_urls() -> None:
-    assert linkedin.post_id(
-        "https://www.linkedin.com/feed/update/urn:li:activity:7123456789012345678/"
-    ) == "7123456789012345678"
-    assert linkedin.post_id(
-        "https://www.linkedin.com/posts/jane_title-activity-7123456789012345678-AbCd"
-    ) == "7123456789012345678"
+    assert (
+        linkedin.post_id(
+            "https://www.linkedin.com/feed/update/urn:li:activity:7123456789012345678/"
+        )
+        == "7123456789012345678"
+    )
+    assert (
+        linkedin.post_id(
+            "https://www.linkedin.com/posts/jane_title-activity-7123456789012345678-AbCd"
+        )
+        == "7123456789012345678"
+    )
     with pytest.raises(InvalidInputError):
         linkedin.post_id("https://www.linkedin.com/in/jane")
 
@@ -62,19 +80,30 @@ def test_post_ids_come_from_post_urls() -> None:
 
 def test_authorization_url_carries_what_linkedin_needs() -> None:
     url = linkedin.authorization_url(
-        "https://www.linkedin.com/oauth/v2/authorization", client_id="abc",
-        redirect_uri=REDIRECT, state="s1", scopes=["openid", "profile", "email"],
+        "https://www.linkedin.com/oauth/v2/authorization",
+        client_id="abc",
+        redirect_uri=REDIRECT,
+        state="s1",
+        scopes=["openid", "profile", "email"],
     )
     query = parse_qs(urlsplit(url).query)
-    assert query == {"response_type": ["code"], "client_id": ["abc"],
-                     "redirect_uri": [REDIRECT], "state": ["s1"],
-                     "scope": ["openid profile email"]}
+    assert query == {
+        "response_type": ["code"],
+        "client_id": ["abc"],
+        "redirect_uri": [REDIRECT],
+        "state": ["s1"],
+        "scope": ["openid profile email"],
+    }
 
 
 async def _code(fake: FakeLinkedIn) -> str:
-    url = linkedin.authorization_url(fake.base_url + "/oauth/v2/authorization",
-                                     client_id=CLIENT_ID, redirect_uri=REDIRECT, state="st",
-                                     scopes=list(linkedin.DEFAULT_SCOPES))
+    url = linkedin.authorization_url(
+        fake.base_url + "/oauth/v2/authorization",
+        client_id=CLIENT_ID,
+        redirect_uri=REDIRECT,
+        state="st",
+        scopes=list(linkedin.DEFAULT_SCOPES),
+    )
     async with httpx.AsyncClient() as http:
         r = await http.get(url)
     assert r.status_code == 302
@@ -84,18 +113,28 @@ async def _code(fake: FakeLinkedIn) -> str:
 async def test_code_exchange_userinfo_and_posting(fake_linkedin: FakeLinkedIn) -> None:
     code = await _code(fake_linkedin)
     token = await linkedin.exchange_code(
-        fake_linkedin.base_url + "/oauth/v2/accessToken", client_id=CLIENT_ID,
-        client_secret=CLIENT_SECRET, code=code, redirect_uri=REDIRECT,
+        fake_linkedin.base_url + "/oauth/v2/accessToken",
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        code=code,
+        redirect_uri=REDIRECT,
     )
     assert token.access_token.startswith("AQV") and token.expires_in > 0
     sent = fake_linkedin.requests[-1]
     assert sent.headers["content-type"].startswith("application/x-www-form-urlencoded")
     assert sent.form["grant_type"] == "authorization_code"
     member = await linkedin.userinfo(fake_linkedin.base_url, token.access_token)
-    assert (member.sub, member.name, member.email) == ("782bbtaQ", "Jane Member",
-                                                       "jane@example.com")
-    urn = await linkedin.create_post(fake_linkedin.base_url, token.access_token,
-                                     author_urn=linkedin.member_urn(member.sub), text="Hello")
+    assert (member.sub, member.name, member.email) == (
+        "782bbtaQ",
+        "Jane Member",
+        "jane@example.com",
+    )
+    urn = await linkedin.create_post(
+        fake_linkedin.base_url,
+        token.access_token,
+        author_urn=linkedin.member_urn(member.sub),
+        text="Hello",
+    )
     assert urn.startswith("urn:li:share:")
     assert fake_linkedin.posts[0]["author"] == "urn:li:person:782bbtaQ"
     assert fake_linkedin.posts[0]["lifecycleState"] == "PUBLISHED"
@@ -104,11 +143,13 @@ async def test_code_exchange_userinfo_and_posting(fake_linkedin: FakeLinkedIn) -
 async def test_a_code_works_once(fake_linkedin: FakeLinkedIn) -> None:
     code = await _code(fake_linkedin)
     url = fake_linkedin.base_url + "/oauth/v2/accessToken"
-    await linkedin.exchange_code(url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
-                                 code=code, redirect_uri=REDIRECT)
+    await linkedin.exchange_code(
+        url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, code=code, redirect_uri=REDIRECT
+    )
     with pytest.raises(AuthError, match="authorization code not found"):
-        await linkedin.exchange_code(url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
-                                     code=code, redirect_uri=REDIRECT)
+        await linkedin.exchange_code(
+            url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, code=code, redirect_uri=REDIRECT
+        )
 
 
 async def test_wrong_client_secret_and_bad_token_are_auth_errors(
@@ -116,9 +157,13 @@ async def test_wrong_client_secret_and_bad_token_are_auth_errors(
 ) -> None:
     code = await _code(fake_linkedin)
     with pytest.raises(AuthError):
-        await linkedin.exchange_code(fake_linkedin.base_url + "/oauth/v2/accessToken",
-                                     client_id=CLIENT_ID, client_secret="nope", code=code,
-                                     redirect_uri=REDIRECT)
+        await linkedin.exchange_code(
+            fake_linkedin.base_url + "/oauth/v2/accessToken",
+            client_id=CLIENT_ID,
+            client_secret="nope",
+            code=code,
+            redirect_uri=REDIRECT,
+        )
     with pytest.raises(AuthError):
         await linkedin.userinfo(fake_linkedin.base_url, "not-a-token")
 
@@ -190,19 +235,24 @@ async def test_limits_challenges_and_errors_are_classified(fake_unipile: FakeUni
 def test_sandbox_is_deterministic() -> None:
     url = "https://www.linkedin.com/in/someone"
     assert linkedin_sandbox.perform("viewProfile", url) == linkedin_sandbox.perform(
-        "viewProfile", url)
+        "viewProfile", url
+    )
     with pytest.raises(RateLimitedError):
-        linkedin_sandbox.perform("sendConnectionRequest",
-                                 "https://www.linkedin.com/in/sandbox-limit-1")
-    assert linkedin_sandbox.perform("sendConnectionRequest",
-                                    "https://www.linkedin.com/in/sandbox-limit-1",
-                                    attempt=2).summary == "invitation sent"
+        linkedin_sandbox.perform(
+            "sendConnectionRequest", "https://www.linkedin.com/in/sandbox-limit-1"
+        )
+    assert (
+        linkedin_sandbox.perform(
+            "sendConnectionRequest", "https://www.linkedin.com/in/sandbox-limit-1", attempt=2
+        ).summary
+        == "invitation sent"
+    )
     with pytest.raises(ChallengeError):
-        linkedin_sandbox.perform("followProfile",
-                                 "https://www.linkedin.com/in/sandbox-challenge-x")
+        linkedin_sandbox.perform("followProfile", "https://www.linkedin.com/in/sandbox-challenge-x")
     with pytest.raises(NotFoundError):
-        linkedin_sandbox.perform("sendMessage", "https://www.linkedin.com/in/sandbox-missing",
-                                 message="hi")
+        linkedin_sandbox.perform(
+            "sendMessage", "https://www.linkedin.com/in/sandbox-missing", message="hi"
+        )
     assert linkedin_sandbox.member("u1") == linkedin_sandbox.member("u1")
     assert linkedin_sandbox.member("u1").sub != linkedin_sandbox.member("u2").sub
 

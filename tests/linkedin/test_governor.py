@@ -21,8 +21,11 @@ SLACK = timedelta(seconds=5)  # provider calls are recorded a moment after their
 
 
 def paced(**kw: object) -> LinkedInSettings:
-    values: dict[str, object] = {"min_delay_seconds": 10, "max_delay_seconds": 20,
-                                 "working_hours": None}
+    values: dict[str, object] = {
+        "min_delay_seconds": 10,
+        "max_delay_seconds": 20,
+        "working_hours": None,
+    }
     values.update(kw)
     return LinkedInSettings.model_validate(values)
 
@@ -32,10 +35,15 @@ def within(times: list[datetime], t: datetime, window: timedelta) -> int:
 
 
 async def test_caps_hold_across_days_and_weeks(rig: Rig) -> None:
-    await rig.governor("caps", paced(
-        daily_limits={"sendConnectionRequest": 3}, weekly_limits={"sendConnectionRequest": 8},
-        min_delay_seconds=60, max_delay_seconds=120,
-    ))
+    await rig.governor(
+        "caps",
+        paced(
+            daily_limits={"sendConnectionRequest": 3},
+            weekly_limits={"sendConnectionRequest": 8},
+            min_delay_seconds=60,
+            max_delay_seconds=120,
+        ),
+    )
     handles = [await rig.action("caps", f"caps-{i}") for i in range(11)]
     assert await rig.drive(["caps"], handles) == ["completed"] * 11
     times = rig.provider.times()
@@ -49,10 +57,12 @@ async def test_caps_hold_across_days_and_weeks(rig: Rig) -> None:
 
 async def test_nothing_runs_outside_working_hours(rig: Rig) -> None:
     tz = ZoneInfo("America/New_York")
-    hours = WorkingHours(start="09:00", end="09:05", days=[1, 2, 3, 4, 5],
-                         timezone="America/New_York")
-    await rig.governor("hours", paced(working_hours=hours, min_delay_seconds=60,
-                                      max_delay_seconds=90))
+    hours = WorkingHours(
+        start="09:00", end="09:05", days=[1, 2, 3, 4, 5], timezone="America/New_York"
+    )
+    await rig.governor(
+        "hours", paced(working_hours=hours, min_delay_seconds=60, max_delay_seconds=90)
+    )
     handles = [await rig.action("hours", f"hours-{i}") for i in range(8)]
     assert await rig.drive(["hours"], handles) == ["completed"] * 8
     local = [t.astimezone(tz) for t in rig.provider.times()]
@@ -92,7 +102,8 @@ async def test_a_limit_pauses_the_account(rig: Rig) -> None:
     assert view.runs >= 2  # it continued as new while paused, and kept the pause
     if os.environ.get("TASKYARD_RECORD_HISTORIES"):
         history = await rig.client.get_workflow_handle(
-            governor_id("limit"), run_id=first_run).fetch_history()
+            governor_id("limit"), run_id=first_run
+        ).fetch_history()
         (HISTORIES / "linkedin_governor_continued_v1.json").write_text(history.to_json())
 
 
@@ -122,7 +133,9 @@ async def test_a_cancelled_waiting_action_never_runs(rig: Rig) -> None:
     assert (await rig.state(waiting)).status == "pending"
     await waiting.cancel()
     assert await rig.drive(["cancel"], [first, waiting, last]) == [
-        "completed", "cancelled", "completed"
+        "completed",
+        "cancelled",
+        "completed",
     ]
     slugs = [c.slug for c in rig.provider.calls]
     assert "waiting" not in slugs
@@ -146,8 +159,7 @@ async def test_two_accounts_do_not_block_each_other(rig: Rig) -> None:
     await rig.governor("blocked", paced(daily_limits={"sendMessage": 0}))
     await rig.governor("free", paced())
     stuck = await rig.action("blocked", "nobody", action_type="sendMessage")
-    handles = [await rig.action("free", f"free-{i}", action_type="sendMessage")
-               for i in range(3)]
+    handles = [await rig.action("free", f"free-{i}", action_type="sendMessage") for i in range(3)]
     assert await rig.drive(["blocked", "free"], handles) == ["completed"] * 3
 
     async def switched_off() -> bool:
@@ -163,8 +175,8 @@ async def test_five_hundred_queued_actions_keep_history_bounded(rig: Rig) -> Non
     limit = 1000
     lots = {"sendConnectionRequest": 10_000}
     await rig.governor(
-        "bulk", paced(daily_limits=lots, weekly_limits=lots, min_delay_seconds=0,
-                      max_delay_seconds=0),
+        "bulk",
+        paced(daily_limits=lots, weekly_limits=lots, min_delay_seconds=0, max_delay_seconds=0),
         history_limit=limit,
     )
     gate = asyncio.Semaphore(20)

@@ -24,10 +24,17 @@ async def test_status_before_connecting(stack: Stack) -> None:
         r = await api.get("/api/v2/users/integrations")
     assert r.status_code == 200
     assert r.json() == {
-        "userId": user_id, "success": True,
+        "userId": user_id,
+        "success": True,
         "data": {
-            "linkedin": {"connected": False, "profileUrl": None, "name": None,
-                         "connectionCount": None, "connectedAt": None, "provider": None},
+            "linkedin": {
+                "connected": False,
+                "profileUrl": None,
+                "name": None,
+                "connectionCount": None,
+                "connectedAt": None,
+                "provider": None,
+            },
             "webhooks": {"configured": False, "endpoints": [], "status": "inactive"},
             "summary": {"total": 2, "connected": 0, "completionPercentage": 0},
         },
@@ -36,8 +43,10 @@ async def test_status_before_connecting(stack: Stack) -> None:
 
 async def test_global_key_is_pointed_at_the_legacy_route(stack: Stack) -> None:
     async with stack.admin as admin:
-        for method, path in (("GET", "/api/v2/users/integrations"),
-                             ("POST", "/api/v2/users/integrations/linkedin")):
+        for method, path in (
+            ("GET", "/api/v2/users/integrations"),
+            ("POST", "/api/v2/users/integrations/linkedin"),
+        ):
             r = await admin.request(method, path, json={} if method == "POST" else None)
             assert r.status_code == 400
             assert r.json() == {
@@ -63,8 +72,10 @@ async def test_permission_denied_has_permission_help(stack: Stack) -> None:
 async def test_sandbox_connect_flow_and_status(stack: Stack) -> None:
     user_id, key = await new_user(stack)
     async with stack.api(key) as api:
-        r = await api.post("/api/v2/users/integrations/linkedin",
-                           json={"returnUrl": RETURN_URL, "scopes": ["openid", "profile"]})
+        r = await api.post(
+            "/api/v2/users/integrations/linkedin",
+            json={"returnUrl": RETURN_URL, "scopes": ["openid", "profile"]},
+        )
     assert r.status_code == 200, r.text
     data = r.json()["data"]
     assert r.json()["userId"] == user_id and ISO.match(data["expiresAt"])
@@ -98,8 +109,10 @@ async def test_sandbox_connect_flow_and_status(stack: Stack) -> None:
     err = again.json()
     assert err["error"] is True and err["code"] == "LINKEDIN_ALREADY_CONNECTED"
     assert err["message"] == "LinkedIn account is already connected"
-    assert err["details"] == {"profileUrl": linkedin["profileUrl"],
-                              "connectedAt": linkedin["connectedAt"]}
+    assert err["details"] == {
+        "profileUrl": linkedin["profileUrl"],
+        "connectedAt": linkedin["connectedAt"],
+    }
 
 
 async def test_state_expires(stack: Stack) -> None:
@@ -107,9 +120,11 @@ async def test_state_expires(stack: Stack) -> None:
     async with stack.api(key) as api:
         data = (await api.post("/api/v2/users/integrations/linkedin", json={})).json()["data"]
     async with stack.deps.db.engine.begin() as conn:  # the clock moves on past expiresAt
-        await conn.execute(update(LinkedInOAuthState)
-                           .where(col(LinkedInOAuthState.state_hash) == state_hash(data["state"]))
-                           .values(expires_at=utcnow() - timedelta(seconds=1)))
+        await conn.execute(
+            update(LinkedInOAuthState)
+            .where(col(LinkedInOAuthState.state_hash) == state_hash(data["state"]))
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
     r = await follow(stack, data["authUrl"])
     assert r.status_code == 400 and r.json()["code"] == "INVALID_OAUTH_STATE"
 
@@ -117,16 +132,23 @@ async def test_state_expires(stack: Stack) -> None:
 async def test_unknown_state_and_denied_consent(stack: Stack) -> None:
     _user, key = await new_user(stack)
     async with stack.api() as anon:
-        r = await anon.get("/api/v2/users/integrations/linkedin/callback",
-                           params={"state": "forged", "code": "x"})
+        r = await anon.get(
+            "/api/v2/users/integrations/linkedin/callback", params={"state": "forged", "code": "x"}
+        )
     assert r.status_code == 400 and r.json()["code"] == "INVALID_OAUTH_STATE"
     async with stack.api(key) as api:
-        data = (await api.post("/api/v2/users/integrations/linkedin",
-                               json={"returnUrl": RETURN_URL})).json()["data"]
+        data = (
+            await api.post("/api/v2/users/integrations/linkedin", json={"returnUrl": RETURN_URL})
+        ).json()["data"]
     async with stack.api() as anon:
-        r = await anon.get("/api/v2/users/integrations/linkedin/callback", params={
-            "state": data["state"], "error": "user_cancelled_authorize",
-            "error_description": "The user cancelled"})
+        r = await anon.get(
+            "/api/v2/users/integrations/linkedin/callback",
+            params={
+                "state": data["state"],
+                "error": "user_cancelled_authorize",
+                "error_description": "The user cancelled",
+            },
+        )
     assert r.status_code == 302
     assert r.headers["location"] == RETURN_URL + "?linkedin=error&error=user_cancelled_authorize"
     async with stack.api(key) as api:
@@ -138,8 +160,10 @@ async def test_legacy_routes_and_disconnect(stack: Stack) -> None:
     user_id, key = await new_user(stack)
     other_id, other_key = await new_user(stack)
     async with stack.admin as admin:
-        r = await admin.post("/api/v2/users/integrations/setup-linkedin-integration",
-                             json={"userId": user_id, "returnUrl": RETURN_URL})
+        r = await admin.post(
+            "/api/v2/users/integrations/setup-linkedin-integration",
+            json={"userId": user_id, "returnUrl": RETURN_URL},
+        )
         assert r.status_code == 200 and r.json()["userId"] == user_id
         assert (await follow(stack, r.json()["data"]["authUrl"])).status_code == 302
         r = await admin.get(f"/api/v2/users/integrations/linkedin-integration/{user_id}")
@@ -167,13 +191,18 @@ async def test_legacy_routes_and_disconnect(stack: Stack) -> None:
 async def test_webhooks_count_towards_the_summary(stack: Stack) -> None:
     _user, key = await new_user(stack)
     async with stack.api(key) as api:
-        r = await api.post("/api/v1/webhooks", json={
-            "name": "app", "url": "https://hooks.example/taskyard", "events": ["*"]})
+        r = await api.post(
+            "/api/v1/webhooks",
+            json={"name": "app", "url": "https://hooks.example/taskyard", "events": ["*"]},
+        )
         assert r.status_code == 201, r.text
         await connect(stack, key)
         body = (await api.get("/api/v2/users/integrations")).json()["data"]
-    assert body["webhooks"] == {"configured": True, "endpoints": ["https://hooks.example/taskyard"],
-                                "status": "active"}
+    assert body["webhooks"] == {
+        "configured": True,
+        "endpoints": ["https://hooks.example/taskyard"],
+        "status": "active",
+    }
     assert body["summary"] == {"total": 2, "connected": 2, "completionPercentage": 100}
 
 
@@ -181,7 +210,9 @@ async def test_bad_setup_input_is_a_clear_4xx(stack: Stack) -> None:
     _user, key = await new_user(stack)
     async with stack.api(key) as api:
         bodies: list[dict[str, object]] = [
-            {"returnUrl": "javascript:alert(1)"}, {"scopes": []}, {"scopes": ["bad scope!"]},
+            {"returnUrl": "javascript:alert(1)"},
+            {"scopes": []},
+            {"scopes": ["bad scope!"]},
             {"automationAccountId": "../x"},
         ]
         for body in bodies:

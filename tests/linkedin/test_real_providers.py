@@ -16,8 +16,10 @@ PROFILE = "https://www.linkedin.com/in/marie-curie"
 
 async def _connect(env: RealProviders, key: str) -> None:
     async with env.stack.api(key) as api:
-        r = await api.post("/api/v2/users/integrations/linkedin",
-                           json={"returnUrl": RETURN_URL, "automationAccountId": ACCOUNT})
+        r = await api.post(
+            "/api/v2/users/integrations/linkedin",
+            json={"returnUrl": RETURN_URL, "automationAccountId": ACCOUNT},
+        )
     assert r.status_code == 200, r.text
     auth = r.json()["data"]["authUrl"]
     assert auth.startswith(env.linkedin.base_url + "/oauth/v2/authorization?")
@@ -50,14 +52,19 @@ async def test_a_refused_code_is_reported_back(real_providers: RealProviders) ->
     env = real_providers
     _user, key = await new_user(env.stack)
     async with env.stack.api(key) as api:
-        data = (await api.post("/api/v2/users/integrations/linkedin",
-                               json={"returnUrl": RETURN_URL})).json()["data"]
+        data = (
+            await api.post("/api/v2/users/integrations/linkedin", json={"returnUrl": RETURN_URL})
+        ).json()["data"]
     async with env.stack.api() as anon:
-        r = await anon.get("/api/v2/users/integrations/linkedin/callback",
-                           params={"state": data["state"], "code": "never-issued"})
+        r = await anon.get(
+            "/api/v2/users/integrations/linkedin/callback",
+            params={"state": data["state"], "code": "never-issued"},
+        )
     assert r.status_code == 302
     assert parse_qs(urlsplit(r.headers["location"]).query) == {
-        "linkedin": ["error"], "error": ["connect_failed"]}
+        "linkedin": ["error"],
+        "error": ["connect_failed"],
+    }
     async with env.stack.api(key) as api:
         linkedin = (await api.get("/api/v2/users/integrations")).json()["data"]["linkedin"]
     assert linkedin["connected"] is False
@@ -69,11 +76,18 @@ async def test_actions_go_through_unipile(real_providers: RealProviders) -> None
     await _connect(env, key)
     member = env.unipile.add_member("marie-curie")
     async with env.stack.api(key) as api:
-        await api.put("/api/v2/linkedin/settings",
-                      json={"minDelaySeconds": 0, "maxDelaySeconds": 0, "workingHours": None})
-        r = await api.post("/api/v2/linkedin/actions", json={
-            "actionType": "sendConnectionRequest", "profileUrl": PROFILE,
-            "note": "Hello Marie"})
+        await api.put(
+            "/api/v2/linkedin/settings",
+            json={"minDelaySeconds": 0, "maxDelaySeconds": 0, "workingHours": None},
+        )
+        r = await api.post(
+            "/api/v2/linkedin/actions",
+            json={
+                "actionType": "sendConnectionRequest",
+                "profileUrl": PROFILE,
+                "note": "Hello Marie",
+            },
+        )
     assert r.status_code == 202, r.text
     done = await wait_status(env.stack, key, r.json()["data"]["jobId"], "completed", "failed")
     assert done["status"] == "completed", done
@@ -81,8 +95,10 @@ async def test_actions_go_through_unipile(real_providers: RealProviders) -> None
     [invitation] = env.unipile.invitations.values()
     assert invitation["user_id"] == member["id"] and invitation["message"] == "Hello Marie"
     async with env.stack.api(key) as api:
-        r = await api.post("/api/v2/linkedin/actions", json={
-            "actionType": "withdrawConnectionRequest", "profileUrl": PROFILE})
+        r = await api.post(
+            "/api/v2/linkedin/actions",
+            json={"actionType": "withdrawConnectionRequest", "profileUrl": PROFILE},
+        )
     done = await wait_status(env.stack, key, r.json()["data"]["jobId"], "completed", "failed")
     assert done["message"] == "Connection request withdrawn successfully"
     assert env.unipile.invitations == {}
@@ -95,11 +111,17 @@ async def test_a_provider_limit_pauses_for_its_retry_after(real_providers: RealP
     env.unipile.add_member("pierre-curie")
     env.unipile.arm = "limit"
     async with env.stack.api(key) as api:
-        await api.put("/api/v2/linkedin/settings",
-                      json={"minDelaySeconds": 0, "maxDelaySeconds": 0, "workingHours": None})
-        r = await api.post("/api/v2/linkedin/actions", json={
-            "actionType": "sendConnectionRequest",
-            "profileUrl": "https://www.linkedin.com/in/pierre-curie"})
+        await api.put(
+            "/api/v2/linkedin/settings",
+            json={"minDelaySeconds": 0, "maxDelaySeconds": 0, "workingHours": None},
+        )
+        r = await api.post(
+            "/api/v2/linkedin/actions",
+            json={
+                "actionType": "sendConnectionRequest",
+                "profileUrl": "https://www.linkedin.com/in/pierre-curie",
+            },
+        )
     job_id = r.json()["data"]["jobId"]
 
     async def paused() -> bool:

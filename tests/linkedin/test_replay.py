@@ -26,8 +26,12 @@ from tests.conftest import Stack, new_user, wait_for
 from tests.linkedin.helpers import fast_settings, follow, job, wait_status
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
-NAMES = ("linkedin_connect_v1", "linkedin_action_completed_v1", "linkedin_action_cancelled_v1",
-         "linkedin_governor_v1")
+NAMES = (
+    "linkedin_connect_v1",
+    "linkedin_action_completed_v1",
+    "linkedin_action_cancelled_v1",
+    "linkedin_governor_v1",
+)
 
 
 def recorded() -> list[Path]:
@@ -54,8 +58,10 @@ async def _save(stack: Stack, workflow_id: str, name: str) -> None:
     await asyncio.to_thread((HISTORIES / f"{name}.json").write_text, history.to_json())
 
 
-@pytest.mark.skipif(not os.environ.get("TASKYARD_RECORD_HISTORIES"),
-                    reason="set TASKYARD_RECORD_HISTORIES=1 to re-record")
+@pytest.mark.skipif(
+    not os.environ.get("TASKYARD_RECORD_HISTORIES"),
+    reason="set TASKYARD_RECORD_HISTORIES=1 to re-record",
+)
 async def test_record_histories(stack: Stack) -> None:
     user_id, key = await new_user(stack)
     async with stack.api(key) as api:
@@ -65,15 +71,35 @@ async def test_record_histories(stack: Stack) -> None:
     await fast_settings(stack, key, minDelaySeconds=1, maxDelaySeconds=2)
     later = (datetime.now(UTC) + timedelta(days=30)).isoformat()
     async with stack.api(key) as api:
-        done = (await api.post("/api/v2/linkedin/actions", json={
-            "actionType": "sendConnectionRequest", "note": "Hi",
-            "profileUrl": "https://www.linkedin.com/in/ada-lovelace"})).json()["data"]["jobId"]
-        waiting = (await api.post("/api/v2/linkedin/actions", json={
-            "actionType": "viewProfile", "scheduledAt": later,
-            "profileUrl": "https://www.linkedin.com/in/ada-lovelace"})).json()["data"]["jobId"]
-        limited = (await api.post("/api/v2/linkedin/actions", json={
-            "actionType": "followProfile",
-            "profileUrl": "https://www.linkedin.com/in/sandbox-limit-z"})).json()["data"]["jobId"]
+        done = (
+            await api.post(
+                "/api/v2/linkedin/actions",
+                json={
+                    "actionType": "sendConnectionRequest",
+                    "note": "Hi",
+                    "profileUrl": "https://www.linkedin.com/in/ada-lovelace",
+                },
+            )
+        ).json()["data"]["jobId"]
+        waiting = (
+            await api.post(
+                "/api/v2/linkedin/actions",
+                json={
+                    "actionType": "viewProfile",
+                    "scheduledAt": later,
+                    "profileUrl": "https://www.linkedin.com/in/ada-lovelace",
+                },
+            )
+        ).json()["data"]["jobId"]
+        limited = (
+            await api.post(
+                "/api/v2/linkedin/actions",
+                json={
+                    "actionType": "followProfile",
+                    "profileUrl": "https://www.linkedin.com/in/sandbox-limit-z",
+                },
+            )
+        ).json()["data"]["jobId"]
     await wait_status(stack, key, done, "completed")
 
     async def told() -> bool:

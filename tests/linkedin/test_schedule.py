@@ -16,8 +16,7 @@ T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # a Monday
 def test_rolling_daily_and_weekly_caps() -> None:
     grants = [T0, T0 + timedelta(hours=1), T0 + timedelta(hours=2)]
     assert cap_ready(T0 + timedelta(hours=3), grants, daily=3, weekly=10) == T0 + DAY
-    assert cap_ready(T0 + timedelta(hours=3), grants, daily=4, weekly=10) == T0 + timedelta(
-        hours=3)
+    assert cap_ready(T0 + timedelta(hours=3), grants, daily=4, weekly=10) == T0 + timedelta(hours=3)
     week = [T0 + i * DAY for i in range(5)]
     assert cap_ready(T0 + 5 * DAY, week, daily=3, weekly=5) == T0 + WEEK
     assert cap_ready(T0, [], daily=0, weekly=5) is None
@@ -34,8 +33,9 @@ def test_working_hours_skip_nights_and_weekends() -> None:
 
 
 def test_working_hours_follow_the_local_clock_across_dst() -> None:
-    hours = WorkingHours(start="09:00", end="10:00", days=[1, 2, 3, 4, 5, 6, 7],
-                         timezone="Europe/Paris")
+    hours = WorkingHours(
+        start="09:00", end="10:00", days=[1, 2, 3, 4, 5, 6, 7], timezone="Europe/Paris"
+    )
     before = next_open(datetime(2026, 3, 27, 12, 0, tzinfo=UTC), hours)  # CET (+1)
     after = next_open(datetime(2026, 3, 30, 12, 0, tzinfo=UTC), hours)  # CEST (+2)
     assert before == datetime(2026, 3, 28, 8, 0, tzinfo=UTC)
@@ -46,11 +46,14 @@ def test_earliest_combines_caps_and_hours() -> None:
     hours = WorkingHours(start="09:00", end="17:00", days=[1, 2, 3, 4, 5], timezone="UTC")
     grants = [T0.replace(hour=16, minute=30)]
     # cap frees at 16:30 next day, inside hours
-    assert earliest(T0.replace(hour=16, minute=45), grants=grants, daily=1, weekly=5,
-                    hours=hours) == T0.replace(hour=16, minute=30) + DAY
+    assert (
+        earliest(T0.replace(hour=16, minute=45), grants=grants, daily=1, weekly=5, hours=hours)
+        == T0.replace(hour=16, minute=30) + DAY
+    )
     late = [T0.replace(hour=16, minute=59)]
-    got = earliest(T0.replace(hour=16, minute=59, second=30), grants=late, daily=1, weekly=5,
-                   hours=hours)
+    got = earliest(
+        T0.replace(hour=16, minute=59, second=30), grants=late, daily=1, weekly=5, hours=hours
+    )
     assert got == late[0] + DAY  # 16:59 the next day is still open
 
 

@@ -26,7 +26,8 @@ async def strict_stack(
     temporal_env: WorkflowEnvironment, database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Stack]:
     """The API as an operator runs it in production: private URLs refused."""
-    settings = make_settings(temporal_env, database_url, tmp_path_factory.mktemp("strict"),
-                             allow_private_urls=False)
+    settings = make_settings(
+        temporal_env, database_url, tmp_path_factory.mktemp("strict"), allow_private_urls=False
+    )
     async with run_stack(temporal_env, settings, with_worker=False) as running:
         yield running

@@ -39,8 +39,9 @@ def verify_both(rec: Recorded, secret: str) -> Any:
     return Webhook(secret).verify(rec.body, rec.headers)
 
 
-async def received(receiver: Receiver, path: str, count: int = 1,
-                   timeout: float = 30.0) -> list[Recorded]:
+async def received(
+    receiver: Receiver, path: str, count: int = 1, timeout: float = 30.0
+) -> list[Recorded]:
     async def enough() -> list[Recorded] | None:
         got = receiver.at(path)
         return got if len(got) >= count else None
@@ -49,8 +50,9 @@ async def received(receiver: Receiver, path: str, count: int = 1,
     return result
 
 
-def publisher(stack: Stack, *, db: Database | None = None, prefix: str | None = None
-              ) -> EventPublisher:
+def publisher(
+    stack: Stack, *, db: Database | None = None, prefix: str | None = None
+) -> EventPublisher:
     """Events published from the client side, through the fan-out workflow unless ``db``."""
     starter = DeliveryStarter.from_settings(stack.settings)
     if prefix is not None:

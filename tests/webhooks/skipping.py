@@ -113,10 +113,14 @@ async def skipping(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Sk
     state = tmp_path_factory.mktemp("skip")
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
-        environment="test", state_dir=state, database_url=f"sqlite:///{state / 'db.sqlite'}",
+        environment="test",
+        state_dir=state,
+        database_url=f"sqlite:///{state / 'db.sqlite'}",
         master_keys="t:" + base64.b64encode(secrets.token_bytes(32)).decode(),
-        allow_private_urls=True, task_queue_prefix="s" + uuid.uuid4().hex[:8],
-        activity_heartbeat_timeout_seconds=5.0, webhook_error_after_failures=2,
+        allow_private_urls=True,
+        task_queue_prefix="s" + uuid.uuid4().hex[:8],
+        activity_heartbeat_timeout_seconds=5.0,
+        webhook_error_after_failures=2,
         webhook_disable_after_seconds=3600.0,
     )
     await asyncio.to_thread(upgrade, settings.database_url)
@@ -124,17 +128,23 @@ async def skipping(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Sk
     receiver = Receiver()
     worker = queue_worker(env.client, deps, queues.WEBHOOKS, queue_plans(deps)[queues.WEBHOOKS])
     tools = ToolActivities(deps.secrets, base_urls={}, allow_private_urls=True)
-    tool_worker = queue_worker(env.client, deps, queues.TOOLS,
-                               QueuePlan([ToolExecutionWorkflow], [tools.run_tool_action]))
+    tool_worker = queue_worker(
+        env.client, deps, queues.TOOLS, QueuePlan([ToolExecutionWorkflow], [tools.run_tool_action])
+    )
     # Without the database: events go through the fan-out workflow, as jobs' events do.
     events = EventPublisher(env.client, DeliveryStarter.from_settings(settings), None)
     try:
         async with serve(receiver.app()) as base_url, worker, tool_worker:
             receiver.base_url = base_url
-            yield Skipping(env, env.client, settings, deps.db,
-                           WebhookService(deps.db, deps.vault, events, settings), events, receiver)
+            yield Skipping(
+                env,
+                env.client,
+                settings,
+                deps.db,
+                WebhookService(deps.db, deps.vault, events, settings),
+                events,
+                receiver,
+            )
     finally:
         await deps.close()
         await env.shutdown()
-
-

@@ -15,8 +15,11 @@ async def test_seed_body_round_trips_and_secret_is_shown_once(
     _user, key = await new_user(stack)
     async with stack.api(key) as api:
         created = await create_hook(
-            api, receiver.url("/seed"), ["workflow.completed", "workflow.failed"],
-            name="Workflow Completed Hook", headers={"X-Custom-Header": "value"},
+            api,
+            receiver.url("/seed"),
+            ["workflow.completed", "workflow.failed"],
+            name="Workflow Completed Hook",
+            headers={"X-Custom-Header": "value"},
             retryPolicy={"maxAttempts": 3, "backoffMs": 1000},
         )
         assert created["secret"].startswith("whsec_")
@@ -37,18 +40,22 @@ async def test_patch_changes_only_what_is_sent_and_delete_hides(
 ) -> None:
     _user, key = await new_user(stack)
     async with stack.api(key) as api:
-        hook = await create_hook(api, receiver.url("/a"), ["lead.created"], timeoutMs=5000,
-                                 rateLimitPerSecond=5)
-        r = await api.patch(f"/api/v1/webhooks/{hook['id']}",
-                            json={"events": ["lead.*"], "retryPolicy": {"maxAttempts": 7}})
+        hook = await create_hook(
+            api, receiver.url("/a"), ["lead.created"], timeoutMs=5000, rateLimitPerSecond=5
+        )
+        r = await api.patch(
+            f"/api/v1/webhooks/{hook['id']}",
+            json={"events": ["lead.*"], "retryPolicy": {"maxAttempts": 7}},
+        )
         assert r.status_code == 200, r.text
         body = r.json()
         assert body["events"] == ["lead.*"]
         assert body["retryPolicy"] == {"maxAttempts": 7, "backoffMs": 1000}
         assert body["url"] == hook["url"] and body["timeoutMs"] == 5000
-        r = await api.patch(f"/api/v1/webhooks/{hook['id']}",
-                            json={"timeoutMs": None, "rateLimitPerSecond": None,
-                                  "enabled": False})
+        r = await api.patch(
+            f"/api/v1/webhooks/{hook['id']}",
+            json={"timeoutMs": None, "rateLimitPerSecond": None, "enabled": False},
+        )
         body = r.json()
         assert body["timeoutMs"] is None and body["rateLimitPerSecond"] is None
         assert body["status"] == "disabled" and body["disabledReason"] == "user"
@@ -117,8 +124,9 @@ async def test_another_users_webhook_is_not_found(stack: Stack, receiver: Receiv
 async def test_scopes_are_enforced(stack: Stack, receiver: Receiver) -> None:
     _user, key = await new_user(stack, ["webhooks:read"])
     async with stack.api(key) as api:
-        r = await api.post("/api/v1/webhooks",
-                           json={"name": "n", "url": receiver.url("/s"), "events": ["*"]})
+        r = await api.post(
+            "/api/v1/webhooks", json={"name": "n", "url": receiver.url("/s"), "events": ["*"]}
+        )
         assert r.status_code == 403
         assert (await api.get("/api/v1/webhooks")).status_code == 200
     async with stack.api() as anonymous:
@@ -132,9 +140,15 @@ async def test_event_catalog_lists_every_event(stack: Stack) -> None:
     assert r.status_code == 200
     names = [e["name"] for e in r.json()["events"]]
     assert names == list(EVENT_CATALOG)
-    for name in ("workflow.cancelled", "tool.failed", "linkedin.action.completed",
-                 "enrichment.failed", "lead.updated", "webhook.endpoint.disabled",
-                 "webhook.delivery.exhausted"):
+    for name in (
+        "workflow.cancelled",
+        "tool.failed",
+        "linkedin.action.completed",
+        "enrichment.failed",
+        "lead.updated",
+        "webhook.endpoint.disabled",
+        "webhook.delivery.exhausted",
+    ):
         assert name in names
     assert "*" in r.json()["wildcards"]
 
@@ -148,7 +162,10 @@ async def test_summary_for_user_integrations(stack: Stack, receiver: Receiver) -
         hook = await create_hook(api, receiver.url("/summary"))
         summary = await webhook_summary(db, user)
         assert summary.model_dump() == {
-            "configured": True, "endpoints": [hook["url"]], "status": "active"}
+            "configured": True,
+            "endpoints": [hook["url"]],
+            "status": "active",
+        }
         await api.patch(f"/api/v1/webhooks/{hook['id']}", json={"enabled": False})
         assert (await webhook_summary(db, user)).status == "inactive"
 
@@ -156,8 +173,10 @@ async def test_summary_for_user_integrations(stack: Stack, receiver: Receiver) -
 async def test_global_key_acts_for_a_named_user(stack: Stack, receiver: Receiver) -> None:
     user, _key = await new_user(stack)
     async with stack.admin as admin:
-        r = await admin.post("/api/v1/webhooks", json={
-            "name": "g", "url": receiver.url("/g"), "events": ["*"], "userId": user})
+        r = await admin.post(
+            "/api/v1/webhooks",
+            json={"name": "g", "url": receiver.url("/g"), "events": ["*"], "userId": user},
+        )
         assert r.status_code == 201, r.text
         r = await admin.get("/api/v1/webhooks", params={"userId": user})
         assert len(r.json()) == 1

@@ -18,8 +18,9 @@ from tests.webhooks.helpers import create_hook, publisher, received, seed_recipe
 from tests.webhooks.receiver import Receiver
 
 
-async def publish(stack: Stack, user: str, name: str = "lead.created",
-                  data: dict | None = None) -> str:
+async def publish(
+    stack: Stack, user: str, name: str = "lead.created", data: dict | None = None
+) -> str:
     event_id = event_id_for(uuid.uuid4().hex, name)
     await publisher(stack).publish_one(user, name, data or {"leadId": "lead_x"}, event_id)
     return event_id
@@ -38,14 +39,16 @@ async def delivery_status(api, hook_id: str, delivery_id: str, wanted: str) -> d
     return result
 
 
-async def test_410_disables_and_tells_the_other_endpoints(
-    stack: Stack, receiver: Receiver
-) -> None:
+async def test_410_disables_and_tells_the_other_endpoints(stack: Stack, receiver: Receiver) -> None:
     user, key = await new_user(stack)
     receiver.default["/gone"] = 410
     async with stack.api(key) as api:
-        gone = await create_hook(api, receiver.url("/gone"), ["lead.created"],
-                                 retryPolicy={"maxAttempts": 5, "backoffMs": 100})
+        gone = await create_hook(
+            api,
+            receiver.url("/gone"),
+            ["lead.created"],
+            retryPolicy={"maxAttempts": 5, "backoffMs": 100},
+        )
         await create_hook(api, receiver.url("/ops"), ["webhook.endpoint.disabled"])
         event_id = await publish(stack, user)
         [notice] = await received(receiver, "/ops")
@@ -55,7 +58,8 @@ async def test_410_disables_and_tells_the_other_endpoints(
         r = await api.get(f"/api/v1/webhooks/{gone['id']}")
         assert r.json()["status"] == "disabled" and r.json()["disabledReason"] == "gone"
         failed = await delivery_status(
-            api, gone["id"], delivery_id_for(event_id, gone["id"]), "failed")
+            api, gone["id"], delivery_id_for(event_id, gone["id"]), "failed"
+        )
         # 410 is final: the policy's five attempts are not used. (An infrastructure retry
         # of the one attempt, after a heartbeat timeout on a loaded machine, may repeat
         # the request, always with the same delivery id.)
@@ -70,14 +74,16 @@ async def test_410_disables_and_tells_the_other_endpoints(
     assert delivery_ids(receiver, "/gone") == {failed["id"]}
 
 
-async def test_failures_turn_error_and_one_success_clears(
-    stack: Stack, receiver: Receiver
-) -> None:
+async def test_failures_turn_error_and_one_success_clears(stack: Stack, receiver: Receiver) -> None:
     user, key = await new_user(stack)
     receiver.script["/shaky"] = [500, 500, 500]
     async with stack.api(key) as api:
-        hook = await create_hook(api, receiver.url("/shaky"), ["lead.created"],
-                                 retryPolicy={"maxAttempts": 3, "backoffMs": 100})
+        hook = await create_hook(
+            api,
+            receiver.url("/shaky"),
+            ["lead.created"],
+            retryPolicy={"maxAttempts": 3, "backoffMs": 100},
+        )
         first = await publish(stack, user)
         await delivery_status(api, hook["id"], delivery_id_for(first, hook["id"]), "failed")
         shown = (await api.get(f"/api/v1/webhooks/{hook['id']}")).json()
@@ -112,8 +118,11 @@ async def test_rotation_signs_with_both_secrets_during_the_overlap(
         assert seed_recipe_ok(rec.body, rec.headers["x-webhook-signature-previous"], old)
         # once the overlap has passed, only the new secret signs
         async with stack.deps.db.session() as session:
-            await session.exec(update(WebhookEndpoint).where(WebhookEndpoint.id == hook["id"])
-                               .values(previous_secret_expires_at=datetime.now(UTC)))
+            await session.exec(
+                update(WebhookEndpoint)
+                .where(WebhookEndpoint.id == hook["id"])
+                .values(previous_secret_expires_at=datetime.now(UTC))
+            )
             await session.commit()
         await publish(stack, user)
         [_, later] = await received(receiver, "/rot", 2)
@@ -123,22 +132,23 @@ async def test_rotation_signs_with_both_secrets_during_the_overlap(
         assert "x-webhook-signature-previous" not in later.headers
 
 
-async def test_retry_redelivers_with_the_same_delivery_id(
-    stack: Stack, receiver: Receiver
-) -> None:
+async def test_retry_redelivers_with_the_same_delivery_id(stack: Stack, receiver: Receiver) -> None:
     _user, key = await new_user(stack)
     receiver.script["/once"] = [500]
     async with stack.api(key) as api:
-        hook = await create_hook(api, receiver.url("/once"), ["lead.created"],
-                                 retryPolicy={"maxAttempts": 1, "backoffMs": 100})
+        hook = await create_hook(
+            api,
+            receiver.url("/once"),
+            ["lead.created"],
+            retryPolicy={"maxAttempts": 1, "backoffMs": 100},
+        )
         r = await api.post(f"/api/v1/webhooks/{hook['id']}/test")
         delivery_id = r.json()["deliveryId"]
         await delivery_status(api, hook["id"], delivery_id, "failed")
         r = await api.post(f"/api/v1/webhooks/{hook['id']}/deliveries/{delivery_id}/retry")
         assert r.status_code == 202 and r.json()["round"] == 1
         detail = await delivery_status(api, hook["id"], delivery_id, "succeeded")
-        assert [(a["round"], a["statusCode"]) for a in detail["attemptLog"]] == [
-            (0, 500), (1, 200)]
+        assert [(a["round"], a["statusCode"]) for a in detail["attemptLog"]] == [(0, 500), (1, 200)]
         assert detail["attempts"] == 2
         first, second = receiver.at("/once")
         assert first.headers["webhook-id"] == second.headers["webhook-id"] == delivery_id
@@ -154,29 +164,40 @@ async def test_recover_redelivers_every_failed_delivery_since(
     receiver.default["/outage"] = 503
     since = datetime.now(UTC) - timedelta(seconds=5)
     async with stack.api(key) as api:
-        hook = await create_hook(api, receiver.url("/outage"), ["lead.*"],
-                                 retryPolicy={"maxAttempts": 1, "backoffMs": 100})
-        events = [await publish(stack, user, name) for name in
-                  ("lead.created", "lead.updated", "lead.created")]
+        hook = await create_hook(
+            api,
+            receiver.url("/outage"),
+            ["lead.*"],
+            retryPolicy={"maxAttempts": 1, "backoffMs": 100},
+        )
+        events = [
+            await publish(stack, user, name)
+            for name in ("lead.created", "lead.updated", "lead.created")
+        ]
         ids = [delivery_id_for(e, hook["id"]) for e in events]
         for delivery_id in ids:
             await delivery_status(api, hook["id"], delivery_id, "failed")
-        r = await api.get(f"/api/v1/webhooks/{hook['id']}/deliveries",
-                          params={"status": "failed", "event": "lead.created"})
+        r = await api.get(
+            f"/api/v1/webhooks/{hook['id']}/deliveries",
+            params={"status": "failed", "event": "lead.created"},
+        )
         assert {d["id"] for d in r.json()["data"]} == {ids[0], ids[2]}
         r = await api.get(f"/api/v1/webhooks/{hook['id']}/deliveries", params={"limit": 2})
         page = r.json()
         assert len(page["data"]) == 2 and page["pagination"]["hasMore"]
-        r = await api.get(f"/api/v1/webhooks/{hook['id']}/deliveries",
-                          params={"limit": 2, "cursor": page["pagination"]["nextCursor"]})
+        r = await api.get(
+            f"/api/v1/webhooks/{hook['id']}/deliveries",
+            params={"limit": 2, "cursor": page["pagination"]["nextCursor"]},
+        )
         assert len(r.json()["data"]) == 1 and not r.json()["pagination"]["hasMore"]
         seen = {d["id"] for d in page["data"]} | {d["id"] for d in r.json()["data"]}
         assert seen == set(ids)
         bad = await api.get(f"/api/v1/webhooks/{hook['id']}/deliveries", params={"cursor": "x"})
         assert bad.status_code == 400
         receiver.default["/outage"] = 200
-        r = await api.post(f"/api/v1/webhooks/{hook['id']}/recover",
-                           json={"since": since.isoformat()})
+        r = await api.post(
+            f"/api/v1/webhooks/{hook['id']}/recover", json={"since": since.isoformat()}
+        )
         assert r.status_code == 202, r.text
         assert r.json()["recovered"] == 3 and set(r.json()["deliveryIds"]) == set(ids)
         for delivery_id in ids:
@@ -185,9 +206,7 @@ async def test_recover_redelivers_every_failed_delivery_since(
         assert r.status_code == 422
 
 
-async def test_publishing_an_event_twice_delivers_once(
-    stack: Stack, receiver: Receiver
-) -> None:
+async def test_publishing_an_event_twice_delivers_once(stack: Stack, receiver: Receiver) -> None:
     user, key = await new_user(stack)
     async with stack.api(key) as api:
         await create_hook(api, receiver.url("/dedupe"), ["lead.created"])
@@ -202,20 +221,21 @@ async def test_publishing_an_event_twice_delivers_once(
     assert json.loads(rec.body)["data"] == {"id": "lead_abc"}
     # nobody subscribes to lead.updated: with the database at hand, nothing is started
     other = event_id_for(f"{lead}:2", "lead.updated")
-    assert not await publisher(stack, db=stack.deps.db).publish_one(
-        user, "lead.updated", {}, other)
+    assert not await publisher(stack, db=stack.deps.db).publish_one(user, "lead.updated", {}, other)
 
 
 async def test_throttle_spaces_deliveries(stack: Stack, receiver: Receiver) -> None:
     user, key = await new_user(stack)
     async with stack.api(key) as api:
-        await create_hook(api, receiver.url("/slow-rcv"), ["lead.created"],
-                          rateLimitPerSecond=2)
+        await create_hook(api, receiver.url("/slow-rcv"), ["lead.created"], rateLimitPerSecond=2)
     for _ in range(6):
         await publish(stack, user)
     await received(receiver, "/slow-rcv", 6)
-    times = sorted(t for t, r in zip(receiver.arrivals, receiver.requests, strict=True)
-                   if r.path == "/slow-rcv")
+    times = sorted(
+        t
+        for t, r in zip(receiver.arrivals, receiver.requests, strict=True)
+        if r.path == "/slow-rcv"
+    )
     # six sends at 2/s take at least 2.5 s; arrival jitter under load is allowed for
     assert times[-1] - times[0] >= 2.0
 
@@ -224,8 +244,13 @@ async def test_slow_receiver_times_out(stack: Stack, receiver: Receiver) -> None
     _user, key = await new_user(stack)
     receiver.delay["/sleepy"] = 3.0
     async with stack.api(key) as api:
-        hook = await create_hook(api, receiver.url("/sleepy"), ["lead.created"],
-                                 timeoutMs=1000, retryPolicy={"maxAttempts": 1, "backoffMs": 100})
+        hook = await create_hook(
+            api,
+            receiver.url("/sleepy"),
+            ["lead.created"],
+            timeoutMs=1000,
+            retryPolicy={"maxAttempts": 1, "backoffMs": 100},
+        )
         r = await api.post(f"/api/v1/webhooks/{hook['id']}/test")
         detail = await delivery_status(api, hook["id"], r.json()["deliveryId"], "failed")
     [attempt] = detail["attemptLog"]
@@ -239,8 +264,12 @@ async def test_cancelling_the_delivery_job_stops_its_retries(
     user, key = await new_user(stack)
     receiver.default["/never"] = 500
     async with stack.api(key) as api:
-        hook = await create_hook(api, receiver.url("/never"), ["lead.created"],
-                                 retryPolicy={"maxAttempts": 5, "backoffMs": 600_000})
+        hook = await create_hook(
+            api,
+            receiver.url("/never"),
+            ["lead.created"],
+            retryPolicy={"maxAttempts": 5, "backoffMs": 600_000},
+        )
         event_id = await publish(stack, user)
         delivery_id = delivery_id_for(event_id, hook["id"])
         await delivery_status(api, hook["id"], delivery_id, "retrying")

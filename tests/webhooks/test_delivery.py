@@ -14,10 +14,16 @@ async def test_tool_completion_is_delivered_signed_and_logged(
 ) -> None:
     _user, key = await new_user(stack)
     async with stack.api(key) as api:
-        hook = await create_hook(api, receiver.url("/hook"), ["tool.completed"],
-                                 headers={"X-Tenant": "acme", "Authorization": "Bearer rcv"})
-        r = await api.post("/api/v1/tools/execute", json={
-            "toolName": "HTTP_REQUEST", "params": {"url": target.base_url + "/echo"}})
+        hook = await create_hook(
+            api,
+            receiver.url("/hook"),
+            ["tool.completed"],
+            headers={"X-Tenant": "acme", "Authorization": "Bearer rcv"},
+        )
+        r = await api.post(
+            "/api/v1/tools/execute",
+            json={"toolName": "HTTP_REQUEST", "params": {"url": target.base_url + "/echo"}},
+        )
         assert r.status_code == 200, r.text
         execution_id = r.json()["executionId"]
         [rec] = await received(receiver, "/hook")

@@ -49,8 +49,14 @@ def worker_env(stack: Stack, prefix: str, state: Path) -> dict[str, str]:
 async def start_worker(env: dict[str, str], log: Path) -> asyncio.subprocess.Process:
     with log.open("ab") as sink:
         return await asyncio.create_subprocess_exec(
-            sys.executable, "worker.py", "--queue", "webhooks", cwd=ROOT, env=env,
-            stdout=sink, stderr=sink,
+            sys.executable,
+            "worker.py",
+            "--queue",
+            "webhooks",
+            cwd=ROOT,
+            env=env,
+            stdout=sink,
+            stderr=sink,
         )
 
 
@@ -60,8 +66,12 @@ async def test_deliveries_survive_worker_crashes(
 ) -> None:
     user, key = await new_user(stack)
     async with stack.api(key) as api:
-        hook = await create_hook(api, receiver.url("/rel"), ["lead.created"],
-                                 retryPolicy={"maxAttempts": 10, "backoffMs": 200})
+        hook = await create_hook(
+            api,
+            receiver.url("/rel"),
+            ["lead.created"],
+            retryPolicy={"maxAttempts": 10, "backoffMs": 200},
+        )
     prefix = "rel" + uuid.uuid4().hex[:8]
     env = worker_env(stack, prefix, tmp_path)
     log = tmp_path / "worker.log"
@@ -99,6 +109,7 @@ async def test_deliveries_survive_worker_crashes(
     publishing = asyncio.gather(*(emit(b) for b in range(EVENTS // BATCH)))
     try:
         for threshold in KILL_AT:
+
             async def reached(threshold: int = threshold) -> bool:
                 return len(distinct()) >= threshold
 
@@ -118,11 +129,16 @@ async def test_deliveries_survive_worker_crashes(
 
         async def all_recorded() -> bool:
             async with stack.deps.db.session() as session:
-                done = (await session.exec(
-                    select(func.count()).select_from(WebhookDelivery).where(
-                        col(WebhookDelivery.id).in_(list(expected)),
-                        WebhookDelivery.status == "succeeded",
-                    ))).one()
+                done = (
+                    await session.exec(
+                        select(func.count())
+                        .select_from(WebhookDelivery)
+                        .where(
+                            col(WebhookDelivery.id).in_(list(expected)),
+                            WebhookDelivery.status == "succeeded",
+                        )
+                    )
+                ).one()
             return done == EVENTS
 
         await wait_for(all_recorded, timeout=left(), interval=0.2)
@@ -139,5 +155,7 @@ async def test_deliveries_survive_worker_crashes(
         delivery_id = rec.headers["x-webhook-delivery"]
         assert json.loads(rec.body)["data"]["n"] == expected[delivery_id]
         assert rec.headers["webhook-id"] == delivery_id
-    print(f"\n{len(received)} requests for {EVENTS} deliveries "
-          f"({len(received) - EVENTS} duplicates across {len(KILL_AT)} worker kills)")
+    print(
+        f"\n{len(received)} requests for {EVENTS} deliveries "
+        f"({len(received) - EVENTS} duplicates across {len(KILL_AT)} worker kills)"
+    )

@@ -48,8 +48,12 @@ async def test_history_replays(path: Path) -> None:
 def test_pre_event_histories_are_kept() -> None:
     names = {p.stem for p in recorded()}
     assert {"tool_execution_completed_v0", "tool_execution_failed_v0"} <= names
-    assert {"tool_execution_completed_v1", "webhook_delivery_retried_v1",
-            "webhook_delivery_exhausted_v1", "event_fanout_v1"} <= names
+    assert {
+        "tool_execution_completed_v1",
+        "webhook_delivery_retried_v1",
+        "webhook_delivery_exhausted_v1",
+        "event_fanout_v1",
+    } <= names
 
 
 async def _save(s: Skipping, workflow_id: str, name: str) -> None:
@@ -57,15 +61,17 @@ async def _save(s: Skipping, workflow_id: str, name: str) -> None:
     await asyncio.to_thread((HISTORIES / f"{name}.json").write_text, history.to_json())
 
 
-@pytest.mark.skipif(not os.environ.get("TASKYARD_RECORD_HISTORIES"),
-                    reason="set TASKYARD_RECORD_HISTORIES=1 to re-record")
+@pytest.mark.skipif(
+    not os.environ.get("TASKYARD_RECORD_HISTORIES"),
+    reason="set TASKYARD_RECORD_HISTORIES=1 to re-record",
+)
 async def test_record_histories(skipping: Skipping) -> None:
     s = skipping
     user = await s.user()
-    flaky = await s.endpoint(user, "/rec-flaky", ["lead.created", "tool.*"], max_attempts=3,
-                             backoff_ms=5000)
-    down = await s.endpoint(user, "/rec-down", ["lead.updated"], max_attempts=2,
-                            backoff_ms=5000)
+    flaky = await s.endpoint(
+        user, "/rec-flaky", ["lead.created", "tool.*"], max_attempts=3, backoff_ms=5000
+    )
+    down = await s.endpoint(user, "/rec-down", ["lead.updated"], max_attempts=2, backoff_ms=5000)
     await s.endpoint(user, "/rec-ops", ["webhook.*"])
     s.receiver.script["/rec-flaky"] = [500]
     s.receiver.default["/rec-down"] = 500
@@ -90,7 +96,8 @@ async def test_record_histories(skipping: Skipping) -> None:
             await s.client.execute_workflow(
                 ToolExecutionWorkflow.run,
                 ToolExecutionInput(user_id=user, tool_name=tool, params=params),
-                id=job_id, task_queue=queue,
+                id=job_id,
+                task_queue=queue,
                 search_attributes=start_attributes(user, "tool_execution"),
             )
         except WorkflowFailureError:

@@ -18,8 +18,9 @@ from tests.webhooks.skipping import Skipping
 
 async def test_backoff_doubles_from_backoff_ms_with_bounded_jitter(skipping: Skipping) -> None:
     user = await skipping.user()
-    endpoint = await skipping.endpoint(user, "/flaky", ["lead.*"], max_attempts=5,
-                                       backoff_ms=60_000)
+    endpoint = await skipping.endpoint(
+        user, "/flaky", ["lead.*"], max_attempts=5, backoff_ms=60_000
+    )
     skipping.receiver.script["/flaky"] = [500, 502, 500]
     event_id = await skipping.publish(user)
     ok, timers = await skipping.outcome(delivery_id_for(event_id, endpoint))
@@ -38,10 +39,13 @@ async def test_backoff_doubles_from_backoff_ms_with_bounded_jitter(skipping: Ski
 
 async def test_retry_after_is_honoured_on_429_and_503(skipping: Skipping) -> None:
     user = await skipping.user()
-    endpoint = await skipping.endpoint(user, "/busy", ["lead.created"], max_attempts=3,
-                                       backoff_ms=1000)
-    skipping.receiver.script["/busy"] = [(429, {"Retry-After": "600"}),
-                                         (503, {"Retry-After": "120"})]
+    endpoint = await skipping.endpoint(
+        user, "/busy", ["lead.created"], max_attempts=3, backoff_ms=1000
+    )
+    skipping.receiver.script["/busy"] = [
+        (429, {"Retry-After": "600"}),
+        (503, {"Retry-After": "120"}),
+    ]
     event_id = await skipping.publish(user)
     ok, timers = await skipping.outcome(delivery_id_for(event_id, endpoint))
     assert ok
@@ -50,8 +54,9 @@ async def test_retry_after_is_honoured_on_429_and_503(skipping: Skipping) -> Non
 
 async def test_exhausted_delivery_tells_the_owner_elsewhere(skipping: Skipping) -> None:
     user = await skipping.user()
-    failing = await skipping.endpoint(user, "/down", ["lead.created"], max_attempts=3,
-                                      backoff_ms=30_000)
+    failing = await skipping.endpoint(
+        user, "/down", ["lead.created"], max_attempts=3, backoff_ms=30_000
+    )
     await skipping.endpoint(user, "/ops", ["webhook.delivery.exhausted"])
     skipping.receiver.default["/down"] = 500
     event_id = await skipping.publish(user)
@@ -72,8 +77,9 @@ async def test_exhausted_delivery_tells_the_owner_elsewhere(skipping: Skipping) 
 async def test_continuous_failure_disables_the_endpoint(skipping: Skipping) -> None:
     """Failing for an hour (the configured period) disables the endpoint, once, and says so."""
     user = await skipping.user()
-    failing = await skipping.endpoint(user, "/dead", ["lead.created"], max_attempts=10,
-                                      backoff_ms=600_000)
+    failing = await skipping.endpoint(
+        user, "/dead", ["lead.created"], max_attempts=10, backoff_ms=600_000
+    )
     await skipping.endpoint(user, "/admin", ["webhook.endpoint.disabled"])
     skipping.receiver.default["/dead"] = 503
     event_id = await skipping.publish(user)

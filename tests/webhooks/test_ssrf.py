@@ -48,8 +48,9 @@ async def test_private_url_refused_on_update(strict_stack: Stack) -> None:
     async with strict_stack.api(key) as api:
         # A public name that does not resolve here is accepted; every send checks it again.
         hook = await create_hook(api, "https://hooks.example.com/in")
-        r = await api.patch(f"/api/v1/webhooks/{hook['id']}",
-                            json={"url": "http://169.254.169.254/"})
+        r = await api.patch(
+            f"/api/v1/webhooks/{hook['id']}", json={"url": "http://169.254.169.254/"}
+        )
         assert r.status_code == 422 and r.json()["code"] == "URL_NOT_ALLOWED"
         r = await api.get(f"/api/v1/webhooks/{hook['id']}")
         assert r.json()["url"] == "https://hooks.example.com/in"
@@ -61,15 +62,27 @@ async def test_address_is_checked_again_at_send(stack: Stack, receiver: Receiver
     async with stack.api(key) as api:
         hook = await create_hook(api, receiver.url("/internal-service"), ["lead.created"])
     event_id = event_id_for(uuid.uuid4().hex, "lead.created")
-    [start] = await store_and_plan(stack.deps.db, PublishEventsInput(
-        user_id=user, events=[EventInput(name="lead.created", id=event_id,
-                                         occurred_at=utcnow(), data={"x": 1})]))
-    strict = WebhookDeliveryActivities(stack.deps.db, stack.deps.vault,
-                                       DeliveryPolicy(allow_private_urls=False))
+    [start] = await store_and_plan(
+        stack.deps.db,
+        PublishEventsInput(
+            user_id=user,
+            events=[
+                EventInput(name="lead.created", id=event_id, occurred_at=utcnow(), data={"x": 1})
+            ],
+        ),
+    )
+    strict = WebhookDeliveryActivities(
+        stack.deps.db, stack.deps.vault, DeliveryPolicy(allow_private_urls=False)
+    )
     out = await ActivityEnvironment().run(
         strict.attempt_webhook_delivery,
-        AttemptInput(delivery_id=start.delivery_id, user_id=user, endpoint_id=hook["id"],
-                     event_id=event_id, workflow_time=utcnow()),
+        AttemptInput(
+            delivery_id=start.delivery_id,
+            user_id=user,
+            endpoint_id=hook["id"],
+            event_id=event_id,
+            workflow_time=utcnow(),
+        ),
     )
     assert out.outcome == "failed" and out.final and not out.exhausted
     assert "refused" in (out.error or "")
@@ -84,8 +97,12 @@ async def test_redirects_are_not_followed(stack: Stack, receiver: Receiver) -> N
     _user, key = await new_user(stack)
     receiver.default["/moved"] = (302, {"Location": receiver.url("/internal")})
     async with stack.api(key) as api:
-        hook = await create_hook(api, receiver.url("/moved"), ["lead.created"],
-                                 retryPolicy={"maxAttempts": 1, "backoffMs": 100})
+        hook = await create_hook(
+            api,
+            receiver.url("/moved"),
+            ["lead.created"],
+            retryPolicy={"maxAttempts": 1, "backoffMs": 100},
+        )
         r = await api.post(f"/api/v1/webhooks/{hook['id']}/test")
         assert r.status_code == 202, r.text
         delivery_id = r.json()["deliveryId"]

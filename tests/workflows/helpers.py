@@ -17,18 +17,21 @@ def http_step(name: str, url: str, **extra: Any) -> dict[str, Any]:
     return {"name": name, "type": "http_request", "config": {"url": url, **config}, **extra}
 
 
-async def create_workflow(api: httpx.AsyncClient, steps: list[dict[str, Any]],
-                          **extra: Any) -> dict[str, Any]:
+async def create_workflow(
+    api: httpx.AsyncClient, steps: list[dict[str, Any]], **extra: Any
+) -> dict[str, Any]:
     body = {"name": extra.pop("name", "wf"), "definition": {"steps": steps, **extra}}
     r = await api.post("/api/v1/workflows", json=body)
     assert r.status_code == 201, r.text
     return r.json()  # type: ignore[no-any-return]
 
 
-async def execute(api: httpx.AsyncClient, workflow_id: str, data: dict[str, Any] | None = None,
-                  **headers: str) -> str:
-    r = await api.post(f"/api/v1/workflows/{workflow_id}/execute", json={"input": data or {}},
-                       headers=headers)
+async def execute(
+    api: httpx.AsyncClient, workflow_id: str, data: dict[str, Any] | None = None, **headers: str
+) -> str:
+    r = await api.post(
+        f"/api/v1/workflows/{workflow_id}/execute", json={"input": data or {}}, headers=headers
+    )
     assert r.status_code == 202, r.text
     return r.json()["executionId"]  # type: ignore[no-any-return]
 
@@ -39,8 +42,9 @@ async def execution(api: httpx.AsyncClient, execution_id: str) -> dict[str, Any]
     return r.json()  # type: ignore[no-any-return]
 
 
-async def finished(api: httpx.AsyncClient, execution_id: str,
-                   timeout: float = 60.0) -> dict[str, Any]:
+async def finished(
+    api: httpx.AsyncClient, execution_id: str, timeout: float = 60.0
+) -> dict[str, Any]:
     async def done() -> dict[str, Any] | None:
         body = await execution(api, execution_id)
         return body if body["status"] in TERMINAL else None
@@ -54,5 +58,6 @@ def step(body: dict[str, Any], name: str) -> dict[str, Any]:
 
 def memo_writes(history: WorkflowHistory) -> int:
     """How many times a run upserted its memo (each a visibility write on the server)."""
-    return sum(1 for e in history.events
-               if e.HasField("workflow_properties_modified_event_attributes"))
+    return sum(
+        1 for e in history.events if e.HasField("workflow_properties_modified_event_attributes")
+    )

@@ -52,9 +52,16 @@ class StepTarget:
             self.hits[key] += 1
             self.bodies[key].append(rec.json)
             self.headers[key].append(rec.headers)
-            return JSONResponse({"key": key, "hit": self.hits[key], "query": rec.query,
-                                 "json": rec.json, "method": rec.method,
-                                 "nested": {"id": f"id-{key}", "items": [{"n": 1}, {"n": 2}]}})
+            return JSONResponse(
+                {
+                    "key": key,
+                    "hit": self.hits[key],
+                    "query": rec.query,
+                    "json": rec.json,
+                    "method": rec.method,
+                    "nested": {"id": f"id-{key}", "items": [{"n": 1}, {"n": 2}]},
+                }
+            )
 
         async def big(request: Request) -> Response:
             size = int(request.path_params["kb"]) * 1024
@@ -82,9 +89,11 @@ class StepTarget:
             await self.holds[key].wait()
             return JSONResponse({"released": key})
 
-        return Starlette(routes=[
-            Route("/echo/{key}", echo, methods=["GET", "POST", "PUT"]),
-            Route("/big/{kb:int}", big, methods=["GET"]),
-            Route("/barrier/{group}/{n:int}", barrier, methods=["GET", "POST"]),
-            Route("/hold/{key}", hold, methods=["GET", "POST"]),
-        ])
+        return Starlette(
+            routes=[
+                Route("/echo/{key}", echo, methods=["GET", "POST", "PUT"]),
+                Route("/big/{kb:int}", big, methods=["GET"]),
+                Route("/barrier/{group}/{n:int}", barrier, methods=["GET", "POST"]),
+                Route("/hold/{key}", hold, methods=["GET", "POST"]),
+            ]
+        )

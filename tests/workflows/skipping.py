@@ -44,16 +44,31 @@ class Skipping:
     settings: Settings
     target: StepTarget
 
-    async def start(self, steps: list[dict[str, Any]], data: dict[str, Any] | None = None,
-                    *, memo: bool = True, **extra: Any) -> WorkflowHandle[Any, Any]:
+    async def start(
+        self,
+        steps: list[dict[str, Any]],
+        data: dict[str, Any] | None = None,
+        *,
+        memo: bool = True,
+        **extra: Any,
+    ) -> WorkflowHandle[Any, Any]:
         """Start a run as the API does (``memo=False``: without the job memo it would have)."""
-        run = WorkflowRunInput(user_id="u_skip", workflow_id="wf_skip", version=1,
-                               plan=compile_plan({"steps": steps}), input=data or {},
-                               heartbeat_timeout_seconds=5.0, **extra)
+        run = WorkflowRunInput(
+            user_id="u_skip",
+            workflow_id="wf_skip",
+            version=1,
+            plan=compile_plan({"steps": steps}),
+            input=data or {},
+            heartbeat_timeout_seconds=5.0,
+            **extra,
+        )
         return await self.client.start_workflow(
-            "WorkflowRunWorkflow", run, id=extra.get("id", "exec_" + uuid.uuid4().hex),
+            "WorkflowRunWorkflow",
+            run,
+            id=extra.get("id", "exec_" + uuid.uuid4().hex),
             task_queue=queues.task_queue(self.settings.task_queue_prefix, queues.WORKFLOWS),
-            search_attributes=start_attributes("u_skip", "workflow_run"), result_type=RunState,
+            search_attributes=start_attributes("u_skip", "workflow_run"),
+            result_type=RunState,
             memo=start_memo(*start_job_memo(run)) if memo else None,
         )
 
@@ -64,17 +79,23 @@ async def skipping(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Sk
         test_server_existing_path=str(BIN / "temporal-test-server"),
         data_converter=pydantic_data_converter,
     )
-    await env.client.operator_service.add_search_attributes(AddSearchAttributesRequest(
-        namespace=env.client.namespace,
-        search_attributes={k.name: IndexedValueType.ValueType(k.indexed_value_type)
-                           for k in SEARCH_ATTRIBUTES},
-    ))
+    await env.client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=env.client.namespace,
+            search_attributes={
+                k.name: IndexedValueType.ValueType(k.indexed_value_type) for k in SEARCH_ATTRIBUTES
+            },
+        )
+    )
     state = tmp_path_factory.mktemp("wfskip")
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
-        environment="test", state_dir=state, database_url=f"sqlite:///{state / 'db.sqlite'}",
+        environment="test",
+        state_dir=state,
+        database_url=f"sqlite:///{state / 'db.sqlite'}",
         master_keys="t:" + base64.b64encode(secrets.token_bytes(32)).decode(),
-        allow_private_urls=True, task_queue_prefix="w" + uuid.uuid4().hex[:8],
+        allow_private_urls=True,
+        task_queue_prefix="w" + uuid.uuid4().hex[:8],
         activity_heartbeat_timeout_seconds=5.0,
     )
     await asyncio.to_thread(upgrade, settings.database_url)

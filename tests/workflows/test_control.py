@@ -22,28 +22,56 @@ async def test_condition_branches_if_and_delay(stack: Stack, steps_target: StepT
     _user, key = await new_user(stack)
     t = steps_target
     async with stack.api(key) as api:
-        wf = await create_workflow(api, [
-            http_step("fetch", t.url("/echo/fetch")),
-            {"name": "big_enough", "type": "condition",
-             "config": {"expression": "{{steps.fetch.output.body.hit >= input.min}}",
-                        "then": ["yes"], "else": ["no"]}},
-            http_step("yes", t.url("/echo/yes")),
-            http_step("yes_after", t.url("/echo/yes_after"), dependsOn=["yes"]),
-            http_step("no", t.url("/echo/no")),
-            {"name": "pause", "type": "delay", "config": {"ms": 50}, "dependsOn": ["yes", "no"]},
-            http_step("guarded", t.url("/echo/guarded"), dependsOn=["pause"],
-                      **{"if": "input.flag == 'on' && steps.pause.status == 'succeeded'"}),
-        ])
+        wf = await create_workflow(
+            api,
+            [
+                http_step("fetch", t.url("/echo/fetch")),
+                {
+                    "name": "big_enough",
+                    "type": "condition",
+                    "config": {
+                        "expression": "{{steps.fetch.output.body.hit >= input.min}}",
+                        "then": ["yes"],
+                        "else": ["no"],
+                    },
+                },
+                http_step("yes", t.url("/echo/yes")),
+                http_step("yes_after", t.url("/echo/yes_after"), dependsOn=["yes"]),
+                http_step("no", t.url("/echo/no")),
+                {
+                    "name": "pause",
+                    "type": "delay",
+                    "config": {"ms": 50},
+                    "dependsOn": ["yes", "no"],
+                },
+                http_step(
+                    "guarded",
+                    t.url("/echo/guarded"),
+                    dependsOn=["pause"],
+                    **{"if": "input.flag == 'on' && steps.pause.status == 'succeeded'"},
+                ),
+            ],
+        )
         low = await finished(api, await execute(api, wf["id"], {"min": 5, "flag": "off"}))
         high = await finished(api, await execute(api, wf["id"], {"min": 1, "flag": "on"}))
     assert low["status"] == high["status"] == "completed"
     assert step(low, "big_enough")["output"] == {"result": False}
     assert [step(low, n)["status"] for n in ("yes", "yes_after", "no", "pause", "guarded")] == [
-        "skipped", "skipped", "succeeded", "succeeded", "skipped"]
+        "skipped",
+        "skipped",
+        "succeeded",
+        "succeeded",
+        "skipped",
+    ]
     assert step(low, "yes")["reason"] == "not chosen by condition 'big_enough'"
     assert step(low, "guarded")["reason"] == "its 'if' was false"
     assert [step(high, n)["status"] for n in ("yes", "yes_after", "no", "pause", "guarded")] == [
-        "succeeded", "succeeded", "skipped", "succeeded", "succeeded"]
+        "succeeded",
+        "succeeded",
+        "skipped",
+        "succeeded",
+        "succeeded",
+    ]
     assert t.hits["yes"] == t.hits["no"] == t.hits["guarded"] == 1
 
 
@@ -53,22 +81,31 @@ async def test_retry_and_retry_from_step_reuse_earlier_outputs(
     _user, key = await new_user(stack)
     t = steps_target
     async with stack.api(key) as api:
-        wf = await create_workflow(api, [
-            http_step("a", t.url("/echo/a"), config={"method": "POST", "body": "{{input}}"}),
-            http_step("b", t.url("/echo/b?from={{steps.a.output.body.hit}}"),
-                      dependsOn=["a"]),
-            http_step("c", t.url("/hold/c"), dependsOn=["b"], timeoutMs=500,
-                      retry={"maxAttempts": 1, "backoffMs": 0}),
-        ])
+        wf = await create_workflow(
+            api,
+            [
+                http_step("a", t.url("/echo/a"), config={"method": "POST", "body": "{{input}}"}),
+                http_step("b", t.url("/echo/b?from={{steps.a.output.body.hit}}"), dependsOn=["a"]),
+                http_step(
+                    "c",
+                    t.url("/hold/c"),
+                    dependsOn=["b"],
+                    timeoutMs=500,
+                    retry={"maxAttempts": 1, "backoffMs": 0},
+                ),
+            ],
+        )
         first = await finished(api, await execute(api, wf["id"], {"x": 1}))
         assert first["status"] == "failed" and step(first, "c")["errorType"] == "Timeout"
         t.release("c")
-        r = await api.post(f"/api/v1/executions/{first['id']}",
-                           json={"action": "retry", "fromStep": "c"})
+        r = await api.post(
+            f"/api/v1/executions/{first['id']}", json={"action": "retry", "fromStep": "c"}
+        )
         assert r.status_code == 202, r.text
         resumed = await finished(api, r.json()["executionId"])
-        unknown = await api.post(f"/api/v1/executions/{first['id']}",
-                                 json={"action": "retry", "fromStep": "zz"})
+        unknown = await api.post(
+            f"/api/v1/executions/{first['id']}", json={"action": "retry", "fromStep": "zz"}
+        )
         r = await api.post(f"/api/v1/executions/{first['id']}", json={"action": "retry"})
         again = await finished(api, r.json()["executionId"])
     assert resumed["status"] == "completed", resumed
@@ -88,11 +125,17 @@ async def test_large_outputs_go_by_reference_and_templates_still_read_them(
     _user, key = await new_user(stack)
     t = steps_target
     async with stack.api(key) as api:
-        wf = await create_workflow(api, [
-            http_step("big", t.url("/big/100")),
-            http_step("use", t.url("/echo/use?id={{steps.big.output.body.items[0].id}}"),
-                      **{"if": "steps.big.output.status == 200"}),
-        ])
+        wf = await create_workflow(
+            api,
+            [
+                http_step("big", t.url("/big/100")),
+                http_step(
+                    "use",
+                    t.url("/echo/use?id={{steps.big.output.body.items[0].id}}"),
+                    **{"if": "steps.big.output.status == 200"},
+                ),
+            ],
+        )
         body = await finished(api, await execute(api, wf["id"]))
         full = await api.get(f"/api/v1/executions/{body['id']}/steps/big/output")
         missing = await api.get(f"/api/v1/executions/{body['id']}/steps/nope/output")
@@ -107,7 +150,9 @@ async def test_large_outputs_go_by_reference_and_templates_still_read_them(
 
 
 async def test_a_run_recording_its_end_reads_and_retries_as_finished(
-    temporal_env: WorkflowEnvironment, database_url: str, tmp_path: Path,
+    temporal_env: WorkflowEnvironment,
+    database_url: str,
+    tmp_path: Path,
     steps_target: StepTarget,
 ) -> None:
     """Between settling its status and recording its end (the finishing local activity),
@@ -132,18 +177,27 @@ async def test_a_run_recording_its_end_reads_and_retries_as_finished(
         _user, key = await new_user(s)
         t = steps_target
         async with worker, s.api(key) as api:
-            wf = await create_workflow(api, [
-                http_step("a", t.url("/echo/a")),
-                http_step("c", t.url("/hold/c"), dependsOn=["a"], timeoutMs=300,
-                          retry={"maxAttempts": 1, "backoffMs": 0}),
-            ])
+            wf = await create_workflow(
+                api,
+                [
+                    http_step("a", t.url("/echo/a")),
+                    http_step(
+                        "c",
+                        t.url("/hold/c"),
+                        dependsOn=["a"],
+                        timeoutMs=300,
+                        retry={"maxAttempts": 1, "backoffMs": 0},
+                    ),
+                ],
+            )
             first = await execute(api, wf["id"])
             try:
                 await asyncio.wait_for(entered.wait(), timeout=30)
                 description = await s.client.get_workflow_handle(first).describe()
                 t.release("c")
-                retried = await api.post(f"/api/v1/executions/{first}",
-                                         json={"action": "retry", "fromStep": "c"})
+                retried = await api.post(
+                    f"/api/v1/executions/{first}", json={"action": "retry", "fromStep": "c"}
+                )
             finally:
                 gate.set()
             assert description.status == WorkflowExecutionStatus.RUNNING

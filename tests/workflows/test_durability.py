@@ -48,8 +48,13 @@ class WorkerProcess:
 
     async def start(self) -> None:
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "worker.py", "--queue", "workflows", cwd=str(ROOT),
-            env=worker_env(self.settings), stdout=asyncio.subprocess.PIPE,
+            sys.executable,
+            "worker.py",
+            "--queue",
+            "workflows",
+            cwd=str(ROOT),
+            env=worker_env(self.settings),
+            stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.DEVNULL,
         )
         assert self.proc.stdout is not None
@@ -75,8 +80,12 @@ async def solo(
     temporal_env: WorkflowEnvironment, database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Stack]:
     """An API with no in-process worker: the workflows queue is served by subprocesses."""
-    settings = make_settings(temporal_env, database_url, tmp_path_factory.mktemp("solo"),
-                             workflow_history_limit=HISTORY_LIMIT)
+    settings = make_settings(
+        temporal_env,
+        database_url,
+        tmp_path_factory.mktemp("solo"),
+        workflow_history_limit=HISTORY_LIMIT,
+    )
     async with run_stack(temporal_env, settings, with_worker=False) as running:
         yield running
 
@@ -91,11 +100,14 @@ async def test_worker_killed_mid_run_resumes_without_repeating_finished_steps(
     await first.start()
     try:
         async with solo.api(key) as api:
-            wf = await create_workflow(api, [
-                http_step("before", t.url("/echo/before")),
-                http_step("slow", t.url("/hold/slow"), dependsOn=["before"]),
-                http_step("after", t.url("/echo/after"), dependsOn=["slow"]),
-            ])
+            wf = await create_workflow(
+                api,
+                [
+                    http_step("before", t.url("/echo/before")),
+                    http_step("slow", t.url("/hold/slow"), dependsOn=["before"]),
+                    http_step("after", t.url("/echo/after"), dependsOn=["slow"]),
+                ],
+            )
             execution_id = await execute(api, wf["id"])
 
             async def slow_in_flight() -> bool:

@@ -20,22 +20,39 @@ async def test_nested_templates_flow_between_steps(stack: Stack, steps_target: S
     _user, key = await new_user(stack)
     t = steps_target
     async with stack.api(key) as api:
-        wf = await create_workflow(api, [
-            http_step("first", t.url("/echo/first"),
-                      config={"method": "POST", "body": {"name": "{{input.name}}",
-                                                         "n": "{{input.count}}"}}),
-            http_step("second", t.url("/echo/second?ref={{steps.first.output.body.nested.id}}"),
-                      config={"method": "POST", "body": {
-                          "item": "{{steps.first.output.body.nested.items[1].n}}",
-                          "whole": "{{steps.first.output.body.json}}",
-                          "text": "hi {{input.name}}, #{{steps.first.output.body.hit}}"}}),
-        ], output={"echoed": "{{steps.second.output.body.json.text}}"})
+        wf = await create_workflow(
+            api,
+            [
+                http_step(
+                    "first",
+                    t.url("/echo/first"),
+                    config={
+                        "method": "POST",
+                        "body": {"name": "{{input.name}}", "n": "{{input.count}}"},
+                    },
+                ),
+                http_step(
+                    "second",
+                    t.url("/echo/second?ref={{steps.first.output.body.nested.id}}"),
+                    config={
+                        "method": "POST",
+                        "body": {
+                            "item": "{{steps.first.output.body.nested.items[1].n}}",
+                            "whole": "{{steps.first.output.body.json}}",
+                            "text": "hi {{input.name}}, #{{steps.first.output.body.hit}}",
+                        },
+                    },
+                ),
+            ],
+            output={"echoed": "{{steps.second.output.body.json.text}}"},
+        )
         execution_id = await execute(api, wf["id"], {"name": "Ada", "count": 3})
         body = await finished(api, execution_id)
     assert body["status"] == "completed", body
     assert t.bodies["first"] == [{"name": "Ada", "n": 3}]
-    assert t.bodies["second"] == [{"item": 2, "whole": {"name": "Ada", "n": 3},
-                                   "text": "hi Ada, #1"}]
+    assert t.bodies["second"] == [
+        {"item": 2, "whole": {"name": "Ada", "n": 3}, "text": "hi Ada, #1"}
+    ]
     assert step(body, "second")["output"]["body"]["query"] == {"ref": "id-first"}
     assert body["output"] == {"echoed": "hi Ada, #1"}
     assert body["progress"] == 100 and body["finishedSteps"] == body["totalSteps"] == 2
@@ -46,13 +63,16 @@ async def test_parallel_branches_overlap_in_time(stack: Stack, steps_target: Ste
     _user, key = await new_user(stack)
     t = steps_target
     async with stack.api(key) as api:
-        wf = await create_workflow(api, [
-            http_step("start", t.url("/echo/start")),
-            http_step("left", t.url("/barrier/fan/3"), dependsOn=["start"]),
-            http_step("middle", t.url("/barrier/fan/3"), dependsOn=["start"]),
-            http_step("right", t.url("/barrier/fan/3"), dependsOn=["start"]),
-            http_step("join", t.url("/echo/join"), dependsOn=["left", "middle", "right"]),
-        ])
+        wf = await create_workflow(
+            api,
+            [
+                http_step("start", t.url("/echo/start")),
+                http_step("left", t.url("/barrier/fan/3"), dependsOn=["start"]),
+                http_step("middle", t.url("/barrier/fan/3"), dependsOn=["start"]),
+                http_step("right", t.url("/barrier/fan/3"), dependsOn=["start"]),
+                http_step("join", t.url("/echo/join"), dependsOn=["left", "middle", "right"]),
+            ],
+        )
         body = await finished(api, await execute(api, wf["id"]))
     assert body["status"] == "completed", body
     for name in ("left", "middle", "right"):
@@ -60,8 +80,9 @@ async def test_parallel_branches_overlap_in_time(stack: Stack, steps_target: Ste
     spans = t.spans["fan"]
     assert len(spans) == 3
     assert max(s for s, _e in spans) < min(e for _s, e in spans)  # all three were in flight
-    assert step(body, "join")["startedAt"] >= max(step(body, n)["finishedAt"]
-                                                  for n in ("left", "middle", "right"))
+    assert step(body, "join")["startedAt"] >= max(
+        step(body, n)["finishedAt"] for n in ("left", "middle", "right")
+    )
 
 
 async def test_failing_step_retries_then_continues_on_error(
@@ -70,12 +91,20 @@ async def test_failing_step_retries_then_continues_on_error(
     _user, key = await new_user(stack)
     t = steps_target
     async with stack.api(key) as api:
-        wf = await create_workflow(api, [
-            http_step("flaky", "http://127.0.0.1:9/unreachable", continueOnError=True,
-                      retry={"maxAttempts": 3, "backoffMs": 10}),
-            http_step("after", t.url("/echo/after?status={{steps.flaky.status}}"),
-                      dependsOn=["flaky"]),
-        ])
+        wf = await create_workflow(
+            api,
+            [
+                http_step(
+                    "flaky",
+                    "http://127.0.0.1:9/unreachable",
+                    continueOnError=True,
+                    retry={"maxAttempts": 3, "backoffMs": 10},
+                ),
+                http_step(
+                    "after", t.url("/echo/after?status={{steps.flaky.status}}"), dependsOn=["flaky"]
+                ),
+            ],
+        )
         body = await finished(api, await execute(api, wf["id"]))
     assert body["status"] == "completed", body
     flaky = step(body, "flaky")
@@ -91,10 +120,15 @@ async def test_failing_step_without_continue_fails_the_execution(
     _user, key = await new_user(stack)
     t = steps_target
     async with stack.api(key) as api:
-        wf = await create_workflow(api, [
-            http_step("bad", "ftp://example.com/file", retry={"maxAttempts": 5, "backoffMs": 10}),
-            http_step("never", t.url("/echo/never"), dependsOn=["bad"]),
-        ])
+        wf = await create_workflow(
+            api,
+            [
+                http_step(
+                    "bad", "ftp://example.com/file", retry={"maxAttempts": 5, "backoffMs": 10}
+                ),
+                http_step("never", t.url("/echo/never"), dependsOn=["bad"]),
+            ],
+        )
         body = await finished(api, await execute(api, wf["id"]))
         jobs = (await api.get("/api/v2/users/jobs", params={"type": "workflow_run"})).json()
     assert body["status"] == "failed"
@@ -112,11 +146,14 @@ async def test_cancel_mid_run_stops_running_and_later_steps(
     _user, key = await new_user(stack)
     t = steps_target
     async with stack.api(key) as api:
-        wf = await create_workflow(api, [
-            http_step("first", t.url("/echo/first")),
-            http_step("slow", t.url("/hold/slow"), dependsOn=["first"]),
-            http_step("later", t.url("/echo/later"), dependsOn=["slow"]),
-        ])
+        wf = await create_workflow(
+            api,
+            [
+                http_step("first", t.url("/echo/first")),
+                http_step("slow", t.url("/hold/slow"), dependsOn=["first"]),
+                http_step("later", t.url("/echo/later"), dependsOn=["slow"]),
+            ],
+        )
         execution_id = await execute(api, wf["id"])
 
         async def slow_running() -> bool:
@@ -141,9 +178,12 @@ async def test_idempotency_key_returns_the_same_execution(
     async with stack.api(key) as api:
         wf = await create_workflow(api, [http_step("one", steps_target.url("/echo/one"))])
         url = f"/api/v1/workflows/{wf['id']}/execute"
-        first, second = await asyncio.gather(*(
-            api.post(url, json={"input": {"a": 1}}, headers={"Idempotency-Key": "k-1"})
-            for _ in range(2)))
+        first, second = await asyncio.gather(
+            *(
+                api.post(url, json={"input": {"a": 1}}, headers={"Idempotency-Key": "k-1"})
+                for _ in range(2)
+            )
+        )
         third = await api.post(url, json={"input": {"a": 2}}, headers={"Idempotency-Key": "k-1"})
         other = await api.post(url, json={"input": {"a": 1}}, headers={"Idempotency-Key": "k-2"})
         assert first.status_code == second.status_code == 202

@@ -27,14 +27,18 @@ async def test_spec_covers_every_route_with_security_and_scopes(stack: Stack) ->
         doc_path = PARAM.sub(lambda m: "{" + m.group(1) + "}", path)
         assert method.lower() in spec["paths"][doc_path], (method, path)
     schemes = spec["components"]["securitySchemes"]
-    assert schemes["apiKeyHeader"] == {**schemes["apiKeyHeader"], "in": "header",
-                                       "name": "x-api-key"}
+    assert schemes["apiKeyHeader"] == {
+        **schemes["apiKeyHeader"],
+        "in": "header",
+        "name": "x-api-key",
+    }
     assert schemes["bearerApiKey"]["scheme"] == "bearer"
     assert schemes["appJwt"]["bearerFormat"] == "JWT"
     execute = spec["paths"]["/api/v1/workflows/{id}/execute"]["post"]
     assert execute["security"][0] == {"apiKeyHeader": ["workflows:execute"]}
     assert execute["requestBody"]["content"]["application/json"]["schema"] == {
-        "$ref": "#/components/schemas/ExecuteBody"}
+        "$ref": "#/components/schemas/ExecuteBody"
+    }
     assert "WorkflowCreate" in spec["components"]["schemas"]
     assert spec["paths"]["/api/v2/health"]["get"]["security"] == []
     listing = spec["paths"]["/api/v1/executions"]["get"]
@@ -62,16 +66,32 @@ async def test_schemathesis_finds_no_server_errors_and_responses_conform(
 ) -> None:
     _user, key = await new_user(stack)
     args = [
-        str(ST), "run", stack.base_url + "/api/v1/openapi",
-        "--header", f"x-api-key: {key}",
-        "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,"
-                    "response_schema_conformance",
-        "--phases", "examples,fuzzing",
-        "--max-examples", "5", "--workers", "2", "--request-timeout", "20",
-        "--seed", "4", "--generation-database", "none", "--no-color",
+        str(ST),
+        "run",
+        stack.base_url + "/api/v1/openapi",
+        "--header",
+        f"x-api-key: {key}",
+        "--checks",
+        "not_a_server_error,status_code_conformance,content_type_conformance,"
+        "response_schema_conformance",
+        "--phases",
+        "examples,fuzzing",
+        "--max-examples",
+        "5",
+        "--workers",
+        "2",
+        "--request-timeout",
+        "20",
+        "--seed",
+        "4",
+        "--generation-database",
+        "none",
+        "--no-color",
     ]
     proc = await asyncio.create_subprocess_exec(
-        *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
         env={k: v for k, v in os.environ.items() if k != "SCHEMATHESIS_HOOKS"},
         cwd=str(tmp_path),
     )

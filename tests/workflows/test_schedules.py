@@ -19,13 +19,16 @@ async def test_schedule_lifecycle_and_runs_are_ordinary_executions(
     _user, key = await new_user(stack)
     async with stack.api(key) as api:
         wf = await create_workflow(api, [http_step("tick", t.url("/echo/tick?who={{input.who}}"))])
-        r = await api.post(f"/api/v1/workflows/{wf['id']}/schedules", json={
-            "cron": "30 9 * * 1", "timezone": "Europe/Berlin", "input": {"who": "cron"}})
+        r = await api.post(
+            f"/api/v1/workflows/{wf['id']}/schedules",
+            json={"cron": "30 9 * * 1", "timezone": "Europe/Berlin", "input": {"who": "cron"}},
+        )
         assert r.status_code == 201, r.text
         sched = r.json()
         schedule_id = sched["id"]
         next_run = datetime.fromisoformat(sched["nextRunTimes"][0]).astimezone(
-            ZoneInfo("Europe/Berlin"))
+            ZoneInfo("Europe/Berlin")
+        )
         listed = (await api.get(f"/api/v1/workflows/{wf['id']}/schedules")).json()
 
         r = await api.post(f"/api/v1/schedules/{schedule_id}/trigger")
@@ -51,15 +54,25 @@ async def test_schedule_lifecycle_and_runs_are_ordinary_executions(
             return execution_id in {e["id"] for e in r.json()["executions"]}
 
         await wait_for(listed_by_workflow)
-        paused = (await api.patch(f"/api/v1/schedules/{schedule_id}",
-                                  json={"paused": True})).json()
-        resumed = (await api.patch(f"/api/v1/schedules/{schedule_id}", json={
-            "paused": False, "cron": "0 12 * * *", "timezone": "America/New_York",
-            "overlapPolicy": "cancel_previous", "input": {"who": "patched"}})).json()
+        paused = (await api.patch(f"/api/v1/schedules/{schedule_id}", json={"paused": True})).json()
+        resumed = (
+            await api.patch(
+                f"/api/v1/schedules/{schedule_id}",
+                json={
+                    "paused": False,
+                    "cron": "0 12 * * *",
+                    "timezone": "America/New_York",
+                    "overlapPolicy": "cancel_previous",
+                    "input": {"who": "patched"},
+                },
+            )
+        ).json()
         described = await stack.client.get_schedule_handle(schedule_id).describe()
         bad_cron = await api.patch(f"/api/v1/schedules/{schedule_id}", json={"cron": "every day"})
-        bad_zone = await api.post(f"/api/v1/workflows/{wf['id']}/schedules",
-                                  json={"cron": "* * * * *", "timezone": "Mars/Olympus"})
+        bad_zone = await api.post(
+            f"/api/v1/workflows/{wf['id']}/schedules",
+            json={"cron": "* * * * *", "timezone": "Mars/Olympus"},
+        )
         deleted = await api.delete(f"/api/v1/schedules/{schedule_id}")
         gone = await api.get(f"/api/v1/schedules/{schedule_id}")
     assert sched["overlapPolicy"] == "skip" and sched["paused"] is False
@@ -71,7 +84,8 @@ async def test_schedule_lifecycle_and_runs_are_ordinary_executions(
     assert paused["paused"] is True and paused["nextRunTimes"] == []
     assert resumed["paused"] is False and resumed["cron"] == "0 12 * * *"
     noon = datetime.fromisoformat(resumed["nextRunTimes"][0]).astimezone(
-        ZoneInfo("America/New_York"))
+        ZoneInfo("America/New_York")
+    )
     assert (noon.hour, noon.minute) == (12, 0)
     assert resumed["overlapPolicy"] == "cancel_previous" and resumed["input"] == {"who": "patched"}
     assert described.schedule.policy.overlap == ScheduleOverlapPolicy.CANCEL_OTHER
@@ -88,8 +102,9 @@ async def test_overlap_skip_and_new_versions_reach_the_schedule(
     _other, other_key = await new_user(stack)
     async with stack.api(key) as api:
         wf = await create_workflow(api, [http_step("hold", t.url("/hold/sched"))])
-        sched = (await api.post(f"/api/v1/workflows/{wf['id']}/schedules",
-                                json={"cron": "0 0 1 1 *"})).json()
+        sched = (
+            await api.post(f"/api/v1/workflows/{wf['id']}/schedules", json={"cron": "0 0 1 1 *"})
+        ).json()
         handle = stack.client.get_schedule_handle(sched["id"])
         await api.post(f"/api/v1/schedules/{sched['id']}/trigger")
 
@@ -106,8 +121,10 @@ async def test_overlap_skip_and_new_versions_reach_the_schedule(
         first = (await api.get(f"/api/v1/schedules/{sched['id']}")).json()["runningExecutions"]
         t.release("sched")
         first_body = await finished(api, first[0])
-        await api.put(f"/api/v1/workflows/{wf['id']}",
-                      json={"definition": {"steps": [http_step("v2", t.url("/echo/v2"))]}})
+        await api.put(
+            f"/api/v1/workflows/{wf['id']}",
+            json={"definition": {"steps": [http_step("v2", t.url("/echo/v2"))]}},
+        )
 
         async def idle() -> bool:  # the schedule learns of the run's end asynchronously
             got = (await api.get(f"/api/v1/schedules/{sched['id']}")).json()

@@ -23,13 +23,25 @@ async def timers(handle: WorkflowHandle) -> list[float]:  # type: ignore[type-ar
 
 async def test_long_delay_and_backoff_take_no_wall_time(skipping: Skipping) -> None:
     t = skipping.target
-    handle = await skipping.start([
-        {"name": "wait", "type": "delay", "config": {"ms": "{{input.waitMs}}"}},
-        {"name": "down", "type": "http_request", "config": {"url": "http://127.0.0.1:9/x"},
-         "retry": {"maxAttempts": 3, "backoffMs": 600_000}, "continueOnError": True},
-        {"name": "after", "type": "http_request", "dependsOn": ["wait", "down"],
-         "config": {"url": t.url("/echo/after")}},
-    ], {"waitMs": 2 * 3600 * 1000})
+    handle = await skipping.start(
+        [
+            {"name": "wait", "type": "delay", "config": {"ms": "{{input.waitMs}}"}},
+            {
+                "name": "down",
+                "type": "http_request",
+                "config": {"url": "http://127.0.0.1:9/x"},
+                "retry": {"maxAttempts": 3, "backoffMs": 600_000},
+                "continueOnError": True,
+            },
+            {
+                "name": "after",
+                "type": "http_request",
+                "dependsOn": ["wait", "down"],
+                "config": {"url": t.url("/echo/after")},
+            },
+        ],
+        {"waitMs": 2 * 3600 * 1000},
+    )
     started = time.monotonic()
     state: RunState = await handle.result()
     assert time.monotonic() - started < 30

@@ -48,9 +48,7 @@ def upgrade() -> None:
     # Each list sort is (column, id) within a user, so a page is an index walk, not a sort.
     op.create_index("ix_leads_user_created", "leads", ["user_id", "created_at", "id"])
     op.create_index("ix_leads_user_updated", "leads", ["user_id", "updated_at", "id"])
-    op.create_index(
-        "ix_leads_user_first", "leads", ["user_id", sa.text("lower(first_name)"), "id"]
-    )
+    op.create_index("ix_leads_user_first", "leads", ["user_id", sa.text("lower(first_name)"), "id"])
     op.create_index("ix_leads_user_last", "leads", ["user_id", sa.text("lower(last_name)"), "id"])
     op.create_index("ix_leads_user_status", "leads", ["user_id", "status", "created_at", "id"])
     # ``search`` is a substring match: no B-tree can seek it, but scanning this narrow
@@ -60,7 +58,9 @@ def upgrade() -> None:
     op.create_table(
         "lead_tags",
         sa.Column(
-            "lead_id", sa.String(40), sa.ForeignKey("leads.id", ondelete="CASCADE"),
+            "lead_id",
+            sa.String(40),
+            sa.ForeignKey("leads.id", ondelete="CASCADE"),
             primary_key=True,
         ),
         sa.Column("tag", sa.String(100), primary_key=True),
@@ -81,7 +81,9 @@ def upgrade() -> None:
     op.create_table(
         "lead_import_rows",
         sa.Column(
-            "import_id", sa.String(80), sa.ForeignKey("lead_imports.id", ondelete="CASCADE"),
+            "import_id",
+            sa.String(80),
+            sa.ForeignKey("lead_imports.id", ondelete="CASCADE"),
             primary_key=True,
         ),
         sa.Column("row_number", sa.Integer(), primary_key=True),
@@ -113,8 +115,10 @@ def upgrade() -> None:
     op.create_table(
         "enrichment_items",
         sa.Column(
-            "batch_id", sa.String(80),
-            sa.ForeignKey("enrichment_batches.id", ondelete="CASCADE"), primary_key=True,
+            "batch_id",
+            sa.String(80),
+            sa.ForeignKey("enrichment_batches.id", ondelete="CASCADE"),
+            primary_key=True,
         ),
         sa.Column("seq", sa.Integer(), primary_key=True),
         sa.Column("lead_id", sa.String(40), nullable=False),
