@@ -36,6 +36,7 @@ from api.v2 import linkedin as v2_linkedin
 from api.v2 import user_integrations as v2_user_integrations
 from engine.services.events import EventPublisher
 from engine.services.jobs import JobService
+from engine.services.pagination import PageTokens
 from engine.services.temporal import connect
 from settings import Settings, get_settings
 from store.db import Database
@@ -75,7 +76,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[dict[str, Any]]:
         db = Database(settings.database_url)
-        vault = Vault(settings.master_key_ring())
+        master_keys = settings.master_key_ring()
+        vault = Vault(master_keys)
         temporal = await connect(settings, lazy=True)
         limiter = create_limiter(settings.rate_limit_per_minute, settings.redis_url)
         new_admin = await ensure_admin_key(db, settings)
@@ -89,7 +91,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             db=db,
             vault=vault,
             temporal=temporal,
-            jobs=JobService(temporal, task_queue_prefix=settings.task_queue_prefix),
+            jobs=JobService(
+                temporal,
+                task_queue_prefix=settings.task_queue_prefix,
+                tokens=PageTokens(master_keys),
+            ),
             events=EventPublisher.from_settings(temporal, settings, db),
             limiter=limiter,
             auth_cache=AuthCache(0.0 if settings.redis_url else settings.auth_cache_seconds),

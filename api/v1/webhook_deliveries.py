@@ -133,7 +133,7 @@ def payload_public(event: WebhookEvent | None) -> dict[str, Any] | None:
 
 def log(request: Request) -> DeliveryLog:
     s = services(request)
-    return DeliveryLog(service(request), s.temporal, s.events.starter)
+    return DeliveryLog(service(request), s.temporal, s.events.starter, s.jobs.tokens)
 
 
 @operation(

@@ -7,7 +7,6 @@ import time
 from datetime import UTC, datetime
 
 from pydantic import BaseModel
-from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -36,8 +35,7 @@ class Health(BaseModel):
 
 
 async def _database(s: Services) -> str:
-    async with s.db.engine.connect() as conn:
-        await conn.execute(text("SELECT 1"))
+    await s.db.ping()
     return "healthy"
 
 

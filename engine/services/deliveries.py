@@ -7,8 +7,6 @@ A redelivery is a new run of the same ``webhook_delivery`` workflow id, started 
 
 from __future__ import annotations
 
-import base64
-import binascii
 from datetime import datetime
 
 from temporalio.client import Client, WorkflowExecutionStatus
@@ -17,6 +15,7 @@ from temporalio.service import RPCError
 
 from activities.events import DeliveryStarter
 from engine.models.events import DeliveryStart
+from engine.services.pagination import InvalidPageToken, PageTokens
 from engine.services.webhooks import WebhookConflict, WebhookService
 from store import webhook_repo
 from store.db import as_utc
@@ -30,28 +29,34 @@ class DeliveryNotFound(NotFoundError):
     code = "DELIVERY_NOT_FOUND"
 
 
-def encode_cursor(row: WebhookDelivery) -> str:
+def _position(row: WebhookDelivery) -> bytes:
     created = as_utc(row.created_at)
-    raw = f"{created.isoformat() if created else ''}|{row.id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode()
+    return f"{created.isoformat() if created else ''}|{row.id}".encode()
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
+def _after(position: bytes) -> tuple[datetime, str]:
     try:
-        created, _, delivery_id = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
+        created, _, delivery_id = position.decode().partition("|")
         return datetime.fromisoformat(created), delivery_id
-    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
-        raise ValueError("invalid cursor") from exc
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidPageToken("cursor") from exc
 
 
 class DeliveryLog:
     """Reads and redelivers one user's deliveries; endpoints are checked through the service."""
 
-    def __init__(self, service: WebhookService, client: Client, starter: DeliveryStarter) -> None:
+    def __init__(
+        self,
+        service: WebhookService,
+        client: Client,
+        starter: DeliveryStarter,
+        tokens: PageTokens,
+    ) -> None:
         self.service = service
         self.db = service.db
         self.client = client
         self.starter = starter
+        self.tokens = tokens
 
     async def page(
         self,
@@ -63,18 +68,18 @@ class DeliveryLog:
         limit: int,
         cursor: str | None,
     ) -> tuple[list[WebhookDelivery], str | None]:
-        """Newest first; returns the page and the cursor of the next one."""
+        """Newest first; returns the page and the (signed) cursor of the next one."""
+        scope = f"deliveries|{endpoint_id}|{status or ''}|{event or ''}"
+        before = None
+        if cursor:
+            before = _after(self.tokens.open(cursor, owner=user_id, scope=scope, field="cursor"))
         await self.service.get(user_id, endpoint_id)
         rows, more = await webhook_repo.page_deliveries(
-            self.db,
-            user_id,
-            endpoint_id,
-            status=status,
-            event=event,
-            limit=limit,
-            before=decode_cursor(cursor) if cursor else None,
+            self.db, user_id, endpoint_id, status=status, event=event, limit=limit, before=before
         )
-        return rows, encode_cursor(rows[-1]) if more and rows else None
+        if not (more and rows):
+            return rows, None
+        return rows, self.tokens.sign(_position(rows[-1]), owner=user_id, scope=scope)
 
     async def get(
         self, user_id: str, endpoint_id: str, delivery_id: str

@@ -121,7 +121,14 @@ class ExecutionService:
         query = visibility_query(JobFilter(user_id=user_id, status=status, job_type=JOB_TYPE))
         if workflow_id:
             query += f" AND {SA_WORKFLOW_ID.name} = {quote(workflow_id)}"
-        return await list_jobs(self.jobs.client, query, limit=limit, page_token=page_token)
+        return await list_jobs(
+            self.jobs.client,
+            query,
+            limit=limit,
+            page_token=page_token,
+            tokens=self.jobs.tokens,
+            owner=user_id,
+        )
 
     async def cancel(self, user_id: str, execution_id: str) -> None:
         description = await self.describe(user_id, execution_id)

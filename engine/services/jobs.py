@@ -6,8 +6,6 @@ reported as missing, so ids never leak across tenants.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,6 +37,7 @@ from engine.models.jobs import (
     start_attributes,
     start_memo,
 )
+from engine.services.pagination import PageTokens
 from store.errors import ConflictError, NotFoundError
 
 _STATUS_FILTER = {
@@ -163,38 +162,35 @@ async def job_from_execution(execution: WorkflowExecution) -> Job:
     )
 
 
-async def list_jobs(client: Client, query: str, *, limit: int, page_token: str | None) -> JobPage:
-    """One page of jobs matching a visibility query; ``ValueError`` for a bad page token."""
-    token: bytes | None = None
-    if page_token:
-        try:
-            token = base64.b64decode(page_token.encode(), altchars=b"-_", validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise ValueError("invalid pageToken") from exc
-        if not token:
-            raise ValueError("invalid pageToken")
+async def list_jobs(
+    client: Client,
+    query: str,
+    *,
+    limit: int,
+    page_token: str | None,
+    tokens: PageTokens,
+    owner: str,
+) -> JobPage:
+    """One page of jobs matching a visibility query. ``page_token`` must be one this listing
+    signed for ``owner`` and ``query`` (``InvalidPageToken`` otherwise, with no call made)."""
+    token = tokens.open(page_token, owner=owner, scope=query) if page_token else None
     iterator = client.list_workflows(query, page_size=limit, next_page_token=token)
-    try:
-        await iterator.fetch_next_page(page_size=limit)
-    except RPCError as exc:
-        # A forged or stale token can fail as UNKNOWN as well as INVALID_ARGUMENT.
-        if token and exc.status in (RPCStatusCode.INVALID_ARGUMENT, RPCStatusCode.UNKNOWN):
-            raise ValueError("invalid pageToken") from exc
-        raise
+    await iterator.fetch_next_page(page_size=limit)
     jobs = [await job_from_execution(e) for e in iterator.current_page or []]
     next_token = iterator.next_page_token
     return JobPage(
         jobs=jobs,
-        next_page_token=base64.urlsafe_b64encode(next_token).decode() if next_token else None,
+        next_page_token=tokens.sign(next_token, owner=owner, scope=query) if next_token else None,
     )
 
 
 class JobService:
     """Starts, reads, lists, counts and cancels jobs for one user at a time."""
 
-    def __init__(self, client: Client, *, task_queue_prefix: str) -> None:
+    def __init__(self, client: Client, *, task_queue_prefix: str, tokens: PageTokens) -> None:
         self.client = client
         self.prefix = task_queue_prefix
+        self.tokens = tokens
 
     def queue(self, name: str) -> str:
         return queues.task_queue(self.prefix, name)
@@ -257,7 +253,14 @@ class JobService:
         return job, state
 
     async def list(self, f: JobFilter, *, limit: int, page_token: str | None) -> JobPage:
-        return await list_jobs(self.client, visibility_query(f), limit=limit, page_token=page_token)
+        return await list_jobs(
+            self.client,
+            visibility_query(f),
+            limit=limit,
+            page_token=page_token,
+            tokens=self.tokens,
+            owner=f.user_id or "*",
+        )
 
     async def statistics(self, f: JobFilter) -> Statistics:
         """Two visibility counts: by execution status, and pending among the running."""
