@@ -92,9 +92,11 @@ class ColumnReport:
 
 
 def _stale(entry: EncryptedColumn, vault: Vault) -> Any:
+    """Rows holding a ciphertext under another key; an empty value (a secret wiped when its
+    record was deleted) holds nothing to rotate."""
     col = entry.table.c[entry.column]
     prefix = f"v1.{vault.primary_kid}."
-    return sa.and_(col.is_not(None), sa.not_(col.startswith(prefix, autoescape=True)))
+    return sa.and_(col.is_not(None), col != "", sa.not_(col.startswith(prefix, autoescape=True)))
 
 
 async def count_stale(db: Database, vault: Vault, entry: EncryptedColumn) -> int:

@@ -21,7 +21,7 @@ from store.db import Database, sync_url
 from store.migrate import upgrade
 from store.models import SealedSecret, User
 from store.vault import Vault
-from tests.conftest import fresh_postgres_database
+from tests.conftest import fresh_postgres_database, make_settings, new_user, run_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 OLD, NEW = os.urandom(32), os.urandom(32)
@@ -222,5 +222,60 @@ async def test_the_command(db: Database, fresh_url: str, tmp_path: Path) -> None
     assert code == 3 and "credentials.ciphertext: 1 not under the primary key" in out, out
     code, out = await run("--batch-size", "1")
     assert code == 0 and "credentials.ciphertext: 1 re-encrypted" in out, out
+    code, out = await run("--check")
+    assert code == 0, out
+
+
+async def test_deleted_webhooks_do_not_hold_rotation_open(
+    temporal_env: Any, fresh_url: str, tmp_path: Path
+) -> None:
+    """A deleted endpoint's secrets are wiped (empty), so they are nothing to rotate: the
+    check reports done once the live endpoints are rotated."""
+    old_only = f"old:{base64.b64encode(OLD).decode()}"
+    settings = make_settings(
+        temporal_env, fresh_url, tmp_path, master_keys=old_only, allow_private_urls=True
+    )
+    async with run_stack(temporal_env, settings, with_worker=False) as stack:
+        _user, key = await new_user(stack)
+        async with stack.api(key) as api:
+            hooks = []
+            for name in ("gone", "kept"):
+                r = await api.post(
+                    "/api/v1/webhooks",
+                    json={"name": name, "url": "http://127.0.0.1:9/h", "events": ["*"]},
+                )
+                assert r.status_code == 201, r.text
+                hooks.append(r.json()["id"])
+            assert (await api.delete(f"/api/v1/webhooks/{hooks[0]}")).status_code in (200, 204)
+    both = f"new:{base64.b64encode(NEW).decode()},{old_only}"
+    env = {
+        **os.environ,
+        "TASKYARD_ENVIRONMENT": "test",
+        "TASKYARD_STATE_DIR": str(tmp_path),
+        "TASKYARD_DATABASE_URL": fresh_url,
+        "TASKYARD_MASTER_KEYS": both,
+    }
+
+    async def run(*args: str) -> tuple[int, str]:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "store.rotate",
+            "--column",
+            "webhook_endpoints.secret_ciphertext",
+            *args,
+            cwd=ROOT,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        out, _ = await asyncio.wait_for(process.communicate(), timeout=120)
+        assert process.returncode is not None
+        return process.returncode, out.decode()
+
+    code, out = await run("--check")
+    assert code == 3 and "webhook_endpoints.secret_ciphertext: 1 not under" in out, out
+    code, out = await run()
+    assert code == 0 and "1 re-encrypted" in out and "FAILED" not in out, out
     code, out = await run("--check")
     assert code == 0, out
