@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from api import bodies
+from api.auth import require
 from api.errors import BadRequest
 from api.spec import operation
 from api.v1 import runs
@@ -78,7 +79,8 @@ async def get_execution(request: Request) -> JSONResponse:
     description='`{"action": "cancel"}` cancels running steps and starts no '
     'more (answers `{executionId, status: "cancelling"}`). `{"action": "retry"}` '
     "starts a new execution with the same input and version; with `fromStep`, the "
-    "steps before it that succeeded are reused, not run again.",
+    "steps before it that succeeded are reused, not run again. Retrying runs the "
+    "workflow again, so it also needs the `workflows:execute` scope.",
 )
 async def act_on_execution(request: Request) -> JSONResponse:
     user_id = await user_for(request, "executions:write")
@@ -89,6 +91,8 @@ async def act_on_execution(request: Request) -> JSONResponse:
             raise BadRequest("fromStep only goes with action retry", code="INVALID_ACTION")
         await runs.service(request).cancel(user_id, execution_id)
         return reply(CancelResponse(executionId=execution_id, status="cancelling"), 202)
+    # A retry starts a run like POST /workflows/{id}/execute does, so it needs that scope too.
+    require(request, "workflows:execute")
     started = await runs.service(request).retry(user_id, execution_id, data.fromStep)
     return reply(runs.started(started), 202)
 
