@@ -5,10 +5,62 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from store.db import Database, dialect_insert, utcnow
+from store.errors import ConflictError
 from store.workflows import ExecutionRecord, StepOutput
+
+
+class IdempotencyKeyReused(ConflictError):
+    """The user's ``Idempotency-Key`` already named an execution of another request."""
+
+    code = "IDEMPOTENCY_KEY_REUSED"
+
+
+async def add_execution(db: Database, record: ExecutionRecord) -> tuple[ExecutionRecord, bool]:
+    """Insert an execution's record before its run starts; (record, whether it was already
+    there). The idempotency key is unique per user: a repeat of the same request (same
+    ``request_hash``) gets the existing record back, another request ``IdempotencyKeyReused``."""
+    async with db.session() as session:
+        session.add(record)
+        try:
+            await session.commit()
+        except IntegrityError:
+            await session.rollback()
+            if record.idempotency_key is None:
+                raise
+            existing = (
+                await session.exec(
+                    select(ExecutionRecord).where(
+                        ExecutionRecord.user_id == record.user_id,
+                        ExecutionRecord.idempotency_key == record.idempotency_key,
+                    )
+                )
+            ).first()
+            if existing is None:
+                raise
+            if existing.request_hash != record.request_hash:
+                raise IdempotencyKeyReused(
+                    "Idempotency-Key was already used with a different request"
+                ) from None
+            return existing, True
+    return record, False
+
+
+async def get_execution(db: Database, user_id: str, execution_id: str) -> ExecutionRecord | None:
+    """The user's execution record (another user's is the same as a missing one)."""
+    return await db.get_owned(ExecutionRecord, user_id, execution_id)
+
+
+async def delete_execution(db: Database, execution_id: str) -> None:
+    """Forget the record of a run that did not start; a missing one is fine."""
+    async with db.session() as session:
+        row = await session.get(ExecutionRecord, execution_id)
+        if row is not None:
+            await session.delete(row)
+            await session.commit()
 
 
 async def record_end(
@@ -63,3 +115,8 @@ async def step_outputs(db: Database, user_id: str, refs: list[str]) -> list[Step
     async with db.session() as session:
         rows = (await session.exec(select(StepOutput).where(col(StepOutput.id).in_(refs)))).all()
     return [r for r in rows if r.user_id == user_id]
+
+
+async def get_step_output(db: Database, user_id: str, ref: str) -> StepOutput | None:
+    """One of the user's stored step outputs (another user's is the same as a missing one)."""
+    return await db.get_owned(StepOutput, user_id, ref)

@@ -11,9 +11,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from api import bodies
+from api.auth import require
 from api.errors import BadRequest
 from api.spec import operation
-from api.state import services
 from api.v1 import runs
 from api.v1.acting import user_for
 from api.v1.workflow_schemas import (
@@ -43,10 +43,16 @@ async def list_executions(request: Request) -> JSONResponse:
     user_id = await user_for(request, "executions:read")
     q = bodies.query_model(request, ExecutionListQuery)
     try:
-        page = await runs.listing(services(request), user_id, q)
+        page = await runs.service(request).list(
+            user_id,
+            workflow_id=q.workflowId,
+            status=q.status,
+            limit=q.limit,
+            page_token=q.pageToken,
+        )
     except ValueError as exc:
         raise BadRequest(str(exc), code="INVALID_QUERY") from exc
-    return reply(page)
+    return reply(runs.listing(page, q.limit))
 
 
 @operation(
@@ -60,7 +66,8 @@ async def list_executions(request: Request) -> JSONResponse:
 )
 async def get_execution(request: Request) -> JSONResponse:
     user_id = await user_for(request, "executions:read")
-    return reply(await runs.get(services(request), user_id, request.path_params["id"]))
+    state, _running = await runs.service(request).state(user_id, request.path_params["id"])
+    return reply(runs.view(state))
 
 
 @operation(
@@ -72,19 +79,22 @@ async def get_execution(request: Request) -> JSONResponse:
     description='`{"action": "cancel"}` cancels running steps and starts no '
     'more (answers `{executionId, status: "cancelling"}`). `{"action": "retry"}` '
     "starts a new execution with the same input and version; with `fromStep`, the "
-    "steps before it that succeeded are reused, not run again.",
+    "steps before it that succeeded are reused, not run again. Retrying runs the "
+    "workflow again, so it also needs the `workflows:execute` scope.",
 )
 async def act_on_execution(request: Request) -> JSONResponse:
     user_id = await user_for(request, "executions:write")
     data = await bodies.read(request, ExecutionAction)
     execution_id = request.path_params["id"]
-    s = services(request)
     if data.action == "cancel":
         if data.fromStep is not None:
             raise BadRequest("fromStep only goes with action retry", code="INVALID_ACTION")
-        await runs.cancel(s, user_id, execution_id)
+        await runs.service(request).cancel(user_id, execution_id)
         return reply(CancelResponse(executionId=execution_id, status="cancelling"), 202)
-    return reply(await runs.retry(s, user_id, execution_id, data.fromStep), 202)
+    # A retry starts a run like POST /workflows/{id}/execute does, so it needs that scope too.
+    require(request, "workflows:execute")
+    started = await runs.service(request).retry(user_id, execution_id, data.fromStep)
+    return reply(runs.started(started), 202)
 
 
 @operation(
@@ -95,10 +105,10 @@ async def act_on_execution(request: Request) -> JSONResponse:
 )
 async def step_output(request: Request) -> JSONResponse:
     user_id = await user_for(request, "executions:read")
+    execution_id, step = request.path_params["id"], request.path_params["step"]
+    found = await runs.service(request).step_output(user_id, execution_id, step)
     return reply(
-        await runs.step_output(
-            services(request), user_id, request.path_params["id"], request.path_params["step"]
-        )
+        StepOutputView(executionId=execution_id, step=step, output=found.output, size=found.size)
     )
 
 

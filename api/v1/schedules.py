@@ -13,7 +13,6 @@ from starlette.routing import Route
 from api import bodies
 from api.spec import operation
 from api.state import services
-from api.v1 import schedule_ops
 from api.v1.acting import user_for
 from api.v1.workflow_schemas import (
     Deleted,
@@ -24,8 +23,39 @@ from api.v1.workflow_schemas import (
     Triggered,
     reply,
 )
+from engine.services.workflow_schedules import (
+    ScheduleChange,
+    ScheduleInfo,
+    ScheduleSpec,
+    WorkflowSchedules,
+)
+from store.db import as_utc
 
 TAG = "Schedules"
+
+
+def _service(request: Request) -> WorkflowSchedules:
+    s = services(request)
+    return WorkflowSchedules(s.settings, s.db, s.jobs)
+
+
+def view(info: ScheduleInfo) -> ScheduleView:
+    row, status = info.row, info.status
+    return ScheduleView(
+        id=row.id,
+        workflowId=row.workflow_id,
+        cron=row.cron,
+        timezone=row.timezone,
+        input=row.input,
+        overlapPolicy=status.overlap_policy,  # type: ignore[arg-type]
+        paused=status.paused,
+        note=row.note,
+        nextRunTimes=status.next_run_times,
+        recentExecutions=status.recent_executions,
+        runningExecutions=status.running_executions,
+        createdAt=as_utc(row.created_at),
+        updatedAt=as_utc(row.updated_at),  # type: ignore[arg-type]
+    )
 
 
 @operation(
@@ -40,8 +70,16 @@ TAG = "Schedules"
 async def create_schedule(request: Request) -> JSONResponse:
     user_id = await user_for(request, "workflows:execute")
     data = await bodies.read(request, ScheduleCreate)
-    view = await schedule_ops.create(services(request), user_id, request.path_params["id"], data)
-    return reply(view, 201)
+    spec = ScheduleSpec(
+        cron=data.cron,
+        timezone=data.timezone,
+        input=data.input,
+        overlap=data.overlapPolicy,
+        paused=data.paused,
+        note=data.note,
+    )
+    info = await _service(request).create(user_id, request.path_params["id"], spec)
+    return reply(view(info), 201)
 
 
 @operation(
@@ -52,8 +90,8 @@ async def create_schedule(request: Request) -> JSONResponse:
 )
 async def list_schedules(request: Request) -> JSONResponse:
     user_id = await user_for(request, "workflows:read")
-    views = await schedule_ops.for_workflow(services(request), user_id, request.path_params["id"])
-    return reply(ScheduleList(schedules=views))
+    infos = await _service(request).of_workflow(user_id, request.path_params["id"])
+    return reply(ScheduleList(schedules=[view(i) for i in infos]))
 
 
 @operation(
@@ -61,10 +99,7 @@ async def list_schedules(request: Request) -> JSONResponse:
 )
 async def get_schedule(request: Request) -> JSONResponse:
     user_id = await user_for(request, "workflows:read")
-    s = services(request)
-    return reply(
-        await schedule_ops.view(s, await schedule_ops.owned(s, user_id, request.path_params["id"]))
-    )
+    return reply(view(await _service(request).get(user_id, request.path_params["id"])))
 
 
 @operation(
@@ -78,9 +113,16 @@ async def get_schedule(request: Request) -> JSONResponse:
 async def patch_schedule(request: Request) -> JSONResponse:
     user_id = await user_for(request, "workflows:execute")
     data = await bodies.read(request, SchedulePatch)
-    return reply(
-        await schedule_ops.patch(services(request), user_id, request.path_params["id"], data)
+    change = ScheduleChange(
+        cron=data.cron,
+        timezone=data.timezone,
+        input=data.input,
+        overlap=data.overlapPolicy,
+        paused=data.paused,
+        note=data.note,
+        set_note="note" in data.model_fields_set,
     )
+    return reply(view(await _service(request).change(user_id, request.path_params["id"], change)))
 
 
 @operation(
@@ -88,7 +130,7 @@ async def patch_schedule(request: Request) -> JSONResponse:
 )
 async def delete_schedule(request: Request) -> JSONResponse:
     user_id = await user_for(request, "workflows:execute")
-    await schedule_ops.remove(services(request), user_id, request.path_params["id"])
+    await _service(request).remove(user_id, request.path_params["id"])
     return reply(Deleted(id=request.path_params["id"]))
 
 
@@ -101,7 +143,7 @@ async def delete_schedule(request: Request) -> JSONResponse:
 )
 async def trigger_schedule(request: Request) -> JSONResponse:
     user_id = await user_for(request, "workflows:execute")
-    await schedule_ops.trigger(services(request), user_id, request.path_params["id"])
+    await _service(request).trigger(user_id, request.path_params["id"])
     return reply(Triggered(id=request.path_params["id"]), 202)
 
 

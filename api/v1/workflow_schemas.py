@@ -14,7 +14,6 @@ from starlette.responses import JSONResponse
 
 from engine.models.runs import Definition, StepState
 
-MAX_INPUT_BYTES = 256 * 1024
 OverlapPolicy = Literal["skip", "buffer_one", "allow_all", "cancel_previous"]
 ExecutionStatus = Literal["pending", "running", "completed", "failed", "cancelled"]
 

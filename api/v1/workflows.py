@@ -16,7 +16,7 @@ from api import bodies
 from api.errors import BadRequest
 from api.spec import operation
 from api.state import services
-from api.v1 import runs, schedule_ops, workflow_defs
+from api.v1 import runs, workflow_defs
 from api.v1.acting import user_for
 from api.v1.workflow_schemas import (
     Deleted,
@@ -30,6 +30,8 @@ from api.v1.workflow_schemas import (
     WorkflowUpdate,
     reply,
 )
+from engine.services.workflow_defs import WorkflowChange, WorkflowSpec
+from store import workflow_repo
 
 TAG = "Workflows"
 MAX_IDEMPOTENCY_KEY = 255
@@ -52,7 +54,7 @@ async def _body(request: Request, model: type[bodies.M]) -> bodies.M:
 async def list_workflows(request: Request) -> JSONResponse:
     user_id = await user_for(request, "workflows:read")
     q = bodies.query_model(request, WorkflowListQuery)
-    rows = await workflow_defs.listing(
+    rows = await workflow_repo.list_workflows(
         services(request).db, user_id, public=q.public, limit=q.limit, offset=q.offset
     )
     return reply([workflow_defs.summary(r, user_id) for r in rows])
@@ -71,8 +73,13 @@ async def list_workflows(request: Request) -> JSONResponse:
 async def create_workflow(request: Request) -> JSONResponse:
     user_id = await user_for(request, "workflows:write")
     data = await _body(request, WorkflowCreate)
-    s = services(request)
-    row, version = await workflow_defs.create(s.db, s.vault, user_id, data)
+    spec = WorkflowSpec(
+        name=data.name,
+        description=data.description,
+        definition=data.definition,
+        is_public=data.isPublic,
+    )
+    row, version = await workflow_defs.service(request).create(user_id, spec)
     return reply(workflow_defs.detail(row, version, user_id), 201)
 
 
@@ -85,7 +92,7 @@ async def create_workflow(request: Request) -> JSONResponse:
 )
 async def get_workflow(request: Request) -> JSONResponse:
     user_id = await user_for(request, "workflows:read")
-    row, version = await workflow_defs.load(
+    row, version = await workflow_repo.load(
         services(request).db, user_id, request.path_params["id"], visible=True
     )
     return reply(workflow_defs.detail(row, version, user_id))
@@ -103,12 +110,16 @@ async def get_workflow(request: Request) -> JSONResponse:
 async def update_workflow(request: Request) -> JSONResponse:
     user_id = await user_for(request, "workflows:write")
     data = await _body(request, WorkflowUpdate)
-    s = services(request)
-    row, version, added = await workflow_defs.update(
-        s.db, s.vault, user_id, request.path_params["id"], data
+    change = WorkflowChange(
+        name=data.name,
+        description=data.description,
+        set_description="description" in data.model_fields_set,
+        definition=data.definition,
+        is_public=data.isPublic,
     )
-    if added:
-        await schedule_ops.refresh_all(s, user_id, row.id)
+    row, version = await workflow_defs.service(request).update(
+        user_id, request.path_params["id"], change
+    )
     return reply(workflow_defs.detail(row, version, user_id))
 
 
@@ -122,10 +133,7 @@ async def update_workflow(request: Request) -> JSONResponse:
 async def delete_workflow(request: Request) -> JSONResponse:
     user_id = await user_for(request, "workflows:write")
     workflow_id = request.path_params["id"]
-    s = services(request)
-    await workflow_defs.load(s.db, user_id, workflow_id)
-    await schedule_ops.remove_all(s, user_id, workflow_id)
-    await workflow_defs.remove(s.db, user_id, workflow_id)
+    await workflow_defs.service(request).remove(user_id, workflow_id)
     return reply(Deleted(id=workflow_id))
 
 
@@ -141,9 +149,8 @@ async def delete_workflow(request: Request) -> JSONResponse:
 async def copy_workflow(request: Request) -> JSONResponse:
     user_id = await user_for(request, "workflows:write")
     data = await bodies.read(request, WorkflowCopy)
-    s = services(request)
-    row, version = await workflow_defs.copy(
-        s.db, s.vault, user_id, request.path_params["id"], data.name
+    row, version = await workflow_defs.service(request).copy(
+        user_id, request.path_params["id"], data.name
     )
     return reply(workflow_defs.detail(row, version, user_id), 201)
 
@@ -167,11 +174,11 @@ async def execute_workflow(request: Request) -> JSONResponse:
             f"Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY} characters",
             code="INVALID_IDEMPOTENCY_KEY",
         )
-    response, replayed = await runs.execute(
-        services(request), user_id, request.path_params["id"], data.input, key
+    started = await runs.service(request).execute(
+        user_id, request.path_params["id"], data.input, key
     )
-    headers = {"Idempotent-Replayed": "true"} if replayed else None
-    return reply(response, 202, headers)
+    headers = {"Idempotent-Replayed": "true"} if started.replayed else None
+    return reply(runs.started(started), 202, headers)
 
 
 routes = [

@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
-from sqlmodel import col, select
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -29,8 +28,7 @@ from engine.services.jobs import (
     JobService,
     Statistics,
 )
-from store.db import utcnow
-from store.models import JobNote
+from store import job_note_repo
 
 LEGACY_ROUTE = "/api/v2/users/jobs/userJobStatus/:userId"
 USER_JOBS_DENIED = "Insufficient permissions for user job access"
@@ -161,11 +159,7 @@ async def job_view(jobs: JobService, user_id: str, job_id: str) -> dict[str, Any
 async def _apply_notes(request: Request, jobs: list[Job]) -> None:
     if not jobs:
         return
-    async with services(request).db.session() as session:
-        notes = (
-            await session.exec(select(JobNote).where(col(JobNote.job_id).in_([j.id for j in jobs])))
-        ).all()
-    by_id = {n.job_id: n for n in notes}
+    by_id = await job_note_repo.notes_for(services(request).db, [j.id for j in jobs])
     for job in jobs:
         note = by_id.get(job.id)
         if note is not None and note.user_id == job.userId:
@@ -322,14 +316,7 @@ async def legacy_edit_job_message(request: Request) -> JSONResponse:
         await services(request).jobs.get(user_id, job_id)
     except JobNotFound as exc:
         raise NotFound("Job not found", code="JOB_NOT_FOUND") from exc
-    async with services(request).db.session() as session:
-        note = await session.get(JobNote, job_id)
-        if note is None:
-            note = JobNote(job_id=job_id, user_id=user_id, message=data.message)
-        else:
-            note.message, note.updated_at = data.message, utcnow()
-        session.add(note)
-        await session.commit()
+    await job_note_repo.set_note(services(request).db, job_id, user_id, data.message)
     job = await _get_job(request, user_id, job_id)
     return JSONResponse({"userId": user_id, "success": True, "data": job})
 

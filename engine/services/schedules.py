@@ -43,9 +43,13 @@ OVERLAP_NAMES = {v: k for k, v in OVERLAP.items()}
 
 
 class ScheduleNotFound(NotFoundError):
-    """Temporal has no schedule with that id."""
+    """Temporal has no schedule with that id (or the caller owns none)."""
 
     code = "SCHEDULE_NOT_FOUND"
+
+
+def _missing() -> ScheduleNotFound:
+    return ScheduleNotFound("Schedule not found")
 
 
 @dataclass(frozen=True)
@@ -118,7 +122,7 @@ class ScheduleService:
             ).describe()
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:
-                raise ScheduleNotFound(schedule_id) from exc
+                raise _missing() from exc
             raise
         paused = desc.schedule.state.paused
         return ScheduleStatus(
@@ -163,11 +167,16 @@ class ScheduleService:
             await handle.update(change)
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:
-                raise ScheduleNotFound(schedule_id) from exc
+                raise _missing() from exc
             raise
 
     async def trigger(self, schedule_id: str) -> None:
-        await self.client.get_schedule_handle(schedule_id).trigger()
+        try:
+            await self.client.get_schedule_handle(schedule_id).trigger()
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                raise _missing() from exc
+            raise
 
     async def delete(self, schedule_id: str) -> None:
         try:

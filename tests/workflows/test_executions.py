@@ -239,6 +239,48 @@ async def test_other_users_cannot_see_or_touch_an_execution(
         assert (await execution_ids(other)) == []
 
 
+async def test_retry_needs_the_execute_scope_as_well_as_executions_write(
+    stack: Stack, steps_target: StepTarget
+) -> None:
+    user_id, key = await new_user(stack)
+    reading = ["executions:read", "workflows:read"]
+    write_only = await user_key(stack, user_id, [*reading, "executions:write"])
+    both = await user_key(stack, user_id, [*reading, "executions:write", "workflows:execute"])
+    async with stack.api(key) as api:
+        wf = await create_workflow(api, [http_step("one", steps_target.url("/echo/one"))])
+        execution_id = await execute(api, wf["id"])
+        await finished(api, execution_id)
+    url = f"/api/v1/executions/{execution_id}"
+    async with stack.api(write_only) as api:
+        denied = await api.post(url, json={"action": "retry"})
+        denied_from_step = await api.post(url, json={"action": "retry", "fromStep": "one"})
+        cancelled = await api.post(url, json={"action": "cancel"})
+        listed = await execution_ids(api)
+    assert denied.status_code == denied_from_step.status_code == 403, denied.text
+    assert denied.json() == {
+        "error": "Insufficient permissions: this route requires workflows:execute",
+        "code": "PERMISSION_DENIED",
+    }
+    assert cancelled.status_code == 409  # cancelling needs executions:write only (it ended)
+    assert listed == [execution_id] and steps_target.hits["one"] == 1
+    async with stack.api(both) as api:
+        allowed = await api.post(url, json={"action": "retry"})
+        assert allowed.status_code == 202, allowed.text
+        retried = await finished(api, allowed.json()["executionId"])
+    assert retried["status"] == "completed" and retried["retryOf"] == execution_id
+    assert steps_target.hits["one"] == 2
+
+
+async def user_key(stack: Stack, user_id: str, permissions: list[str]) -> str:
+    """Another key of an existing user, holding only ``permissions``."""
+    async with stack.admin as admin:
+        r = await admin.post(
+            "/api/v2/keys", json={"name": "scoped", "permissions": permissions, "userId": user_id}
+        )
+    assert r.status_code == 201, r.text
+    return r.json()["key"]  # type: ignore[no-any-return]
+
+
 async def execution_ids(api) -> list[str]:  # type: ignore[no-untyped-def]
     r = await api.get("/api/v1/executions")
     return [e["id"] for e in r.json()["executions"]]
