@@ -17,7 +17,7 @@ from sqlmodel import Field, SQLModel, select
 
 from store import rotation
 from store.db import Database, utcnow
-from store.errors import ConflictError
+from store.errors import ConflictError, NotFoundError
 from store.models import new_id
 from store.vault import Vault, associated_data
 
@@ -71,13 +71,25 @@ def credential_aad(user_id: str, credential_id: str) -> bytes:
 rotation.register(Credential, "ciphertext", lambda row: credential_aad(row["user_id"], row["id"]))
 
 
+class CredentialNotFound(NotFoundError):
+    """No such credential belongs to the caller (or it went away meanwhile)."""
+
+    code = "CREDENTIAL_NOT_FOUND"
+
+    def __init__(self) -> None:
+        super().__init__("Credential not found")
+
+
 class CredentialInUse(ConflictError):
-    """Connector instances still use the credential."""
+    """Connector instances still use the credential; ``details.connectorIds`` names them."""
 
     code = "CREDENTIAL_IN_USE"
 
     def __init__(self, instance_ids: list[str]) -> None:
-        super().__init__(", ".join(instance_ids))
+        super().__init__(
+            "Credential is used by connector instances: " + ", ".join(instance_ids),
+            details={"connectorIds": instance_ids},
+        )
         self.instance_ids = instance_ids
 
 
@@ -146,11 +158,14 @@ async def update(
     data: dict[str, Any] | None,
     public_fields: Iterable[str],
 ) -> Credential:
-    """Apply plain field ``changes``; ``data`` (already merged by the caller) is re-encrypted."""
+    """Apply plain field ``changes``; ``data`` (already merged by the caller) is re-encrypted.
+
+    ``CredentialNotFound`` if the row was deleted meanwhile.
+    """
     async with db.session() as session:
         fresh = await session.get(Credential, row.id)
         if fresh is None or fresh.user_id != row.user_id:
-            raise LookupError(row.id)
+            raise CredentialNotFound()
         for name, value in changes.items():
             setattr(fresh, name, value)
         if data is not None:

@@ -9,7 +9,7 @@ takes them directly) or ``none`` (no connection needed).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 from starlette.requests import Request
@@ -25,15 +25,13 @@ from api.integrations.access import (
 )
 from api.spec import operation
 from api.state import services
-from connectors.base import Connector
-from connectors.oauth import provider_for
-from connectors.registry import CONNECTORS, get_connector
+from engine.services import catalog
+from engine.services.catalog import AuthType
 from settings import Settings
 from store import apps
 from store.db import as_utc
 
 TAG = "Integrations"
-AuthType = Literal["oauth2", "credentials", "none"]
 
 
 class AvailableQuery(BaseModel):
@@ -90,42 +88,24 @@ class Disabled(BaseModel):
     toolkit: str
 
 
-def auth_type(connector: Connector) -> AuthType:
-    if provider_for(connector.type) is not None:
-        return "oauth2"
-    return "credentials" if connector.requires_credentials else "none"
-
-
-def require_platform_client(settings: Settings, connector: Connector) -> None:
+def require_platform_client(settings: Settings, kit: catalog.Toolkit) -> None:
     """OAuth toolkits need the platform's OAuth client for their provider."""
-    provider = provider_for(connector.type)
-    if provider is not None and provider.client not in settings.oauth_clients():
+    client = kit.oauth_client
+    if client is not None and client not in settings.oauth_clients():
         raise IntegrationsNotConfigured(
-            f"{connector.name} sign-in is not configured on this platform",
-            remediation=f"The operator must set TASKYARD_{provider.client.upper()}_CLIENT_ID "
-            f"and TASKYARD_{provider.client.upper()}_CLIENT_SECRET.",
+            f"{kit.name} sign-in is not configured on this platform",
+            remediation=f"The operator must set TASKYARD_{client.upper()}_CLIENT_ID "
+            f"and TASKYARD_{client.upper()}_CLIENT_SECRET.",
         )
 
 
-def matches(connector: Connector, search: str) -> bool:
-    needle = search.lower()
-    haystack = [
-        connector.type,
-        connector.name,
-        connector.description,
-        *connector.actions,
-        *(connector.tool_name(a) for a in connector.actions),
-    ]
-    return any(needle in text.lower() for text in haystack)
-
-
 def enabled_public(row: apps.AppToolkit) -> dict[str, Any]:
-    connector = get_connector(row.toolkit)
+    kit = catalog.toolkit(row.toolkit)
     return EnabledToolkit(
         toolkit=row.toolkit,
         displayName=row.display_name,
         scopes=row.scopes,
-        authType=auth_type(connector) if connector else "none",
+        authType=kit.auth_type if kit else "none",
         createdAt=as_utc(row.created_at),  # type: ignore[arg-type]
     ).model_dump(mode="json")
 
@@ -141,18 +121,17 @@ async def available(request: Request) -> JSONResponse:
     app = await admin(request, "integrations:read")
     q = bodies.query_model(request, AvailableQuery)
     enabled = {t.toolkit for t in await apps.toolkits(services(request).db, app.id)}
-    found = [c for c in CONNECTORS.values() if not q.search or matches(c, q.search)]
     body = ToolkitList(
         integrations=[
             Toolkit(
-                toolkit=c.type,
-                displayName=c.name,
-                description=c.description,
+                toolkit=kit.type,
+                displayName=kit.name,
+                description=kit.description,
                 curated=True,
-                authType=auth_type(c),
-                enabled=c.type in enabled,
+                authType=kit.auth_type,
+                enabled=kit.type in enabled,
             )
-            for c in found
+            for kit in catalog.toolkits(q.search)
         ]
     )
     return JSONResponse(body.model_dump())
@@ -180,15 +159,15 @@ async def config(request: Request) -> JSONResponse:
 async def configure(request: Request) -> JSONResponse:
     app = await admin(request, "integrations:write")
     data = await bodies.read(request, Configure)
-    connector = get_connector(data.toolkit)
-    if connector is None:
+    kit = catalog.toolkit(data.toolkit)
+    if kit is None:
         raise ToolkitUnknown(data.toolkit, app.id)
-    require_platform_client(services(request).settings, connector)
+    require_platform_client(services(request).settings, kit)
     row, created = await apps.enable(
         services(request).db,
         app.id,
-        connector.type,
-        display_name=data.displayName or connector.name,
+        kit.type,
+        display_name=data.displayName or kit.name,
         scopes=data.scopes,
     )
     body = {"success": True, "integration": enabled_public(row)}

@@ -33,9 +33,8 @@ from api.integrations.access import (
 from api.integrations.admin import require_platform_client
 from api.spec import operation
 from api.state import services
-from connectors import oauth
-from connectors.registry import get_connector
 from engine.models.connections import AuthorizeInput
+from engine.services import catalog
 from engine.services.connections import ConnectionRequestClosed, ConnectionService
 from engine.services.sealing import seal
 from settings import Settings
@@ -155,27 +154,27 @@ async def connect(request: Request) -> JSONResponse:
     data = await bodies.read(request, Connect)
     caller = await end_user(request, "integrations:write", data.userId, required=True)
     app, end_user_id = caller.app, str(caller.end_user_id)
-    connector = get_connector(data.toolkit)
-    if connector is None:
+    kit = catalog.toolkit(data.toolkit)
+    if kit is None:
         raise ToolkitUnknown(data.toolkit, app.id)
     s = services(request)
-    enabled = await apps.toolkit(s.db, app.id, connector.type)
+    enabled = await apps.toolkit(s.db, app.id, kit.type)
     if enabled is None:
-        raise ToolkitNotEnabled(app.id, connector.type)
+        raise ToolkitNotEnabled(app.id, kit.type)
     if data.credentials is not None:
-        missing = [f for f in connector.required_fields() if data.credentials.get(f) in (None, "")]
+        missing = kit.missing_fields(data.credentials)
         if missing:
             raise BadRequest(
                 f"Missing credential fields: {', '.join(missing)}",
                 code="MISSING_CREDENTIAL_FIELDS",
-                remediation=f"{connector.name} needs: " + ", ".join(connector.required_fields()),
+                remediation=f"{kit.name} needs: " + ", ".join(kit.required_fields()),
             )
         row = await connections.create_active(
             s.db,
             s.vault,
             app_id=app.id,
             end_user_id=end_user_id,
-            toolkit=connector.type,
+            toolkit=kit.type,
             data=data.credentials,
         )
         return JSONResponse(
@@ -183,15 +182,14 @@ async def connect(request: Request) -> JSONResponse:
                 connectionRequestId=row.id, connectionId=row.id, status=row.status
             ).model_dump(exclude_none=True)
         )
-    provider = oauth.provider_for(connector.type)
-    if provider is None:
-        fields = ", ".join(connector.required_fields()) or "none"
+    if kit.oauth_client is None:
+        fields = ", ".join(kit.required_fields()) or "none"
         raise BadRequest(
-            f"{connector.name} connects with credentials, not OAuth",
+            f"{kit.name} connects with credentials, not OAuth",
             code="CREDENTIALS_REQUIRED",
             remediation=f"Send credentials with the fields: {fields}.",
         )
-    require_platform_client(s.settings, connector)
+    require_platform_client(s.settings, kit)
     if not data.redirectUrl or not redirect_allowed(app.redirect_urls, data.redirectUrl):
         raise BadRequest(
             "redirectUrl is missing or not allowed for this app",
@@ -202,8 +200,8 @@ async def connect(request: Request) -> JSONResponse:
         s.db,
         app_id=app.id,
         end_user_id=end_user_id,
-        toolkit=connector.type,
-        scopes=enabled.scopes or list(provider.scopes),
+        toolkit=kit.type,
+        scopes=enabled.scopes or list(kit.oauth_scopes),
         redirect_url=data.redirectUrl,
         ttl_seconds=s.settings.oauth_state_ttl_seconds,
     )
@@ -213,16 +211,16 @@ async def connect(request: Request) -> JSONResponse:
             owner_user_id=app.user_id,
             app_id=app.id,
             end_user_id=end_user_id,
-            toolkit=connector.type,
+            toolkit=kit.type,
         )
     except RPCError as exc:  # Temporal unreachable: the request cannot complete, say so
         await connections.set_status(s.db, row.id, "FAILED", "could not start the connection")
         raise Unavailable(
             "Could not start the connection; try again", code="SERVICE_UNAVAILABLE"
         ) from exc
-    client_id, _secret = s.settings.oauth_clients()[provider.client]
-    auth_url = oauth.authorization_url(
-        provider,
+    client_id, _secret = s.settings.oauth_clients()[kit.oauth_client]
+    auth_url = catalog.authorization_url(
+        kit,
         s.settings.base_urls(),
         client_id=client_id,
         redirect_uri=callback_url(s.settings, app.id),
@@ -316,7 +314,8 @@ async def delete_connection(request: Request) -> JSONResponse:
             code="CONNECTION_NOT_FOUND",
             remediation="List them: GET /v1/{appId}/integrations/connections.",
         )
-    if oauth.provider_for(row.toolkit) is not None:
+    kit = catalog.toolkit(row.toolkit)
+    if kit is not None and kit.auth_type == "oauth2":
         await connection_service(request).stop(row.id)
     await connections.delete(db, row)
     return JSONResponse(Disconnected(success=True, id=row.id).model_dump())

@@ -31,8 +31,7 @@ from api.integrations.access import (
 from api.spec import operation
 from api.state import services
 from api.v1.tools import failure_status, start_tool_job, wait_outcome
-from connectors.base import Connector
-from connectors.registry import find_tool, get_connector
+from engine.services import catalog
 from store import apps, connections
 
 TAG = "Integrations"
@@ -71,17 +70,17 @@ class Executed(BaseModel):
     executionId: str
 
 
-def tools_of(connector: Connector) -> list[dict[str, Any]]:
+def tools_of(kit: catalog.Toolkit) -> list[dict[str, Any]]:
     return [
         Tool(
-            name=connector.tool_name(a.name),
-            toolkit=connector.type,
-            action=a.name,
-            description=a.description,
-            inputSchema=a.input_schema(),
-            outputSchema=a.output_schema(),
+            name=t.name,
+            toolkit=t.toolkit,
+            action=t.action,
+            description=t.description,
+            inputSchema=t.input_schema,
+            outputSchema=t.output_schema,
         ).model_dump()
-        for a in connector.actions.values()
+        for t in kit.tools
     ]
 
 
@@ -97,21 +96,21 @@ async def list_tools(request: Request) -> JSONResponse:
     caller = await end_user(request, "integrations:read", q.userId, required=False)
     enabled = [t.toolkit for t in await apps.toolkits(services(request).db, caller.app.id)]
     if q.toolkit is not None:
-        if get_connector(q.toolkit) is None:
+        if catalog.toolkit(q.toolkit) is None:
             raise ToolkitUnknown(q.toolkit, caller.app.id)
         if q.toolkit not in enabled:
             raise ToolkitNotEnabled(caller.app.id, q.toolkit)
         enabled = [q.toolkit]
     found: list[dict[str, Any]] = []
     for name in enabled:
-        connector = get_connector(name)
-        if connector is not None:
-            found.extend(tools_of(connector))
+        kit = catalog.toolkit(name)
+        if kit is not None:
+            found.extend(tools_of(kit))
     return JSONResponse({"tools": found})
 
 
 async def _connection_for(
-    request: Request, caller: AppCaller, connector: Connector, connection_id: str | None
+    request: Request, caller: AppCaller, kit: catalog.Toolkit, connection_id: str | None
 ) -> connections.Connection:
     db = services(request).db
     end_user_id = str(caller.end_user_id)
@@ -121,19 +120,19 @@ async def _connection_for(
             row is None
             or row.app_id != caller.app.id
             or row.end_user_id != end_user_id
-            or row.toolkit != connector.type
+            or row.toolkit != kit.type
         ):
             row = None
     else:
-        row = await connections.latest_for(db, caller.app.id, end_user_id, connector.type)
+        row = await connections.latest_for(db, caller.app.id, end_user_id, kit.type)
     if row is None:
         raise ExecutionFailed(
-            f"The user has no connected {connector.name} account",
-            details={"toolkit": connector.type},
+            f"The user has no connected {kit.name} account",
+            details={"toolkit": kit.type},
         )
     if row.status != "ACTIVE":
         raise ExecutionFailed(
-            f"The user's {connector.name} connection is {row.status}; connect again",
+            f"The user's {kit.name} connection is {row.status}; connect again",
             details={"connectionId": row.id, "status": row.status},
         )
     return row
@@ -153,15 +152,15 @@ async def execute(request: Request) -> JSONResponse:
         require(request, "integrations:execute")
     data = await bodies.read(request, Execute)
     caller = await end_user(request, "integrations:execute", data.userId, required=True)
-    found = find_tool(data.toolName)
-    if found is None:
+    tool = catalog.find_tool(data.toolName)
+    kit = catalog.toolkit(tool.toolkit) if tool is not None else None
+    if kit is None:
         raise ExecutionFailed(f"Unknown tool {data.toolName!r}")
-    connector, _action = found
-    if await apps.toolkit(services(request).db, caller.app.id, connector.type) is None:
-        raise ToolkitNotEnabled(caller.app.id, connector.type)
+    if await apps.toolkit(services(request).db, caller.app.id, kit.type) is None:
+        raise ToolkitNotEnabled(caller.app.id, kit.type)
     connection = None
-    if connector.requires_credentials:
-        connection = await _connection_for(request, caller, connector, data.connectionId)
+    if kit.requires_credentials:
+        connection = await _connection_for(request, caller, kit, data.connectionId)
     metadata = {
         "appId": caller.app.id,
         "endUserId": caller.end_user_id,
@@ -176,7 +175,7 @@ async def execute(request: Request) -> JSONResponse:
             credential_id=connection.id if connection else None,
             metadata=metadata,
         )
-    except ApiError as exc:  # unknown tool or invalid params, in this family's terms
+    except (ApiError, catalog.InvalidParams) as exc:  # bad params, in this family's terms
         raise ExecutionFailed(exc.message, details=exc.details) from exc
     outcome = await wait_outcome(request, handle)
     if outcome is None:

@@ -24,8 +24,7 @@ from api.spec import operation
 from api.state import services
 from api.v1.acting import user_for
 from api.v1.tools import start_tool_job, tool_job_response
-from connectors.base import Connector
-from connectors.registry import CONNECTORS, get_connector
+from engine.services import catalog
 from store import credentials as store
 from store.db import as_utc
 
@@ -95,28 +94,28 @@ class Deleted(BaseModel):
     id: str
 
 
-def catalog_entry(connector: Connector) -> dict[str, Any]:
+def catalog_entry(kit: catalog.Toolkit) -> dict[str, Any]:
     return ConnectorInfo(
-        type=connector.type,
-        name=connector.name,
-        description=connector.description,
-        credentialType=connector.credential_type,
+        type=kit.type,
+        name=kit.name,
+        description=kit.description,
+        credentialType=kit.credential_type,
         credentialFields=[
             CredentialFieldInfo(
                 name=f.name, secret=f.secret, required=f.required, description=f.description
             )
-            for f in connector.credential_fields
+            for f in kit.credential_fields
         ],
-        requiresCredentials=connector.requires_credentials,
+        requiresCredentials=kit.requires_credentials,
         actions=[
             ActionInfo(
-                name=a.name,
-                toolName=connector.tool_name(a.name),
-                description=a.description,
-                inputSchema=a.input_schema(),
-                outputSchema=a.output_schema(),
+                name=t.action,
+                toolName=t.name,
+                description=t.description,
+                inputSchema=t.input_schema,
+                outputSchema=t.output_schema,
             )
-            for a in connector.actions.values()
+            for t in kit.tools
         ],
     ).model_dump()
 
@@ -164,7 +163,7 @@ async def list_connectors(request: Request) -> JSONResponse:
     q = bodies.query_model(request, CatalogQuery)
     if q.available:
         require(request, "connectors:read")
-        return JSONResponse([catalog_entry(c) for c in CONNECTORS.values()])
+        return JSONResponse([catalog_entry(kit) for kit in catalog.toolkits()])
     user_id = await user_for(request, "connectors:read")
     rows = await store.list_instances(services(request).db, user_id)
     return JSONResponse([instance_public(r) for r in rows])
@@ -181,26 +180,26 @@ async def create_instance(request: Request) -> JSONResponse:
     require(request, "connectors:write")
     data = await bodies.read(request, CreateInstance)
     user_id = await user_for(request, "connectors:write", data.userId)
-    connector = get_connector(data.type)
-    if connector is None:
+    kit = catalog.toolkit(data.type)
+    if kit is None:
         raise BadRequest(f"Unknown connector type {data.type!r}", code="UNKNOWN_CONNECTOR")
     db = services(request).db
     if data.credentialId is not None:
         credential = await store.get_owned(db, user_id, data.credentialId)
         if credential is None:
             raise NotFound("Credential not found", code="CREDENTIAL_NOT_FOUND")
-        if credential.provider != connector.type:
+        if credential.provider != kit.type:
             raise BadRequest(
-                f"Credential {credential.id} is for {credential.provider}, not {connector.type}",
+                f"Credential {credential.id} is for {credential.provider}, not {kit.type}",
                 code="CREDENTIAL_PROVIDER_MISMATCH",
             )
-    elif connector.requires_credentials:
-        raise BadRequest(f"{connector.name} needs a credentialId", code="CREDENTIAL_REQUIRED")
+    elif kit.requires_credentials:
+        raise BadRequest(f"{kit.name} needs a credentialId", code="CREDENTIAL_REQUIRED")
     row = await store.create_instance(
         db,
         user_id=user_id,
         name=data.name,
-        type=connector.type,
+        type=kit.type,
         credential_id=data.credentialId,
         config=data.config,
     )
@@ -243,21 +242,21 @@ async def run_action(request: Request) -> JSONResponse:
     user_id = await user_for(request, "tools:execute")
     data = await bodies.read(request, RunAction)
     row = await _instance(request, user_id)
-    connector = get_connector(row.type)
-    action = connector.actions.get(request.path_params["action"]) if connector else None
-    if connector is None or action is None:
+    kit = catalog.toolkit(row.type)
+    tool = kit.tool(request.path_params["action"]) if kit else None
+    if tool is None:
         raise NotFound("Action not found", code="ACTION_NOT_FOUND")
     params = with_config_defaults(
-        data.params or data.input or {}, row.config, set(action.input_model.model_fields)
+        data.params or data.input or {}, row.config, set(tool.input_fields)
     )
     execution_id, handle = await start_tool_job(
         request,
         user_id=user_id,
-        tool_name=connector.tool_name(action.name),
+        tool_name=tool.name,
         params=params,
         credential_id=row.credential_id,
         config=row.config,
-        metadata={"connectorId": row.id, "action": action.name},
+        metadata={"connectorId": row.id, "action": tool.action},
     )
     return await tool_job_response(request, execution_id, handle, run_async=data.run_async)
 

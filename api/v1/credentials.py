@@ -21,14 +21,13 @@ from starlette.routing import Route
 
 from api import bodies
 from api.auth import require
-from api.errors import BadRequest, Conflict, NotFound
+from api.errors import BadRequest, NotFound
 from api.spec import operation
 from api.state import services
 from api.v1.acting import user_for
-from connectors.base import Connector
-from connectors.registry import get_connector
 from engine.models import queues
 from engine.models.tools import CREDENTIAL_TEST_WORKFLOW, CredentialTestInput, CredentialTestOutput
+from engine.services import catalog
 from store import credentials as store
 from store.db import as_utc
 
@@ -106,26 +105,22 @@ def public(row: store.Credential) -> dict[str, Any]:
     ).model_dump(mode="json")
 
 
-def connector_for(provider: str) -> Connector:
-    connector = get_connector(provider)
-    if connector is None:
+def toolkit_for(provider: str) -> catalog.Toolkit:
+    kit = catalog.toolkit(provider)
+    if kit is None:
         raise BadRequest(f"Unknown provider {provider!r}", code="UNKNOWN_PROVIDER")
-    return connector
+    return kit
 
 
-def check_fields(connector: Connector, data: dict[str, Any]) -> None:
+def check_fields(kit: catalog.Toolkit, data: dict[str, Any]) -> None:
     """Every required field present and non-empty."""
-    missing = [f for f in connector.required_fields() if data.get(f) in (None, "")]
+    missing = kit.missing_fields(data)
     if missing:
         raise BadRequest(
-            f"Missing required {connector.type} credential fields: {', '.join(missing)}",
+            f"Missing required {kit.type} credential fields: {', '.join(missing)}",
             code="MISSING_CREDENTIAL_FIELDS",
-            details={"missing": missing, "required": connector.required_fields()},
+            details={"missing": missing, "required": kit.required_fields()},
         )
-
-
-def public_fields(connector: Connector) -> list[str]:
-    return [f.name for f in connector.credential_fields if not f.secret]
 
 
 async def owned(request: Request, user_id: str) -> store.Credential:
@@ -146,13 +141,13 @@ async def create_credential(request: Request) -> JSONResponse:
     require(request, "credentials:write")
     data = await bodies.read(request, CreateCredential)
     user_id = await user_for(request, "credentials:write", data.userId)
-    connector = connector_for(data.provider)
-    if data.type is not None and data.type != connector.credential_type:
+    kit = toolkit_for(data.provider)
+    if data.type is not None and data.type != kit.credential_type:
         raise BadRequest(
-            f"{connector.type} credentials are of type {connector.credential_type!r}",
+            f"{kit.type} credentials are of type {kit.credential_type!r}",
             code="CREDENTIAL_TYPE_MISMATCH",
         )
-    check_fields(connector, data.data)
+    check_fields(kit, data.data)
     s = services(request)
     row = await store.create(
         s.db,
@@ -160,11 +155,11 @@ async def create_credential(request: Request) -> JSONResponse:
         user_id=user_id,
         name=data.name,
         description=data.description,
-        type=connector.credential_type,
-        provider=connector.type,
+        type=kit.credential_type,
+        provider=kit.type,
         data=data.data,
         metadata=data.metadata,
-        public_fields=public_fields(connector),
+        public_fields=kit.public_fields(),
     )
     return JSONResponse(public(row), status_code=201)
 
@@ -203,24 +198,21 @@ async def update_credential(request: Request) -> JSONResponse:
     user_id = await user_for(request, "credentials:write")
     data = await bodies.read(request, UpdateCredential)
     row = await owned(request, user_id)
-    connector = connector_for(row.provider)
+    kit = toolkit_for(row.provider)
     s = services(request)
     merged: dict[str, Any] | None = None
     if data.data is not None:
         merged = {**store.open_data(s.vault, row), **data.data}
         merged = {k: v for k, v in merged.items() if v is not None}
-        check_fields(connector, merged)
+        check_fields(kit, merged)
     changes: dict[str, Any] = {
         k: v for k, v in (("name", data.name), ("meta", data.metadata)) if v is not None
     }
     if "description" in data.model_fields_set:
         changes["description"] = data.description
-    try:
-        row = await store.update(
-            s.db, s.vault, row, changes=changes, data=merged, public_fields=public_fields(connector)
-        )
-    except LookupError as exc:
-        raise NotFound("Credential not found", code="CREDENTIAL_NOT_FOUND") from exc
+    row = await store.update(
+        s.db, s.vault, row, changes=changes, data=merged, public_fields=kit.public_fields()
+    )
     return JSONResponse(public(row))
 
 
@@ -228,31 +220,23 @@ async def update_credential(request: Request) -> JSONResponse:
 async def delete_credential(request: Request) -> JSONResponse:
     user_id = await user_for(request, "credentials:write")
     row = await owned(request, user_id)
-    try:
-        await store.delete(services(request).db, row)
-    except store.CredentialInUse as exc:
-        raise Conflict(
-            "Credential is used by connector instances: " + ", ".join(exc.instance_ids),
-            code="CREDENTIAL_IN_USE",
-            details={"connectorIds": exc.instance_ids},
-        ) from exc
+    await store.delete(services(request).db, row)
     return JSONResponse(Deleted(success=True, id=row.id).model_dump())
 
 
 @operation(
     "Test a credential with its connector's cheap call",
     tag=TAG,
-    scope="credentials:read",
+    scope="credentials:write",
     responses={200: CredentialTestResult},
+    description="Calls out to the vendor with the stored secret, so it needs the write scope.",
 )
 async def test_credential(request: Request) -> JSONResponse:
-    user_id = await user_for(request, "credentials:read")
+    user_id = await user_for(request, "credentials:write")
     row = await owned(request, user_id)
-    connector = connector_for(row.provider)
-    if connector.test is None:
-        raise BadRequest(
-            f"{connector.name} credentials have no test call", code="TEST_NOT_SUPPORTED"
-        )
+    kit = toolkit_for(row.provider)
+    if not kit.testable:
+        raise BadRequest(f"{kit.name} credentials have no test call", code="TEST_NOT_SUPPORTED")
     s = services(request)
     execution_id = "exec_" + uuid.uuid4().hex
     handle = await s.jobs.start(
@@ -268,7 +252,7 @@ async def test_credential(request: Request) -> JSONResponse:
         user_id=user_id,
         job_type="tool_execution",
         queue=queues.TOOLS,
-        message=f"Queued {connector.type} credential test",
+        message=f"Queued {kit.type} credential test",
         metadata={"credentialId": row.id, "provider": row.provider},
         result_type=CredentialTestOutput,
     )

@@ -6,22 +6,21 @@ import asyncio
 import uuid
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from api import bodies
 from api.auth import require, required_user
-from api.errors import BadRequest, NotFound, Unprocessable
+from api.errors import BadRequest, NotFound
 from api.spec import operation
 from api.state import services
-from connectors.registry import find_tool
 from engine.models import queues
-from engine.models.tools import ToolExecutionInput, ToolExecutionOutput
+from engine.models.tools import TOOL_WORKFLOW, ToolExecutionInput, ToolExecutionOutput
+from engine.services import catalog
 from engine.services.jobs import ExecutionResult
 from engine.services.sealing import seal, split_secrets
-from engine.workflows.tool_execution import ToolExecutionWorkflow
 from store import credentials
 
 SYNC_WAIT_SECONDS = 120.0
@@ -117,26 +116,22 @@ async def start_tool_job(
     config: dict[str, Any] | None = None,
     metadata: dict[str, Any] | None = None,
 ) -> tuple[str, Any]:
-    """Validate, seal secrets and start the workflow; returns (execution id, handle)."""
-    found = find_tool(tool_name)
-    if found is None:
+    """Validate, seal secrets and start the workflow; returns (execution id, handle).
+
+    An unknown tool is ``BadRequest``; params the action refuses raise
+    ``catalog.InvalidParams`` (422 ``VALIDATION_ERROR`` with ``details.errors``).
+    """
+    tool = catalog.find_tool(tool_name)
+    if tool is None:
         raise BadRequest(f"Unknown tool {tool_name!r}", code="UNKNOWN_TOOL")
-    _connector, action = found
-    try:
-        action.input_model.model_validate(params)
-    except ValidationError as exc:
-        problems = bodies.describe(exc)
-        raise Unprocessable(
-            "Invalid params: " + "; ".join(f"{p['field']}: {p['message']}" for p in problems),
-            details={"errors": problems},
-        ) from exc
+    catalog.validate_params(tool, params)
     s = services(request)
     public, secret = split_secrets(params)
     sealed_id = await seal(s.db, s.vault, user_id, secret) if secret else None
     execution_id = new_execution_id()
-    canonical = tool_name.upper()
+    canonical = tool.name
     handle = await s.jobs.start(
-        ToolExecutionWorkflow.run,
+        TOOL_WORKFLOW,
         ToolExecutionInput(
             user_id=user_id,
             tool_name=canonical,
@@ -164,10 +159,10 @@ async def check_credential(request: Request, user_id: str, credential_id: str, t
     row = await credentials.get_owned(services(request).db, user_id, credential_id)
     if row is None:
         raise NotFound("Credential not found", code="CREDENTIAL_NOT_FOUND")
-    found = find_tool(tool)
-    if found is not None and found[0].type != row.provider:
+    found = catalog.find_tool(tool)
+    if found is not None and found.toolkit != row.provider:
         raise BadRequest(
-            f"Credential {row.id} is for {row.provider}, not {found[0].type}",
+            f"Credential {row.id} is for {row.provider}, not {found.toolkit}",
             code="CREDENTIAL_PROVIDER_MISMATCH",
         )
 

@@ -29,10 +29,9 @@ from api.v2.lead_schemas import (
     PageQuery,
 )
 from api.v2.leads import lead_user
-from connectors.enrichment import ENRICHABLE_FIELDS
-from connectors.providers import DEFAULT_PROVIDERS, PROVIDERS
 from engine.models import queues
 from engine.models.enrichment import EnrichmentBatchInput, EnrichmentBatchOutput
+from engine.services import catalog
 from engine.services.sealing import seal
 from store import enrichment_repo
 from store.db import as_utc
@@ -43,11 +42,12 @@ TAG = "Enrichment"
 
 def providers_of(data: CreateBatch) -> list[str]:
     """Known names, deduplicated, ``local`` first so real providers' answers win."""
-    names = list(dict.fromkeys(data.providers or DEFAULT_PROVIDERS))
-    unknown = [n for n in names if n not in PROVIDERS]
+    known = catalog.enrichment_providers()
+    names = list(dict.fromkeys(data.providers or catalog.DEFAULT_ENRICHMENT_PROVIDERS))
+    unknown = [n for n in names if n not in known]
     if unknown:
         raise Unprocessable(
-            f"Unknown provider(s) {', '.join(unknown)}; known: {', '.join(PROVIDERS)}",
+            f"Unknown provider(s) {', '.join(unknown)}; known: {', '.join(known)}",
             code="UNKNOWN_PROVIDER",
         )
     if not names:
@@ -56,10 +56,11 @@ def providers_of(data: CreateBatch) -> list[str]:
 
 
 def check_keys(request: Request, data: CreateBatch, names: list[str]) -> None:
+    known = catalog.enrichment_providers()
     settings = services(request).settings
     operator = {"hunter": settings.hunter_api_key, "pdl": settings.pdl_api_key}
     for name in names:
-        if not PROVIDERS[name].needs_key:
+        if not known[name].needs_key:
             continue
         if (data.credentials or {}).get(name) or (data.apiKeys or {}).get(name):
             continue
@@ -96,13 +97,14 @@ async def create_batch(request: Request) -> JSONResponse:
         lead_ids=data.leadIds,
         filter=data.filter.model_dump(exclude_none=True) if data.filter else None,
         providers=names,
-        fields=list(data.fields or ENRICHABLE_FIELDS),
+        fields=list(data.fields or catalog.ENRICHABLE_FIELDS),
         overwrite=data.overwrite,
         credential_ids={k: v for k, v in (data.credentials or {}).items() if k in names},
         sealed_secret_id=await seal(s.db, s.vault, user_id, secret) if secret else None,
     )
     await enrichment_repo.save_batch(s.db, batch)
-    http = any(PROVIDERS[n].needs_key for n in names)
+    known = catalog.enrichment_providers()
+    http = any(known[n].needs_key for n in names)
     await s.jobs.start(
         "EnrichmentBatchWorkflow",
         EnrichmentBatchInput(

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from connectors.enrichment import ENRICHABLE_FIELDS
+from engine.services.catalog import ENRICHABLE_FIELDS
 from store.db import as_utc
 from store.leads import LEAD_STATUSES, Lead
 

@@ -103,6 +103,8 @@ async def test_run_action_sync_uses_the_instance_credential_and_config(
         assert r.status_code == 422 and r.json()["errorType"] == "NotFoundError"
         r = await api.post(url, json={"params": {"channel": "C0GENERAL"}})
         assert r.status_code == 422 and r.json()["code"] == "VALIDATION_ERROR"
+        assert r.json()["error"].startswith("Invalid params: text: ")
+        assert [e["field"] for e in r.json()["details"]["errors"]] == ["text"]
         r = await api.post(f"/api/v1/connectors/{inst['id']}/actions/fly", json={})
         assert (r.status_code, r.json()["code"]) == (404, "ACTION_NOT_FOUND")
 

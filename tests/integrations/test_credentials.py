@@ -134,6 +134,43 @@ async def test_scopes_and_global_keys(istack: Stack) -> None:
         assert len((await api.get("/api/v1/credentials")).json()) == 1
 
 
+async def _key_for(stack: Stack, user_id: str, permissions: list[str]) -> str:
+    async with stack.admin as admin:
+        r = await admin.post(
+            "/api/v2/keys", json={"name": "k", "permissions": permissions, "userId": user_id}
+        )
+        assert r.status_code == 201, r.text
+        return str(r.json()["key"])
+
+
+async def test_testing_a_credential_needs_the_write_scope(istack: Stack) -> None:
+    # The test call sends the stored secret to the vendor, so a read-only key may not start it.
+    user_id, read_only = await new_user(istack, ["credentials:read"])
+    writer = await _key_for(istack, user_id, ["credentials:write"])
+    jobs_reader = await _key_for(istack, user_id, ["users:read"])
+    async with istack.api(writer) as api:
+        cred = (await api.post("/api/v1/credentials", json=SLACK)).json()
+    async with istack.api(read_only) as api:
+        assert (await api.get(f"/api/v1/credentials/{cred['id']}")).status_code == 200
+        r = await api.post(f"/api/v1/credentials/{cred['id']}/test")
+    assert r.status_code == 403, r.text
+    assert r.json() == {
+        "error": "Insufficient permissions: this route requires credentials:write",
+        "code": "PERMISSION_DENIED",
+    }
+    async with istack.api(jobs_reader) as api:
+        jobs = (await api.get("/api/v2/users/jobs", params={"type": "tool_execution"})).json()
+        assert jobs["data"]["jobs"] == []
+    async with istack.api(writer) as api:
+        r = await api.post(f"/api/v1/credentials/{cred['id']}/test")
+    assert r.status_code == 200, r.text
+    assert r.json()["success"] is True and r.json()["credentialId"] == cred["id"]
+    async with istack.api() as api:
+        spec = (await api.get("/api/v1/openapi")).json()
+    route = spec["paths"]["/api/v1/credentials/{id}/test"]["post"]
+    assert route["security"][0] == {"apiKeyHeader": ["credentials:write"]}
+
+
 async def test_test_call_runs_as_a_job_and_reports_the_vendor_answer(
     istack: Stack, fakes: Fakes
 ) -> None:
@@ -204,6 +241,8 @@ async def test_delete_is_refused_while_a_connector_uses_it(istack: Stack) -> Non
         ).json()
         r = await api.delete(f"/api/v1/credentials/{cred['id']}")
         assert (r.status_code, r.json()["code"]) == (409, "CREDENTIAL_IN_USE")
+        assert r.json()["details"] == {"connectorIds": [inst["id"]]}
+        assert r.json()["error"] == f"Credential is used by connector instances: {inst['id']}"
         assert (await api.delete(f"/api/v1/connectors/{inst['id']}")).status_code == 200
         r = await api.delete(f"/api/v1/credentials/{cred['id']}")
         assert r.status_code == 200 and r.json() == {"success": True, "id": cred["id"]}
