@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     public_base_url: str = ""
+    # Largest request body a route accepts unless it has its own limit (the lead import).
+    request_max_bytes: int = 2 * 1024 * 1024
     admin_key: SecretStr | None = None
     rate_limit_per_minute: int = 100
     auth_cache_seconds: float = 2.0  # single-process only; off when redis_url is set

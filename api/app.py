@@ -17,6 +17,7 @@ from api.errors import EXCEPTION_HANDLERS
 from api.integrations import admin as integrations_admin
 from api.integrations import connections as integrations_connections
 from api.integrations import tools as integrations_tools
+from api.limits import BodyLimitMiddleware, RouteLimit
 from api.middleware import AuthRateLimitMiddleware
 from api.ratelimit import create_limiter
 from api.state import Services
@@ -108,7 +109,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     return Starlette(
         routes=ROUTES,
-        middleware=[Middleware(AuthRateLimitMiddleware)],
+        middleware=[
+            Middleware(AuthRateLimitMiddleware),
+            Middleware(
+                BodyLimitMiddleware,
+                default_bytes=settings.request_max_bytes,
+                routes=[
+                    RouteLimit("POST", "/api/v2/leads/import", settings.leads_import_max_bytes)
+                ],
+            ),
+        ],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=lifespan,
     )

@@ -11,7 +11,6 @@ from starlette.requests import Request
 from api.errors import BadRequest, Unprocessable
 
 M = TypeVar("M", bound=BaseModel)
-MAX_BODY = 5 * 1024 * 1024
 
 
 def describe(exc: ValidationError) -> list[dict[str, Any]]:
@@ -22,9 +21,7 @@ def describe(exc: ValidationError) -> list[dict[str, Any]]:
 
 
 async def json_body(request: Request) -> Any:
-    raw = await request.body()
-    if len(raw) > MAX_BODY:
-        raise BadRequest("Request body too large", code="BODY_TOO_LARGE")
+    raw = await request.body()  # (its size was checked as it arrived: api.limits)
     if not raw.strip():
         return {}
     try:
