@@ -38,6 +38,8 @@ class RateLimiter(Protocol):
 
     async def hit(self, identity: str) -> Decision: ...
 
+    async def peek(self, identity: str) -> Decision: ...
+
     async def close(self) -> None: ...
 
 
@@ -64,6 +66,13 @@ class MemoryRateLimiter:
             self._counts[identity] = (start, count)
         return Decision(count <= self.limit, self.limit, max(0, self.limit - count), reset)
 
+    async def peek(self, identity: str) -> Decision:
+        """The window so far, without counting: refused once ``limit`` hits are in."""
+        start, reset = _window(time.time())
+        window, count = self._counts.get(identity, (start, 0))
+        count = count if window == start else 0
+        return Decision(count < self.limit, self.limit, max(0, self.limit - count), reset)
+
     async def close(self) -> None:
         return None
 
@@ -85,6 +94,12 @@ class RedisRateLimiter:
             count, _ = await pipe.execute()
         return Decision(count <= self.limit, self.limit, max(0, self.limit - count), reset)
 
+    async def peek(self, identity: str) -> Decision:
+        """The window so far, without counting: refused once ``limit`` hits are in."""
+        start, reset = _window(time.time())
+        count = int(await self.redis.get(f"{self.prefix}:{identity}:{start}") or 0)
+        return Decision(count < self.limit, self.limit, max(0, self.limit - count), reset)
+
     async def ping(self) -> bool:
         return bool(await self.redis.ping())
 
@@ -92,7 +107,7 @@ class RedisRateLimiter:
         await self.redis.aclose()
 
 
-def create_limiter(limit: int, redis_url: str | None) -> RateLimiter:
+def create_limiter(limit: int, redis_url: str | None, prefix: str = "taskyard:rl") -> RateLimiter:
     if redis_url:
-        return RedisRateLimiter(limit, redis_url)
+        return RedisRateLimiter(limit, redis_url, prefix)
     return MemoryRateLimiter(limit)
