@@ -3,10 +3,37 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 
 import uvicorn
 
-from settings import get_settings
+from settings import Settings, get_settings
+
+
+def check_workers(settings: Settings, workers: int) -> str | None:
+    """Refuse several API processes without Redis; a warning when the operator allows it.
+
+    Without Redis each process keeps its own key cache (a key revoked through one process
+    stays usable on the others for the cache's lifetime) and its own rate-limit counts
+    (each process grants the full limit). Raises SystemExit with the remedy, or returns
+    the warning to print when ``allow_workers_without_redis`` is set.
+    """
+    if workers <= 1 or settings.redis_url:
+        return None
+    if not settings.allow_workers_without_redis:
+        raise SystemExit(
+            f"server.py: refusing --workers {workers} without TASKYARD_REDIS_URL: every "
+            "process would keep its own API key cache (a revoked key stays usable on the "
+            "others for a moment) and its own rate-limit counts. Set TASKYARD_REDIS_URL, "
+            "run one worker, or set TASKYARD_ALLOW_WORKERS_WITHOUT_REDIS=true to accept it."
+        )
+    return (
+        f"WARNING: {workers} API processes without TASKYARD_REDIS_URL "
+        "(TASKYARD_ALLOW_WORKERS_WITHOUT_REDIS is set): rate limits are counted per process, "
+        f"so a key gets up to {workers}x its limit. The key cache is turned off so a "
+        "revocation is seen by every process at once."
+    )
 
 
 def main() -> None:
@@ -16,6 +43,10 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=settings.api_port)
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
+    warning = check_workers(settings, args.workers)
+    if warning:
+        print(f"\n  {warning}\n", file=sys.stderr, flush=True)
+        os.environ["TASKYARD_AUTH_CACHE_SECONDS"] = "0"  # the worker processes read it
     uvicorn.run(
         "api.app:create_app",
         factory=True,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -30,6 +31,11 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = 100
     auth_cache_seconds: float = 2.0  # single-process only; off when redis_url is set
     redis_url: str | None = None
+    # Several API processes without Redis each keep their own key cache and rate counts;
+    # server.py refuses ``--workers N`` then unless this says the operator accepts that.
+    allow_workers_without_redis: bool = False
+    invalid_key_attempts_per_minute: int = 20  # per client address, then 429 without a lookup
+    max_active_keys_per_user: int = 50
 
     # Storage and encryption
     database_url: str = ""
@@ -101,7 +107,9 @@ class Settings(BaseSettings):
     leads_import_max_rows: int = 100_000
     leads_import_max_bytes: int = 25 * 1024 * 1024
 
-    @field_validator("rate_limit_per_minute")
+    @field_validator(
+        "rate_limit_per_minute", "invalid_key_attempts_per_minute", "max_active_keys_per_user"
+    )
     @classmethod
     def _positive(cls, value: int) -> int:
         if value < 1:
@@ -161,13 +169,34 @@ class Settings(BaseSettings):
             return ring
         path = self.state_dir / "master.key"
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
             kid = "k" + secrets.token_hex(4)
-            path.write_text(f"{kid}:{base64.b64encode(secrets.token_bytes(32)).decode()}\n")
-            path.chmod(0o600)
-            print(f"taskyard: generated a development master key in {path}")
+            try:
+                create_private_file(
+                    path, f"{kid}:{base64.b64encode(secrets.token_bytes(32)).decode()}\n"
+                )
+                print(f"taskyard: generated a development master key in {path}")
+            except FileExistsError:
+                # Another process created it first, or a dangling link sits there.
+                if not path.exists():
+                    raise ValueError(f"{path} is a dangling link; not writing through it") from None
         kid, _, encoded = path.read_text().strip().partition(":")
         return {kid: base64.b64decode(encoded)}
+
+
+def create_private_file(path: Path, text: str) -> None:
+    """Write a new secret file readable by its owner only.
+
+    Created 0600 in one step (no moment with wider permissions) and exclusively: an
+    existing file or link at ``path`` raises FileExistsError and is never written through.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
 
 
 @lru_cache(maxsize=1)

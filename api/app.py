@@ -81,12 +81,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
         vault = Vault(master_keys)
         temporal = await connect(settings, lazy=True)
         limiter = create_limiter(settings.rate_limit_per_minute, settings.redis_url)
-        new_admin = await ensure_admin_key(db, settings)
-        if new_admin:
-            print(
-                f"\n  Bootstrap admin key (shown once, store it now):\n    {new_admin}\n",
-                flush=True,
-            )
+        bad_keys = create_limiter(
+            settings.invalid_key_attempts_per_minute, settings.redis_url, "taskyard:badkey"
+        )
+        key_file = await ensure_admin_key(db, settings)
+        if key_file:
+            # Only where it is: stdout ends up in logs, the key must not.
+            print(f"\n  Bootstrap admin key written to {key_file} (mode 0600)\n", flush=True)
         svc = Services(
             settings=settings,
             db=db,
@@ -99,12 +100,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
             ),
             events=EventPublisher.from_settings(temporal, settings, db),
             limiter=limiter,
+            bad_keys=bad_keys,
             auth_cache=AuthCache(0.0 if settings.redis_url else settings.auth_cache_seconds),
         )
         try:
             yield svc.as_state()
         finally:
             await limiter.close()
+            await bad_keys.close()
             await db.close()
 
     return Starlette(

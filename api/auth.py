@@ -5,11 +5,10 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlmodel import select
 from starlette.requests import Request
 
 from api import scopes
@@ -20,8 +19,8 @@ from api.errors import (
     PermissionDenied,
     Unauthorized,
 )
+from store import key_repo
 from store.db import Database, as_utc, utcnow
-from store.models import ApiKey
 
 KEY_PREFIX = "bna_"
 LAST_USED_RESOLUTION = timedelta(seconds=60)
@@ -71,24 +70,14 @@ async def resolve(db: Database, raw: str) -> tuple[Principal, datetime | None]:
 
     Returns the principal and the key's expiry.
     """
-    digest = hash_key(raw)
-    async with db.session() as session:
-        row = (await session.exec(select(ApiKey).where(ApiKey.key_hash == digest))).first()
-        if row is None or not row.is_active:
-            raise Unauthorized("Invalid or revoked API key", code="INVALID_API_KEY")
-        now = utcnow()
-        expires = as_utc(row.expires_at)
-        if expires is not None and expires <= now:
-            raise Unauthorized("API key has expired", code="API_KEY_EXPIRED")
-        last = as_utc(row.last_used)
-        if last is None or now - last > LAST_USED_RESOLUTION:
-            row.last_used = now
-            session.add(row)
-            await session.commit()
-        principal = Principal(
-            key_id=row.id, user_id=row.user_id, permissions=tuple(row.permissions)
-        )
-        return principal, expires
+    row = await key_repo.find_by_hash(db, hash_key(raw), touch_after=LAST_USED_RESOLUTION)
+    if row is None or not row.is_active:
+        raise Unauthorized("Invalid or revoked API key", code="INVALID_API_KEY")
+    expires = as_utc(row.expires_at)
+    if expires is not None and expires <= utcnow():
+        raise Unauthorized("API key has expired", code="API_KEY_EXPIRED")
+    principal = Principal(key_id=row.id, user_id=row.user_id, permissions=tuple(row.permissions))
+    return principal, expires
 
 
 class AuthCache:
@@ -98,10 +87,15 @@ class AuthCache:
     revocation in this process drops the entry at once. With Redis (several API
     processes) the cache is off, so a revocation anywhere is seen everywhere at
     once. Entries never outlive the key's own expiry.
+
+    A lookup that read the key before a revocation committed must not put it back
+    afterwards: every revocation bumps ``generation``, and ``put`` ignores an entry
+    read under an older generation (take ``generation`` before the lookup).
     """
 
     def __init__(self, ttl_seconds: float) -> None:
         self.ttl = ttl_seconds
+        self.generation = 0
         self._entries: dict[str, tuple[Principal, float, datetime | None]] = {}
 
     def get(self, raw: str) -> Principal | None:
@@ -114,16 +108,22 @@ class AuthCache:
             return None
         return principal
 
-    def put(self, raw: str, principal: Principal, expires_at: datetime | None) -> None:
-        if self.ttl <= 0:
+    def put(
+        self, raw: str, principal: Principal, expires_at: datetime | None, *, generation: int
+    ) -> None:
+        """Remember a key resolved by a lookup that started at ``generation``."""
+        if self.ttl <= 0 or generation != self.generation:
             return
         if len(self._entries) > 10_000:
             self._entries.clear()
         self._entries[hash_key(raw)] = (principal, time.monotonic() + self.ttl, expires_at)
 
-    def forget_key(self, key_id: str) -> None:
+    def forget_keys(self, key_ids: Iterable[str]) -> None:
+        """Call after a revocation has committed; lookups still in flight are not cached."""
+        self.generation += 1
+        gone = set(key_ids)
         for digest, (principal, _until, _exp) in list(self._entries.items()):
-            if principal.key_id == key_id:
+            if principal.key_id in gone:
                 self._entries.pop(digest, None)
 
 

@@ -1,47 +1,67 @@
-"""The operator's first key: ``TASKYARD_ADMIN_KEY`` if set, else one generated and printed once."""
+"""The operator's first key: ``TASKYARD_ADMIN_KEY`` if set, else one generated once.
+
+A generated key is written to a new owner-only file in the state directory, never to
+stdout (which ends up in logs), and only when the database has never held a global key:
+revoking every global key does not make the next start mint another. A new admin key
+after that is an explicit act: ``python -m deploy.admin_key``.
+"""
 
 from __future__ import annotations
 
-from sqlmodel import col, select
+import logging
+import os
+from pathlib import Path
 
 from api.auth import generate_key, hash_key, preview
-from settings import Settings
+from settings import Settings, create_private_file
+from store import key_repo
 from store.db import Database
-from store.models import ApiKey
 
+log = logging.getLogger("taskyard.api")
 ADMIN_NAME = "bootstrap admin"
+ADMIN_KEY_FILE = "admin.key"
 
 
-async def ensure_admin_key(db: Database, settings: Settings) -> str | None:
-    """Returns a newly generated key (to print once), or None."""
-    async with db.session() as session:
-        if settings.admin_key is not None:
-            raw = settings.admin_key.get_secret_value()
-            digest = hash_key(raw)
-            exists = (await session.exec(select(ApiKey).where(ApiKey.key_hash == digest))).first()
-            if exists is None:
-                session.add(
-                    ApiKey(
-                        name=ADMIN_NAME,
-                        key_hash=digest,
-                        key_preview=preview(raw),
-                        permissions=["*"],
-                    )
-                )
-                await session.commit()
+def _admin(raw: str, name: str) -> key_repo.NewKey:
+    return key_repo.NewKey(
+        user_id=None, name=name, key_hash=hash_key(raw), key_preview=preview(raw), permissions=["*"]
+    )
+
+
+async def mint_admin_key(db: Database, path: Path, name: str = ADMIN_NAME) -> str:
+    """A new global ``*`` key, written to the new 0600 file ``path``; returns its id.
+
+    FileExistsError (nothing minted) when ``path`` exists: a key file is never overwritten.
+    """
+    raw = generate_key()
+    create_private_file(path, raw + "\n")
+    try:
+        row = await key_repo.create_key(db, _admin(raw, name), parent_key_id=None)
+    except BaseException:
+        os.remove(path)  # a file naming a key that does not exist would mislead
+        raise
+    return row.id
+
+
+async def ensure_admin_key(db: Database, settings: Settings) -> Path | None:
+    """Returns the path of a newly written admin key file, or None when none was minted."""
+    if settings.admin_key is not None:
+        await key_repo.ensure_key(db, _admin(settings.admin_key.get_secret_value(), ADMIN_NAME))
+        return None
+    if await key_repo.any_global_key(db):
+        return None
+    path = settings.state_dir / ADMIN_KEY_FILE
+    try:
+        await mint_admin_key(db, path)
+    except FileExistsError:
+        # Another API process of this start won the race, or the file is left from an
+        # earlier database: either way it is not overwritten.
+        if await key_repo.any_global_key(db):
             return None
-        any_global = (
-            await session.exec(
-                select(ApiKey).where(col(ApiKey.user_id).is_(None)).where(ApiKey.is_active)
-            )
-        ).first()
-        if any_global is not None:
-            return None
-        raw = generate_key()
-        session.add(
-            ApiKey(
-                name=ADMIN_NAME, key_hash=hash_key(raw), key_preview=preview(raw), permissions=["*"]
-            )
+        log.warning(
+            "no global API key exists and %s is already there (not overwritten); "
+            "run `python -m deploy.admin_key --out PATH` for a new admin key",
+            path,
         )
-        await session.commit()
-        return raw
+        return None
+    return path

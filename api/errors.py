@@ -7,6 +7,7 @@ Hierarchy::
     │   └── GlobalKeyOnUserRoute  the seed's ``availableRoute`` body
     ├── Unauthorized (401)
     ├── PermissionDenied (403)    ``permissionHelp`` on /api/v2
+    ├── QuotaExceeded (403)       a per-user limit (e.g. active API keys) is reached
     ├── NotFound (404)
     ├── Conflict (409)
     ├── Unprocessable (422)
@@ -84,6 +85,10 @@ class PermissionDenied(ApiError):
         super().__init__(message)
         self.required = required
         self.available = available
+
+
+class QuotaExceeded(ApiError):
+    status, code = 403, "QUOTA_EXCEEDED"
 
 
 class NotFound(ApiError):

@@ -1,7 +1,8 @@
 """Authentication and rate limiting for every request, as one ASGI middleware.
 
-A key, when sent, is resolved here (an invalid one is refused at once); the
-route checks scopes. Every response carries the ``X-RateLimit-*`` headers.
+A key, when sent, is resolved here (an invalid one is refused at once, and an
+address past ``invalid_key_attempts_per_minute`` invalid keys gets 429 without a
+lookup); the route checks scopes. Every response carries the ``X-RateLimit-*`` headers.
 """
 
 from __future__ import annotations
@@ -24,20 +25,34 @@ class AuthRateLimitMiddleware:
         state = scope["state"]
         path = scope["path"]
         raw = key_from_headers(Headers(scope=scope))
+        client = scope.get("client")
+        address = client[0] if client else "-"
         principal = None
         if raw:
             cache = state["auth_cache"]
             principal = cache.get(raw)
             if principal is None:
+                # An address guessing keys is stopped before it costs a database lookup.
+                guard = await state["bad_keys"].peek(f"ip:{address}")
+                if not guard.allowed:
+                    refusal = RateLimited(
+                        f"Too many invalid API keys from this address: at most {guard.limit} "
+                        "per minute",
+                        code="TOO_MANY_INVALID_KEYS",
+                        headers={"Retry-After": guard.headers()["Retry-After"]},
+                    )
+                    await render(path, refusal)(scope, receive, send)
+                    return
+                generation = cache.generation  # before the lookup: see AuthCache
                 try:
                     principal, expires_at = await resolve(state["db"], raw)
                 except ApiError as err:
+                    await state["bad_keys"].hit(f"ip:{address}")
                     await render(path, err)(scope, receive, send)
                     return
-                cache.put(raw, principal, expires_at)
+                cache.put(raw, principal, expires_at, generation=generation)
         scope["taskyard.principal"] = principal
-        client = scope.get("client")
-        identity = f"key:{principal.key_id}" if principal else f"ip:{client[0] if client else '-'}"
+        identity = f"key:{principal.key_id}" if principal else f"ip:{address}"
         decision = await state["limiter"].hit(identity)
         limit_headers = decision.headers()
         if not decision.allowed:

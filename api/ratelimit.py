@@ -48,6 +48,8 @@ class RateLimiter(Protocol):
 
     async def hit(self, identity: str) -> Decision: ...
 
+    async def peek(self, identity: str) -> Decision: ...
+
     async def close(self) -> None: ...
 
 
@@ -73,6 +75,13 @@ class MemoryRateLimiter:
             count += 1
             self._counts[identity] = (start, count)
         return Decision(count <= self.limit, self.limit, max(0, self.limit - count), reset)
+
+    async def peek(self, identity: str) -> Decision:
+        """The window so far, without counting: refused once ``limit`` hits are in."""
+        start, reset = _window(time.time())
+        window, count = self._counts.get(identity, (start, 0))
+        count = count if window == start else 0
+        return Decision(count < self.limit, self.limit, max(0, self.limit - count), reset)
 
     async def close(self) -> None:
         return None
@@ -122,6 +131,22 @@ class RedisRateLimiter:
         self._came_back()
         return Decision(count <= self.limit, self.limit, max(0, self.limit - count), reset)
 
+    async def peek(self, identity: str) -> Decision:
+        """The window so far, without counting: refused once ``limit`` hits are in."""
+        if self._down_until is not None and time.monotonic() < self._down_until:
+            return await self.fallback.peek(identity)
+        start, reset = _window(time.time())
+        try:
+            raw = await asyncio.wait_for(
+                self.redis.get(f"{self.prefix}:{identity}:{start}"), REDIS_TIMEOUT_SECONDS * 2
+            )
+        except Exception as exc:
+            self._went_down(exc)
+            return await self.fallback.peek(identity)
+        self._came_back()
+        count = int(raw or 0)
+        return Decision(count < self.limit, self.limit, max(0, self.limit - count), reset)
+
     def _went_down(self, exc: BaseException) -> None:
         if self._down_until is None:
             log.error(
@@ -149,7 +174,7 @@ class RedisRateLimiter:
         await self.redis.aclose()
 
 
-def create_limiter(limit: int, redis_url: str | None) -> RateLimiter:
+def create_limiter(limit: int, redis_url: str | None, prefix: str = "taskyard:rl") -> RateLimiter:
     if redis_url:
-        return RedisRateLimiter(limit, redis_url)
+        return RedisRateLimiter(limit, redis_url, prefix)
     return MemoryRateLimiter(limit)

@@ -26,6 +26,7 @@ class Services:
     jobs: JobService
     events: EventPublisher
     limiter: RateLimiter
+    bad_keys: RateLimiter  # invalid-key attempts per client address
     auth_cache: AuthCache
 
     def as_state(self) -> dict[str, Any]:
@@ -33,6 +34,7 @@ class Services:
             "services": self,
             "db": self.db,
             "limiter": self.limiter,
+            "bad_keys": self.bad_keys,
             "auth_cache": self.auth_cache,
         }
 

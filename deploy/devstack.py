@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from api.bootstrap import ADMIN_KEY_FILE
 from engine.models.jobs import SEARCH_ATTRIBUTES
 from engine.services.temporal import connect, ensure_search_attributes
 from settings import Settings, get_settings
@@ -119,6 +120,14 @@ def stop_all(children: list[subprocess.Popen[bytes]]) -> None:
             os.killpg(child.pid, signal.SIGKILL)
 
 
+def admin_key_hint(settings: Settings) -> str:
+    """Where the admin key is; never the key itself (this output ends up in logs)."""
+    if settings.admin_key is not None:
+        return "TASKYARD_ADMIN_KEY"
+    path = settings.state_dir.resolve() / ADMIN_KEY_FILE
+    return f"{path} (first start only; `python -m deploy.admin_key` mints another)"
+
+
 def main() -> None:
     settings = get_settings()
     settings.state_dir.mkdir(parents=True, exist_ok=True)
@@ -149,6 +158,7 @@ def main() -> None:
             f"  Health:      {api}/api/v2/health\n"
             f"  Temporal UI: http://127.0.0.1:{settings.temporal_ui_port}\n"
             f"  State:       {settings.state_dir.resolve()}\n"
+            f"  Admin key:   {admin_key_hint(settings)}\n"
             "  Press Ctrl-C to stop.\n",
             flush=True,
         )

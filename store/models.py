@@ -50,6 +50,11 @@ class ApiKey(SQLModel, table=True):
     revoked_at: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
     )
+    # The key that minted this one (None: bootstrap, command line or older keys). Revoking
+    # a key revokes its descendants along this link.
+    parent_key_id: str | None = Field(
+        default=None, foreign_key="api_keys.id", index=True, max_length=40
+    )
 
 
 class SealedSecret(SQLModel, table=True):

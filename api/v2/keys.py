@@ -1,4 +1,9 @@
-"""API keys (seed 001): create (shown once), list without secrets, revoke."""
+"""API keys (the keys API of /api/v2): create (shown once), list without secrets, revoke.
+
+Minting rules: a new key's scopes must be covered by the caller's own; only a global key
+holding ``*`` mints global keys; a key never outlives the key that minted it; revoking a
+key revokes every key minted from it; a user holds at most ``max_active_keys_per_user``.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +11,18 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
-from sqlmodel import select
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from api import bodies, scopes
-from api.auth import Principal, acting_user, generate_key, hash_key, preview, require
-from api.errors import NotFound, PermissionDenied, Unprocessable
+from api.auth import acting_user, generate_key, hash_key, preview, require
+from api.errors import PermissionDenied, QuotaExceeded, Unauthorized, Unprocessable
 from api.spec import operation
 from api.state import services
+from store import key_repo
 from store.db import as_utc, utcnow
-from store.models import ApiKey, User
+from store.models import ApiKey
 
 
 class CreateKey(BaseModel):
@@ -96,41 +101,54 @@ def key_public(row: ApiKey) -> dict[str, Any]:
     scope="api_keys:write",
     body=CreateKey,
     responses={201: KeyCreated, 400: None, 403: None, 404: None, 422: None},
-    description="A key can only grant scopes its creator holds.",
+    description=(
+        "A key can only grant scopes its creator holds; only a global key holding `*` "
+        "creates global keys. A key never outlives its creator: without `expires_at` it "
+        "takes the creator's expiry, a later one answers 422 `EXPIRES_AFTER_PARENT`. "
+        "Past the per-user limit of active keys the answer is 403 `QUOTA_EXCEEDED`."
+    ),
 )
 async def create_key(request: Request) -> JSONResponse:
     principal = require(request, "api_keys:write")
     data = await bodies.read(request, CreateKey)
     if data.expires_at is not None and as_utc(data.expires_at) <= utcnow():  # type: ignore[operator]
         raise Unprocessable("expires_at must be in the future")
-    if not principal.is_global and not scopes.covers(list(principal.permissions), data.permissions):
+    if not scopes.covers(list(principal.permissions), data.permissions):
         raise PermissionDenied(
             "A key cannot grant permissions it does not hold",
             required=", ".join(data.permissions),
             available=list(principal.permissions),
         )
     user_id = acting_user(principal, data.userId)
-    db = services(request).db
-    raw = generate_key()
-    async with db.session() as session:
-        if user_id is not None and await session.get(User, user_id) is None:
-            raise NotFound("User not found", code="USER_NOT_FOUND")
-        row = ApiKey(
-            user_id=user_id,
-            name=data.name,
-            description=data.description,
-            key_hash=hash_key(raw),
-            key_preview=preview(raw),
-            permissions=data.permissions,
-            expires_at=data.expires_at,
+    if user_id is None and not (principal.is_global and scopes.ALL in principal.permissions):
+        raise PermissionDenied(
+            "Only a global key holding * can create global keys: name a userId",
+            required="global key with *",
+            available=list(principal.permissions),
         )
-        session.add(row)
-        await session.commit()
+    svc = services(request)
+    raw = generate_key()
+    new = key_repo.NewKey(
+        user_id=user_id,
+        name=data.name,
+        description=data.description,
+        key_hash=hash_key(raw),
+        key_preview=preview(raw),
+        permissions=data.permissions,
+        expires_at=data.expires_at,
+    )
+    try:
+        row = await key_repo.create_key(
+            svc.db,
+            new,
+            parent_key_id=principal.key_id,
+            max_active_per_user=svc.settings.max_active_keys_per_user,
+        )
+    except key_repo.KeyQuotaExceeded as exc:  # a limit, not a conflict: 403, not 409
+        raise QuotaExceeded(exc.message, details=exc.details) from exc
+    except key_repo.ParentKeyInactive as exc:  # revoked while this call was in flight
+        raise Unauthorized("Invalid or revoked API key", code="INVALID_API_KEY") from exc
     return JSONResponse({**key_public(row), "key": raw, "success": True}, status_code=201)
-
-
-def _visible(principal: Principal, row: ApiKey) -> bool:
-    return principal.is_global or row.user_id == principal.user_id
 
 
 @operation(
@@ -141,13 +159,8 @@ def _visible(principal: Principal, row: ApiKey) -> bool:
 )
 async def list_keys(request: Request) -> JSONResponse:
     principal = require(request, "api_keys:read")
-    db = services(request).db
-    statement = select(ApiKey).order_by(ApiKey.created_at.desc())  # type: ignore[attr-defined]
     user_filter = acting_user(principal, request.query_params.get("userId"))
-    if user_filter is not None:
-        statement = statement.where(ApiKey.user_id == user_filter)
-    async with db.session() as session:
-        rows = list((await session.exec(statement)).all())
+    rows = await key_repo.list_keys(services(request).db, user_filter)
     data = [key_public(r) for r in rows]
     return JSONResponse({"success": True, "data": data, "total": len(data)})
 
@@ -157,20 +170,14 @@ async def list_keys(request: Request) -> JSONResponse:
     tag="API keys",
     scope="api_keys:write",
     responses={200: KeyRevoked, 404: None},
+    description="Also revokes every key created with it, and those created with them.",
 )
 async def revoke_key(request: Request) -> JSONResponse:
     principal = require(request, "api_keys:write")
     key_id = request.path_params["key_id"]
-    db = services(request).db
-    async with db.session() as session:
-        row = await session.get(ApiKey, key_id)
-        if row is None or not _visible(principal, row):
-            raise NotFound("API key not found", code="API_KEY_NOT_FOUND")
-        row.is_active = False
-        row.revoked_at = row.revoked_at or utcnow()
-        session.add(row)
-        await session.commit()
-    services(request).auth_cache.forget_key(key_id)
+    svc = services(request)
+    revoked = await key_repo.revoke_key(svc.db, key_id, user_id=principal.user_id)
+    svc.auth_cache.forget_keys(revoked)
     return JSONResponse(
         {"success": True, "message": "API key revoked", "deleted_id": key_id, "id": key_id}
     )

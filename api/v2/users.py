@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from pydantic import BaseModel, EmailStr, Field
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import func, select
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from api import bodies
 from api.auth import require
-from api.errors import Conflict, PermissionDenied
+from api.errors import PermissionDenied
 from api.spec import operation
 from api.state import services
+from store import user_repo
 from store.models import User
 
 
@@ -62,18 +61,9 @@ async def create_user(request: Request) -> JSONResponse:
             available=list(principal.permissions),
         )
     data = await bodies.read(request, CreateUser)
-    db = services(request).db
-    email = str(data.email).lower()
-    async with db.session() as session:
-        taken = select(func.count()).select_from(User).where(User.email == email)
-        if (await session.exec(taken)).one():
-            raise Conflict("A user with this email already exists", code="USER_EXISTS")
-        user = User(email=email, name=data.name)
-        session.add(user)
-        try:
-            await session.commit()
-        except IntegrityError as exc:
-            raise Conflict("A user with this email already exists", code="USER_EXISTS") from exc
+    user = await user_repo.create_user(
+        services(request).db, str(data.email).lower(), data.name
+    )  # an email already taken is user_repo.UserExists: 409 USER_EXISTS
     return JSONResponse(
         {"success": True, "userId": user.id, "data": user_public(user)}, status_code=201
     )
