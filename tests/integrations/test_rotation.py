@@ -185,38 +185,42 @@ async def test_a_concurrent_write_wins(db: Database, fresh_url: str) -> None:
     assert row is not None and row.ciphertext == concurrent
 
 
+def rotate_env(database_url: str, state_dir: Path, master_keys: str) -> dict[str, str]:
+    """The environment an operator runs ``python -m store.rotate`` with."""
+    return {
+        **os.environ,
+        "TASKYARD_ENVIRONMENT": "test",
+        "TASKYARD_STATE_DIR": str(state_dir),
+        "TASKYARD_DATABASE_URL": database_url,
+        "TASKYARD_MASTER_KEYS": master_keys,
+    }
+
+
+async def rotate_command(env: dict[str, str], *args: str) -> tuple[int, str]:
+    """``python -m store.rotate`` in its own process: (exit code, output)."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "store.rotate",
+        *args,
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), timeout=120)
+    assert process.returncode is not None
+    return process.returncode, out.decode()
+
+
 async def test_the_command(db: Database, fresh_url: str, tmp_path: Path) -> None:
     """``python -m store.rotate`` as an operator runs it: its own process, settings from env."""
     await populate(db, Vault({"old": OLD}), n=1)
-    env = {
-        **os.environ,
-        **{
-            f"TASKYARD_{name}": value
-            for name, value in {
-                "ENVIRONMENT": "test",
-                "STATE_DIR": str(tmp_path),
-                "DATABASE_URL": fresh_url,
-                "MASTER_KEYS": (
-                    f"new:{base64.b64encode(NEW).decode()},old:{base64.b64encode(OLD).decode()}"
-                ),
-            }.items()
-        },
-    }
+    both = f"new:{base64.b64encode(NEW).decode()},old:{base64.b64encode(OLD).decode()}"
+    env = rotate_env(fresh_url, tmp_path, both)
 
     async def run(*args: str) -> tuple[int, str]:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "store.rotate",
-            *args,
-            cwd=ROOT,
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        out, _ = await asyncio.wait_for(process.communicate(), timeout=120)
-        assert process.returncode is not None
-        return process.returncode, out.decode()
+        return await rotate_command(env, *args)
 
     code, out = await run("--check")
     assert code == 3 and "credentials.ciphertext: 1 not under the primary key" in out, out
@@ -247,31 +251,10 @@ async def test_deleted_webhooks_do_not_hold_rotation_open(
                 assert r.status_code == 201, r.text
                 hooks.append(r.json()["id"])
             assert (await api.delete(f"/api/v1/webhooks/{hooks[0]}")).status_code in (200, 204)
-    both = f"new:{base64.b64encode(NEW).decode()},{old_only}"
-    env = {
-        **os.environ,
-        "TASKYARD_ENVIRONMENT": "test",
-        "TASKYARD_STATE_DIR": str(tmp_path),
-        "TASKYARD_DATABASE_URL": fresh_url,
-        "TASKYARD_MASTER_KEYS": both,
-    }
+    env = rotate_env(fresh_url, tmp_path, f"new:{base64.b64encode(NEW).decode()},{old_only}")
 
     async def run(*args: str) -> tuple[int, str]:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "store.rotate",
-            "--column",
-            "webhook_endpoints.secret_ciphertext",
-            *args,
-            cwd=ROOT,
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        out, _ = await asyncio.wait_for(process.communicate(), timeout=120)
-        assert process.returncode is not None
-        return process.returncode, out.decode()
+        return await rotate_command(env, "--column", "webhook_endpoints.secret_ciphertext", *args)
 
     code, out = await run("--check")
     assert code == 3 and "webhook_endpoints.secret_ciphertext: 1 not under" in out, out
