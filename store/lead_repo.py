@@ -120,6 +120,14 @@ async def get_lead(db: Database, user_id: str, lead_id: str) -> Lead:
     return lead
 
 
+async def leads_by_ids(db: Database, user_id: str, lead_ids: Sequence[str]) -> dict[str, Lead]:
+    """The user's leads among ``lead_ids``, by id (ids of other users' leads are absent)."""
+    query = select(Lead).where(col(Lead.id).in_(list(lead_ids)), col(Lead.user_id) == user_id)
+    async with db.session() as session:
+        rows = (await run(session, query)).scalars().all()
+    return {row.id: row for row in rows}
+
+
 async def update_lead(
     db: Database, user_id: str, lead_id: str, values: dict[str, Any], *, merge_custom: bool
 ) -> Lead:

@@ -22,7 +22,7 @@ from sqlmodel import Field, SQLModel, col, select
 from store import rotation
 from store.db import Database, as_utc, utcnow
 from store.errors import StateError
-from store.models import new_id
+from store.models import User, new_id
 from store.vault import Vault, associated_data
 
 
@@ -95,6 +95,12 @@ rotation.register(
 
 def state_hash(state: str) -> str:
     return hashlib.sha256(state.encode()).hexdigest()
+
+
+async def user_exists(db: Database, user_id: str) -> bool:
+    """Does the user the LinkedIn routes act for exist?"""
+    async with db.session() as session:
+        return await session.get(User, user_id) is not None
 
 
 async def get_account(db: Database, user_id: str) -> LinkedInAccount | None:

@@ -2,22 +2,21 @@
 
 Every action is one ``linkedin_action`` job. Before starting jobs the account's
 governor is made sure to run (start with USE_EXISTING, settings from the
-database); each job then asks it for a slot itself. A bulk request renders its
-message and note templates per lead before anything starts, so a bad lead
-refuses the whole request and nothing is half-scheduled by validation.
+database); each job then asks it for a slot itself. A bulk request has its
+message and note rendered per target by the campaigns service (the template
+engine of the workflows) before anything starts, so a bad target refuses the
+whole request and nothing is half-scheduled by validation.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 import uuid
 from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlmodel import col, select
 from temporalio.service import RPCError
 
 from api import bodies
@@ -30,12 +29,11 @@ from api.linkedin.models import (
     Scheduled,
     SettingsData,
     SettingsPatch,
-    check_note,
-    profile_url,
 )
 from api.state import Services
 from engine.models import queues
 from engine.models.linkedin import LinkedInActionInput, LinkedInSettings
+from engine.services.campaigns import campaign_targets, plan_campaign
 from engine.services.linkedin import (
     configure_governor,
     ensure_governor,
@@ -43,7 +41,6 @@ from engine.services.linkedin import (
     start_action,
 )
 from store import linkedin as store
-from store.leads import Lead
 
 START_CONCURRENCY = 16
 GOVERNOR_CHECK_SECONDS = 30.0
@@ -51,7 +48,6 @@ GOVERNOR_CHECK_SECONDS = 30.0
 # for one account then costs one start RPC, not one each; a governor stopped by hand is
 # started again within GOVERNOR_CHECK_SECONDS (jobs started meanwhile fail, saying so).
 _governors_seen: dict[str, float] = {}
-_FIELD = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\|\s*([^}]*?)\s*)?\}\}")
 
 
 def new_job_id() -> str:
@@ -166,133 +162,45 @@ async def schedule(s: Services, user_id: str, body: ScheduleAction) -> Scheduled
 # ---- campaigns ----------------------------------------------------------------------------
 
 
-def _variants(name: str) -> list[str]:
-    snake = re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
-    camel = re.sub(r"_([a-z])", lambda m: m.group(1).upper(), name)
-    return list(dict.fromkeys([name, snake, camel]))
-
-
-def render(template: str, fields: dict[str, Any]) -> tuple[str, list[str]]:
-    """Fill ``{{field}}`` / ``{{field|fallback}}``; returns the text and the fields missing."""
-    missing: list[str] = []
-
-    def fill(match: re.Match[str]) -> str:
-        name, fallback = match.group(1), match.group(2)
-        for key in _variants(name):
-            value = fields.get(key)
-            if value not in (None, ""):
-                return str(value)
-        if fallback is not None:
-            return fallback.strip("\"'")
-        missing.append(name)
-        return ""
-
-    return _FIELD.sub(fill, template), missing
-
-
-def _lead_fields(lead: Lead) -> dict[str, Any]:
-    return {
-        **(lead.custom_fields or {}),
-        "firstName": lead.first_name,
-        "lastName": lead.last_name,
-        "email": lead.email,
-        "company": lead.company,
-        "jobTitle": lead.job_title,
-        "title": lead.job_title,
-        "location": lead.location,
-        "profileUrl": lead.linkedin_url,
-    }
-
-
-async def _targets(s: Services, user_id: str, body: BulkSchedule) -> list[dict[str, Any]]:
-    """Every target as a field dict with ``profileUrl``, in request order."""
-    targets: list[dict[str, Any]] = [{"profileUrl": url} for url in body.profileUrls]
-    for lead in body.leads:
-        url = lead.get("profileUrl") or lead.get("linkedinUrl") or lead.get("linkedin_url")
-        targets.append({**lead, "profileUrl": url})
-    if body.leadIds:
-        async with s.db.session() as session:
-            rows = (
-                await session.exec(
-                    select(Lead).where(col(Lead.id).in_(body.leadIds), Lead.user_id == user_id)
-                )
-            ).all()
-        by_id = {r.id: r for r in rows}
-        unknown = [i for i in body.leadIds if i not in by_id]
-        if unknown:
-            raise Unprocessable(
-                "Some leads were not found",
-                code="LEADS_NOT_FOUND",
-                details={"leadIds": unknown[:50]},
-            )
-        targets.extend({**_lead_fields(by_id[i]), "leadId": i} for i in body.leadIds)
-    return targets
-
-
 async def schedule_bulk(s: Services, user_id: str, body: BulkSchedule) -> BulkScheduled:
     account = await connected_account(s, user_id)
-    targets = await _targets(s, user_id, body)
-    problems: list[dict[str, Any]] = []
-    inputs: list[LinkedInActionInput] = []
-    seen: set[str] = set()
-    duplicates = 0
+    targets = await campaign_targets(
+        s.db, user_id, profile_urls=body.profileUrls, leads=body.leads, lead_ids=body.leadIds
+    )
+    plan = await plan_campaign(targets, message=body.message, note=body.note)
+    if plan.problems:
+        raise Unprocessable(
+            f"{len(plan.problems)} problem(s) in the campaign; nothing was scheduled",
+            details={"errors": plan.problems[:100]},
+        )
     campaign_id = "cmp_" + uuid.uuid4().hex[:16]
-    for index, fields in enumerate(targets):
-        try:
-            url = profile_url(str(fields.get("profileUrl") or ""))
-        except ValueError as exc:
-            problems.append({"index": index, "field": "profileUrl", "message": str(exc)})
-            continue
-        texts: dict[str, str | None] = {}
-        for name in ("message", "note"):
-            template = getattr(body, name)
-            if template is None:
-                texts[name] = None
-                continue
-            text, missing = render(template, fields)
-            if missing:
-                problems.append(
-                    {"index": index, "field": name, "message": f"no value for {', '.join(missing)}"}
-                )
-            texts[name] = text
-        try:
-            check_note(texts["note"])
-        except ValueError as exc:
-            problems.append({"index": index, "field": "note", "message": str(exc)})
-        if url in seen:
-            duplicates += 1
-            continue
-        seen.add(url)
+    inputs: list[LinkedInActionInput] = []
+    for target in plan.targets:
         meta: dict[str, Any] = {"campaignId": campaign_id}
         if body.campaignName:
             meta["campaignName"] = body.campaignName
-        if fields.get("leadId"):
-            meta["leadId"] = fields["leadId"]
+        if target.lead_id:
+            meta["leadId"] = target.lead_id
         inputs.append(
             _action_input(
                 s,
                 account,
                 user_id,
                 body.actionType,
-                url,
-                message=texts["message"],
-                note=texts["note"],
+                target.profile_url,
+                message=target.message,
+                note=target.note,
                 post_url=body.postUrl,
                 not_before=body.scheduledAt,
                 metadata=meta,
             )
-        )
-    if problems:
-        raise Unprocessable(
-            f"{len(problems)} problem(s) in the campaign; nothing was scheduled",
-            details={"errors": problems[:100]},
         )
     job_ids = await _start_all(s, account, inputs)
     return BulkScheduled(
         campaignId=campaign_id,
         actionType=body.actionType,
         count=len(job_ids),
-        duplicates=duplicates,
+        duplicates=plan.duplicates,
         jobIds=job_ids,
         status="pending",
     )

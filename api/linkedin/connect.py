@@ -1,4 +1,5 @@
-"""Connecting a user's LinkedIn account (seed 000): status, OAuth start and callback, disconnect.
+"""Connecting a user's LinkedIn account (the user-integrations API): status, OAuth start and
+callback, disconnect.
 
 ``start_setup`` stores a single-use, expiring state (hashed) and returns the URL
 the member approves: LinkedIn's authorization page, or with the ``sandbox``
@@ -27,12 +28,17 @@ from api.linkedin.models import (
     WebhooksStatus,
 )
 from api.state import Services
-from connectors import linkedin, linkedin_sandbox
 from engine.models import queues
-from engine.services.linkedin import disconnect_governor, run_connect
+from engine.services.linkedin import (
+    DEFAULT_SCOPES,
+    SANDBOX_CLIENT_ID,
+    disconnect_governor,
+    run_connect,
+    sandbox_consent_code,
+    sign_in_url,
+)
 from store import linkedin as store
 from store.db import as_utc
-from store.models import User
 from store.webhooks import webhook_summary
 
 CALLBACK_PATH = "/api/v2/users/integrations/linkedin/callback"
@@ -78,9 +84,8 @@ async def integrations(s: Services, user_id: str) -> IntegrationsData:
 
 
 async def require_user_exists(s: Services, user_id: str) -> None:
-    async with s.db.session() as session:
-        if await session.get(User, user_id) is None:
-            raise NotFound("User not found", code="USER_NOT_FOUND")
+    if not await store.user_exists(s.db, user_id):
+        raise NotFound("User not found", code="USER_NOT_FOUND")
 
 
 def redirect_uri(s: Services) -> str:
@@ -104,7 +109,7 @@ async def start_setup(s: Services, user_id: str, body: SetupLinkedIn) -> SetupSt
         raise Unavailable(
             "LinkedIn sign-in is not configured on this server", code="LINKEDIN_NOT_CONFIGURED"
         )
-    scopes = body.scopes or list(linkedin.DEFAULT_SCOPES)
+    scopes = body.scopes or list(DEFAULT_SCOPES)
     callback = redirect_uri(s)
     state, expires_at = await store.create_state(
         s.db,
@@ -116,9 +121,9 @@ async def start_setup(s: Services, user_id: str, body: SetupLinkedIn) -> SetupSt
         automation_account_id=body.automationAccountId,
         ttl_seconds=cfg.linkedin_oauth_state_ttl_seconds,
     )
-    auth_url = linkedin.authorization_url(
+    auth_url = sign_in_url(
         cfg.api_base_url + SANDBOX_AUTHORIZE_PATH if sandbox else cfg.linkedin_auth_url,
-        client_id=linkedin_sandbox.CLIENT_ID if sandbox else cfg.linkedin_client_id,
+        client_id=SANDBOX_CLIENT_ID if sandbox else cfg.linkedin_client_id,
         redirect_uri=callback,
         state=state,
         scopes=scopes,
@@ -206,7 +211,7 @@ async def sandbox_consent(s: Services, params: dict[str, str]) -> str:
         raise NotFound("The sandbox LinkedIn provider is not enabled", code="NOT_FOUND")
     state = params.get("state") or ""
     client_id = params.get("client_id")
-    if params.get("response_type") != "code" or client_id != linkedin_sandbox.CLIENT_ID:
+    if params.get("response_type") != "code" or client_id != SANDBOX_CLIENT_ID:
         raise BadRequest(
             "Expected response_type=code and the sandbox client_id", code="INVALID_REQUEST"
         )
@@ -217,7 +222,7 @@ async def sandbox_consent(s: Services, params: dict[str, str]) -> str:
         raise BadRequest("This sign-in link has expired", code="INVALID_OAUTH_STATE")
     if params.get("redirect_uri") != row.redirect_uri:
         raise BadRequest("redirect_uri does not match the one registered", code="INVALID_REQUEST")
-    return with_query(row.redirect_uri, code=linkedin_sandbox.consent_code(state), state=state)
+    return with_query(row.redirect_uri, code=sandbox_consent_code(state), state=state)
 
 
 async def disconnect(s: Services, user_id: str) -> LinkedInStatus:

@@ -1,4 +1,4 @@
-"""What the LinkedIn routes read and return (seed 000 integrations, actions, settings)."""
+"""What the LinkedIn routes read and return (user integrations, actions, settings)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from connectors.errors import InvalidInputError
-from connectors.linkedin import normalize_profile_url, post_id
 from engine.models.linkedin import GovernorView, WorkingHours
+from engine.services.campaigns import MESSAGE_LIMIT, NOTE_TEMPLATE_LIMIT
+from engine.services.linkedin import check_note, check_post_url, profile_url
 
 ActionType = Literal[
     "sendConnectionRequest",
@@ -20,34 +20,9 @@ ActionType = Literal[
     "likePost",
     "withdrawConnectionRequest",
 ]
-NOTE_LIMIT = 300
 MAX_BULK = 1000
 _SCOPE = re.compile(r"^[A-Za-z0-9_:.\-]{1,64}$")
 _ACCOUNT = re.compile(r"^[A-Za-z0-9_\-]{1,100}$")
-
-
-def profile_url(value: str) -> str:
-    try:
-        return normalize_profile_url(value)
-    except InvalidInputError as exc:
-        raise ValueError(exc.message) from exc
-
-
-def check_post_url(value: str) -> str:
-    try:
-        post_id(value)
-    except InvalidInputError as exc:
-        raise ValueError(exc.message) from exc
-    return value.strip()
-
-
-def check_note(value: str | None) -> str | None:
-    if value is not None and len(value) > NOTE_LIMIT:
-        raise ValueError(
-            f"a connection note is at most {NOTE_LIMIT} characters (LinkedIn's limit); "
-            f"this one has {len(value)}"
-        )
-    return value
 
 
 def when(value: datetime | None) -> datetime | None:
@@ -60,7 +35,7 @@ def when(value: datetime | None) -> datetime | None:
     return value.astimezone(UTC)
 
 
-# ---- integrations (seed 000) ------------------------------------------------------------
+# ---- integrations (the user-integrations API) ------------------------------------------
 
 
 class SetupLinkedIn(BaseModel):
@@ -150,7 +125,7 @@ class UserQuery(BaseModel):
 class ScheduleAction(BaseModel):
     actionType: ActionType
     profileUrl: str = Field(max_length=500)
-    message: str | None = Field(default=None, max_length=8000)
+    message: str | None = Field(default=None, max_length=MESSAGE_LIMIT)
     note: str | None = None
     postUrl: str | None = Field(default=None, max_length=1000)
     scheduledAt: datetime | None = None
@@ -202,15 +177,16 @@ class ScheduledResponse(BaseModel):
 
 
 class BulkSchedule(BaseModel):
-    """A campaign: one action type, many profiles; ``{{firstName}}``-style fields in the texts
-    come from each lead (``{{firstName|there}}`` gives a fallback)."""
+    """A campaign: one action type, many profiles. The message and note are templates
+    (docs/workflows.md, Templates) rendered per target: ``{{firstName}}`` or
+    ``{{lead.firstName | there}}`` read the target's fields, with a fallback after ``|``."""
 
     actionType: ActionType
     profileUrls: list[str] = Field(default_factory=list, max_length=MAX_BULK)
     leads: list[dict[str, Any]] = Field(default_factory=list, max_length=MAX_BULK)
     leadIds: list[str] = Field(default_factory=list, max_length=MAX_BULK)
-    message: str | None = Field(default=None, max_length=8000)
-    note: str | None = Field(default=None, max_length=2000)
+    message: str | None = Field(default=None, max_length=MESSAGE_LIMIT)
+    note: str | None = Field(default=None, max_length=NOTE_TEMPLATE_LIMIT)
     postUrl: str | None = Field(default=None, max_length=1000)
     scheduledAt: datetime | None = None
     campaignName: str | None = Field(default=None, max_length=200)

@@ -12,6 +12,7 @@ defaults filled in, the tool name resolved — workflow code then needs no regis
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -35,6 +36,10 @@ from store.errors import InvalidError
 STEP_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
 ALIASES = {"http_request": ("http", "request")}
 ROOTS = ("input", "steps", "execution")
+# Bounds on what one definition makes validation (and every run) parse.
+MAX_CONFIG_STRING = 100_000  # characters in one string of a step's config or the output
+MAX_TEMPLATES = 500  # templates in one definition…
+MAX_TEMPLATE_TEXT = 100_000  # …and characters inside them, all together
 
 
 @dataclass(frozen=True)
@@ -117,21 +122,63 @@ def _config_problems(step: StepDef, model: type[BaseModel]) -> list[Problem]:
     return problems
 
 
-def _template_problems(step: StepDef, names: set[str]) -> tuple[list[Problem], set[str]]:
-    """Parse every template of a step; returns problems and the steps it reads."""
-    problems: list[Problem] = []
-    reads: set[str] = set()
-    sources: list[tuple[str, str]] = [
-        (f"config.{f}" if f else "config", e) for f, e in templates.expressions(step.config)
+@dataclass
+class _Budget:
+    """What is left of the definition's template allowance."""
+
+    templates: int = MAX_TEMPLATES
+    text: int = MAX_TEMPLATE_TEXT
+
+    def spend(self, expression: str) -> bool:
+        self.templates -= 1
+        self.text -= len(expression)
+        return self.templates >= 0 and self.text >= 0
+
+
+def _size_problems(step: StepDef) -> list[Problem]:
+    return [
+        Problem(
+            step.name,
+            f"config.{field}" if field else "config",
+            f"is longer than {MAX_CONFIG_STRING} characters",
+        )
+        for field, text in templates.strings(step.config)
+        if len(text) > MAX_CONFIG_STRING
     ]
+
+
+def _template_sources(step: StepDef) -> Iterator[tuple[str, str]]:
+    """Every expression of a step as (field, expression), found in one pass."""
+    for f, e in templates.expressions(step.config):
+        yield (f"config.{f}" if f else "config"), e
     if step.if_ is not None:
         inner = list(templates.expressions(step.if_))
-        sources += [("if", e) for _f, e in inner] if inner else [("if", step.if_)]
+        yield from ([("if", e) for _f, e in inner] if inner else [("if", step.if_)])
     if step.type == "condition" and isinstance(step.config.get("expression"), str):
         expr = step.config["expression"]
         if "{{" not in expr:
-            sources.append(("config.expression", expr))
-    for field, expr in sources:
+            yield "config.expression", expr
+
+
+def _template_problems(
+    step: StepDef, names: set[str], budget: _Budget
+) -> tuple[list[Problem], set[str]]:
+    """Parse every template of a step; returns problems and the steps it reads."""
+    problems: list[Problem] = _size_problems(step)
+    reads: set[str] = set()
+    if problems or budget.templates < 0 or budget.text < 0:
+        return problems, reads  # too big to parse (or over the budget already reported)
+    for field, expr in _template_sources(step):
+        if not budget.spend(expr):
+            problems.append(
+                Problem(
+                    step.name,
+                    field,
+                    f"the definition has more than {MAX_TEMPLATES} templates or more than "
+                    f"{MAX_TEMPLATE_TEXT} characters inside them",
+                )
+            )
+            break
         try:
             node = templates.parse(expr)
         except templates.TemplateError as exc:
@@ -207,6 +254,7 @@ def validate(data: Any) -> tuple[Definition, dict[str, list[str]]]:
         names.add(step.name)
         order.append(step.name)
     deps: dict[str, list[str]] = {name: [] for name in order}
+    budget = _Budget()
     for step in definition.steps:
         if step.type in CONTROL_MODELS:
             problems += _config_problems(step, CONTROL_MODELS[step.type])
@@ -228,7 +276,7 @@ def validate(data: Any) -> tuple[Definition, dict[str, list[str]]]:
                 problems.append(Problem(step.name, "dependsOn", "a step cannot depend on itself"))
             elif dep not in mine:
                 mine.append(dep)
-        template_problems, reads = _template_problems(step, names)
+        template_problems, reads = _template_problems(step, names, budget)
         problems += template_problems
         mine += [r for r in sorted(reads) if r not in mine]
         if step.type == "condition":
@@ -245,7 +293,7 @@ def validate(data: Any) -> tuple[Definition, dict[str, list[str]]]:
                         deps[target].append(step.name)
     if definition.output is not None:
         fake = StepDef(name="output", type="output", config={"output": definition.output})
-        output_problems, _reads = _template_problems(fake, names)
+        output_problems, _reads = _template_problems(fake, names, budget)
         problems += [Problem(None, "definition.output", p.message) for p in output_problems]
     if not problems:
         cycle = _find_cycle(deps, order)

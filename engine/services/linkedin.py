@@ -1,4 +1,5 @@
-"""Client helpers the API uses to reach LinkedIn workflows (governors, actions, connects)."""
+"""Client helpers the API uses to reach LinkedIn: workflows (governors, actions, connects),
+the URL rules of ``connectors.linkedin`` and the sign-in page of the provider in use."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from temporalio.client import Client, WithStartWorkflowOperation, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
+from connectors import linkedin, linkedin_sandbox
+from connectors.errors import InvalidInputError
 from engine.models import queues
 from engine.models.linkedin import (
     ACTION_WORKFLOW,
@@ -30,6 +33,49 @@ from engine.models.linkedin import (
 from engine.services.jobs import JobService
 
 JOB_TYPE = "linkedin_action"
+NOTE_LIMIT = 300  # LinkedIn's limit for a connection request note
+DEFAULT_SCOPES: tuple[str, ...] = linkedin.DEFAULT_SCOPES
+SANDBOX_CLIENT_ID = linkedin_sandbox.CLIENT_ID
+
+
+def profile_url(value: str) -> str:
+    """``https://www.linkedin.com/in/<name>`` for a member profile URL; else ValueError."""
+    try:
+        return linkedin.normalize_profile_url(value)
+    except InvalidInputError as exc:
+        raise ValueError(exc.message) from exc
+
+
+def check_post_url(value: str) -> str:
+    """The URL trimmed, if it names a LinkedIn post; else ValueError."""
+    try:
+        linkedin.post_id(value)
+    except InvalidInputError as exc:
+        raise ValueError(exc.message) from exc
+    return value.strip()
+
+
+def check_note(value: str | None) -> str | None:
+    if value is not None and len(value) > NOTE_LIMIT:
+        raise ValueError(
+            f"a connection note is at most {NOTE_LIMIT} characters (LinkedIn's limit); "
+            f"this one has {len(value)}"
+        )
+    return value
+
+
+def sign_in_url(
+    auth_url: str, *, client_id: str, redirect_uri: str, state: str, scopes: list[str]
+) -> str:
+    """The page the member approves access on (LinkedIn's, or the sandbox's own)."""
+    return linkedin.authorization_url(
+        auth_url, client_id=client_id, redirect_uri=redirect_uri, state=state, scopes=scopes
+    )
+
+
+def sandbox_consent_code(state: str) -> str:
+    """The code the sandbox consent page hands back for ``state``, as LinkedIn's would."""
+    return linkedin_sandbox.consent_code(state)
 
 
 def _governor_start(account_id: str, settings: LinkedInSettings, queue: str) -> dict[str, Any]:

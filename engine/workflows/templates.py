@@ -1,16 +1,16 @@
-"""Template expressions in workflow definitions: ``{{input.name}}``, ``{{steps.s1.output.id}}``.
+"""Templates: ``{{input.name}}``, ``{{steps.s1.output.id}}``, ``{{lead.firstName | there}}``.
 
-Evaluated inside workflow code, so this is plain deterministic Python: a small
-tokenizer and recursive-descent parser over a tiny grammar, no ``eval``, no I/O,
-no template library. Grammar (inside ``{{ … }}``)::
+The one template engine of Taskyard: user-defined workflows render their step
+configs with it (inside workflow code, so it is deterministic and pure) and the
+LinkedIn campaigns render their messages with it (through a service).
 
-    expr    := or
-    or      := and (("||" | "or") and)*
-    and     := not (("&&" | "and") not)*
-    not     := ("!" | "not") not | compare
-    compare := atom (("==" | "!=" | "<" | "<=" | ">" | ">=" | "in") atom)?
-    atom    := number | string | true | false | null | path | "(" expr ")"
-    path    := name ("." name | "." digits | "[" digits "]" | "[" string "]")*
+A template is ``{{`` … ``}}``: the text up to the first ``}}`` after the ``{{``
+(found with ``str.find``, so scanning is linear; a ``{{`` without a closing
+``}}`` is plain text). Inside is an expression (see ``template_expr``), optionally
+followed by ``| fallback``: the text after the first ``|`` that is neither part of
+``||`` nor inside a quoted string, used when the expression's value is missing,
+null or ``""``. A lone ``|`` was never valid in an expression, so the fallback
+only gives meaning to templates that used to be errors.
 
 A string that is exactly one template yields the value itself (object, number,
 …); a template inside other text is interpolated as text. A path that does not
@@ -20,234 +20,128 @@ exist yields ``null`` rather than failing the run.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-TEMPLATE = re.compile(r"\{\{(.*?)\}\}", re.S)
-WHOLE = re.compile(r"^\s*\{\{(.*?)\}\}\s*$", re.S)
-_TOKEN = re.compile(
-    r"""\s*(?:
-        (?P<num>-?\d+(?:\.\d+)?)
-      | (?P<str>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
-      | (?P<op>==|!=|<=|>=|&&|\|\||[<>!().\[\]])
-      | (?P<name>[A-Za-z_][A-Za-z0-9_-]*)
-    )""",
-    re.X,
+from engine.workflows.template_expr import (
+    MAX_DEPTH,
+    MAX_EXPRESSION,
+    Binary,
+    Fallback,
+    Literal,
+    Node,
+    Path,
+    TemplateError,
+    Unary,
+    evaluate,
+    lookup,
+    missing,
+    parse_expression,
+    paths,
+    truthy,
 )
-KEYWORDS = {"true": True, "false": False, "null": None}
-COMPARE = ("==", "!=", "<", "<=", ">", ">=", "in")
-MAX_EXPRESSION = 2000
+
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_EXPRESSION",
+    "Binary",
+    "Fallback",
+    "Literal",
+    "Node",
+    "Path",
+    "TemplateError",
+    "TextTooLong",
+    "Unary",
+    "as_text",
+    "compile_text",
+    "condition",
+    "evaluate",
+    "expressions",
+    "has_template",
+    "lookup",
+    "missing",
+    "parse",
+    "paths",
+    "render",
+    "render_string",
+    "scan",
+    "strings",
+    "truthy",
+]
+
+OPEN, CLOSE = "{{", "}}"
+_QUOTES = "'\""
 
 
-class TemplateError(ValueError):
-    """A template that cannot be parsed."""
+class TextTooLong(ValueError):
+    """Rendering stopped: the text grew past the limit it was given."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"is longer than {limit} characters once rendered")
+        self.limit = limit
 
 
 @dataclass(frozen=True)
-class Path:
-    parts: tuple[str | int, ...]
+class Found:
+    """One ``{{ … }}`` in a string: where it starts and ends, and what is inside."""
+
+    start: int
+    end: int
+    inner: str
 
 
-@dataclass(frozen=True)
-class Literal:
-    value: Any
-
-
-@dataclass(frozen=True)
-class Unary:
-    op: str
-    operand: Node
-
-
-@dataclass(frozen=True)
-class Binary:
-    op: str
-    left: Node
-    right: Node
-
-
-Node = Path | Literal | Unary | Binary
-
-
-def _tokens(text: str) -> list[tuple[str, str]]:
-    if len(text) > MAX_EXPRESSION:
-        raise TemplateError("expression is too long")
-    out: list[tuple[str, str]] = []
+def scan(text: str) -> Iterator[Found]:
+    """Every template in ``text``, left to right, in one pass."""
     pos = 0
-    while pos < len(text):
-        if text[pos:].strip() == "":
-            break
-        m = _TOKEN.match(text, pos)
-        if m is None or m.end() == pos:
-            raise TemplateError(f"unexpected character {text[pos:].strip()[:1]!r}")
-        kind = m.lastgroup or ""
-        out.append((kind, m.group(kind)))
-        pos = m.end()
-    return out
+    while True:
+        start = text.find(OPEN, pos)
+        if start < 0:
+            return
+        close = text.find(CLOSE, start + 2)
+        if close < 0:
+            return  # no "}}" after this "{{": none after any later one either
+        yield Found(start, close + 2, text[start + 2 : close])
+        pos = close + 2
 
 
-class _Parser:
-    def __init__(self, text: str) -> None:
-        self.tokens = _tokens(text)
-        self.i = 0
-
-    def peek(self) -> tuple[str, str] | None:
-        return self.tokens[self.i] if self.i < len(self.tokens) else None
-
-    def take(self) -> tuple[str, str]:
-        tok = self.peek()
-        if tok is None:
-            raise TemplateError("unexpected end of expression")
-        self.i += 1
-        return tok
-
-    def accept(self, *values: str) -> str | None:
-        tok = self.peek()
-        if tok is not None and tok[0] in ("op", "name") and tok[1] in values:
-            self.i += 1
-            return tok[1]
-        return None
-
-    def parse(self) -> Node:
-        if not self.tokens:
-            raise TemplateError("empty expression")
-        node = self.or_()
-        if self.peek() is not None:
-            raise TemplateError(f"unexpected {self.peek()[1]!r}")  # type: ignore[index]
-        return node
-
-    def or_(self) -> Node:
-        node = self.and_()
-        while self.accept("||", "or"):
-            node = Binary("or", node, self.and_())
-        return node
-
-    def and_(self) -> Node:
-        node = self.not_()
-        while self.accept("&&", "and"):
-            node = Binary("and", node, self.not_())
-        return node
-
-    def not_(self) -> Node:
-        if self.accept("!", "not"):
-            return Unary("not", self.not_())
-        return self.compare()
-
-    def compare(self) -> Node:
-        node = self.atom()
-        op = self.accept(*COMPARE)
-        if op:
-            node = Binary(op, node, self.atom())
-        return node
-
-    def atom(self) -> Node:
-        kind, value = self.take()
-        if kind == "num":
-            return Literal(float(value) if "." in value else int(value))
-        if kind == "str":
-            return Literal(_unquote(value))
-        if kind == "op" and value == "(":
-            node = self.or_()
-            if not self.accept(")"):
-                raise TemplateError("missing ')'")
-            return node
-        if kind == "name":
-            if value in KEYWORDS:
-                return Literal(KEYWORDS[value])
-            return self.path(value)
-        raise TemplateError(f"unexpected {value!r}")
-
-    def path(self, first: str) -> Path:
-        parts: list[str | int] = [first]
-        while True:
-            if self.accept("."):
-                kind, value = self.take()
-                if kind == "name":
-                    parts.append(value)
-                elif kind == "num" and value.replace(".", "").isdigit():
-                    parts.extend(int(p) for p in value.split("."))  # items.0.1 lexes as 0.1
-                else:
-                    raise TemplateError(f"expected a name after '.', got {value!r}")
-            elif self.accept("["):
-                kind, value = self.take()
-                if kind == "num" and value.lstrip("-").isdigit():
-                    parts.append(int(value))
-                elif kind == "str":
-                    parts.append(_unquote(value))
-                else:
-                    raise TemplateError(f"expected an index or a quoted key, got {value!r}")
-                if not self.accept("]"):
-                    raise TemplateError("missing ']'")
+def _split_fallback(inner: str) -> tuple[str, str | None]:
+    """(expression, fallback text or None) at the first top-level single ``|``."""
+    i, n = 0, len(inner)
+    while i < n:
+        char = inner[i]
+        if char in _QUOTES:
+            j = i + 1
+            while j < n and inner[j] != char:
+                j += 2 if inner[j] == "\\" else 1
+            if j >= n:
+                return inner, None  # an unterminated string: the parser says so
+            i = j + 1
+        elif char == "|":
+            if inner.startswith("|", i + 1):
+                i += 2  # "||" is "or"
             else:
-                return Path(tuple(parts))
+                return inner[:i], _fallback_text(inner[i + 1 :])
+        else:
+            i += 1
+    return inner, None
 
 
-def _unquote(token: str) -> str:
-    body = token[1:-1]
-    return re.sub(r"\\(.)", r"\1", body)
+def _fallback_text(raw: str) -> str:
+    """Trimmed; one pair of matching quotes around it is removed (``| " "`` is a space)."""
+    text = raw.strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in _QUOTES:
+        return text[1:-1]
+    return text
 
 
 def parse(expression: str) -> Node:
-    """Parse the inside of one ``{{ … }}``; raises TemplateError."""
-    return _Parser(expression).parse()
-
-
-def lookup(context: Any, parts: tuple[str | int, ...]) -> Any:
-    """Walk ``parts`` through dicts and lists; anything missing is None."""
-    value = context
-    for part in parts:
-        if isinstance(value, Mapping):
-            value = value.get(part if isinstance(part, str) else str(part))
-        elif isinstance(value, list | tuple) and isinstance(part, int):
-            value = value[part] if -len(value) <= part < len(value) else None
-        else:
-            return None
-    return value
-
-
-def _compare(op: str, left: Any, right: Any) -> bool:
-    if op == "==":
-        return bool(left == right)
-    if op == "!=":
-        return bool(left != right)
-    if op == "in":
-        try:
-            return left in right  # type: ignore[operator]
-        except TypeError:
-            return False
-    try:
-        if op == "<":
-            return bool(left < right)
-        if op == "<=":
-            return bool(left <= right)
-        if op == ">":
-            return bool(left > right)
-        return bool(left >= right)
-    except TypeError:
-        return False  # null < 3 and the like are simply false
-
-
-def evaluate(node: Node, context: Mapping[str, Any]) -> Any:
-    if isinstance(node, Literal):
-        return node.value
-    if isinstance(node, Path):
-        return lookup(context, node.parts)
-    if isinstance(node, Unary):
-        return not truthy(evaluate(node.operand, context))
-    if node.op == "and":
-        return truthy(evaluate(node.left, context)) and truthy(evaluate(node.right, context))
-    if node.op == "or":
-        return truthy(evaluate(node.left, context)) or truthy(evaluate(node.right, context))
-    return _compare(node.op, evaluate(node.left, context), evaluate(node.right, context))
-
-
-def truthy(value: Any) -> bool:
-    """JSON-ish truth: null, false, 0, "", "false", [] and {} are false."""
-    if isinstance(value, str):
-        return value.strip().lower() not in ("", "false", "0", "no", "null")
-    return bool(value)
+    """Parse the inside of one ``{{ … }}`` (a fallback included); raises TemplateError."""
+    if len(expression) > MAX_EXPRESSION:
+        raise TemplateError(f"expression is too long (at most {MAX_EXPRESSION} characters)")
+    head, fallback = _split_fallback(expression)
+    node = parse_expression(head)
+    return node if fallback is None else Fallback(node, fallback)
 
 
 def as_text(value: Any) -> str:
@@ -262,13 +156,30 @@ def as_text(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
+def _whole(text: str, first: Found) -> bool:
+    """Is ``text`` exactly its first template, give or take surrounding whitespace?"""
+    return (
+        first.start == len(text) - len(text.lstrip())
+        and first.end == len(text.rstrip())
+        and OPEN not in first.inner
+    )
+
+
 def render_string(text: str, context: Mapping[str, Any]) -> Any:
-    whole = WHOLE.match(text)
-    if whole and "{{" not in whole.group(1):
-        return evaluate(parse(whole.group(1)), context)
-    if "{{" not in text:
+    if OPEN not in text:
         return text
-    return TEMPLATE.sub(lambda m: as_text(evaluate(parse(m.group(1)), context)), text)
+    found = list(scan(text))
+    if not found:
+        return text
+    if _whole(text, found[0]):
+        return evaluate(parse(found[0].inner), context)
+    out: list[str] = []
+    pos = 0
+    for item in found:
+        out += (text[pos : item.start], as_text(evaluate(parse(item.inner), context)))
+        pos = item.end
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def render(value: Any, context: Mapping[str, Any]) -> Any:
@@ -284,36 +195,82 @@ def render(value: Any, context: Mapping[str, Any]) -> Any:
 
 def condition(expression: str, context: Mapping[str, Any]) -> bool:
     """An ``if``: either a template (``"{{x > 1}}"``) or a bare expression (``"x > 1"``)."""
-    if "{{" in expression:
+    if OPEN in expression:
         return truthy(render_string(expression, context))
     return truthy(evaluate(parse(expression), context))
 
 
-def expressions(value: Any) -> Iterator[tuple[str, str]]:
-    """Every template inside a JSON value as (field path, expression); for validation."""
+def strings(value: Any) -> Iterator[tuple[str, str]]:
+    """Every string inside a JSON value as (field path, string); dict keys are not values."""
     if isinstance(value, str):
-        for m in TEMPLATE.finditer(value):
-            yield "", m.group(1)
+        yield "", value
     elif isinstance(value, dict):
         for key, item in value.items():
-            for sub, expr in expressions(item):
-                yield (f"{key}.{sub}" if sub else str(key)), expr
+            for sub, text in strings(item):
+                yield (f"{key}.{sub}" if sub else str(key)), text
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            for sub, expr in expressions(item):
-                yield (f"{index}.{sub}" if sub else str(index)), expr
+            for sub, text in strings(item):
+                yield (f"{index}.{sub}" if sub else str(index)), text
 
 
-def paths(node: Node) -> Iterator[tuple[str | int, ...]]:
-    """Every path an expression reads."""
-    if isinstance(node, Path):
-        yield node.parts
-    elif isinstance(node, Unary):
-        yield from paths(node.operand)
-    elif isinstance(node, Binary):
-        yield from paths(node.left)
-        yield from paths(node.right)
+def expressions(value: Any) -> Iterator[tuple[str, str]]:
+    """Every template inside a JSON value as (field path, expression); for validation."""
+    for field, text in strings(value):
+        for item in scan(text):
+            yield field, item.inner
 
 
 def has_template(value: Any) -> bool:
     return any(True for _ in expressions(value))
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A parsed template of a text: its source (inside the braces) and its expression."""
+
+    source: str
+    node: Node
+
+
+@dataclass(frozen=True)
+class TextTemplate:
+    """A string parsed once, rendered many times as text (messages, notes)."""
+
+    parts: tuple[str | Piece, ...]
+
+    @property
+    def pieces(self) -> list[Piece]:
+        return [p for p in self.parts if isinstance(p, Piece)]
+
+    def render(self, context: Mapping[str, Any], *, limit: int) -> tuple[str, list[str]]:
+        """(text, templates without a fallback whose value was missing); TextTooLong past
+        ``limit`` characters, checked as the text grows so a huge value costs no more."""
+        out: list[str] = []
+        size = 0
+        absent: list[str] = []
+        for part in self.parts:
+            if isinstance(part, Piece):
+                value = evaluate(part.node, context)
+                if missing(value) and not isinstance(part.node, Fallback):
+                    absent.append(part.source.strip())
+                part = as_text(value)
+            size += len(part)
+            if size > limit:
+                raise TextTooLong(limit)
+            out.append(part)
+        return "".join(out), absent
+
+
+def compile_text(text: str) -> TextTemplate:
+    """Parse every template of ``text`` once; raises TemplateError."""
+    parts: list[str | Piece] = []
+    pos = 0
+    for item in scan(text):
+        if item.start > pos:
+            parts.append(text[pos : item.start])
+        parts.append(Piece(item.inner, parse(item.inner)))
+        pos = item.end
+    if pos < len(text):
+        parts.append(text[pos:])
+    return TextTemplate(tuple(parts))
