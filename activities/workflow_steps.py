@@ -10,6 +10,7 @@ and an output too large for workflow history is stored in
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from temporalio import activity
@@ -26,6 +27,7 @@ from engine.models.runs import (
     LOAD_STEP_OUTPUTS,
     RECORD_WORKFLOW_RUN,
     RUN_WORKFLOW_STEP,
+    SECRET_MARK,
     FinishRunInput,
     LoadOutputsInput,
     LoadOutputsOutput,
@@ -49,6 +51,42 @@ def _walk(value: Any, path: list[str | int]) -> Any:
         else:
             return None
     return value
+
+
+PLACEHOLDER = re.compile(
+    re.escape(SECRET_MARK)
+    + r"secret:([^"
+    + re.escape(SECRET_MARK)
+    + r"]{1,100})"
+    + re.escape(SECRET_MARK)
+)
+
+
+def fill_secrets(value: Any, secrets: dict[str, Any]) -> Any:
+    """``value`` with each secret-input placeholder replaced by the sealed value (a string
+    that is one placeholder takes the value as it is, JSON type and all)."""
+    if isinstance(value, str):
+        if SECRET_MARK not in value:
+            return value
+        whole = PLACEHOLDER.fullmatch(value)
+        if whole:
+            return _secret(secrets, whole.group(1))
+        return PLACEHOLDER.sub(lambda m: _as_text(_secret(secrets, m.group(1))), value)
+    if isinstance(value, dict):
+        return {k: fill_secrets(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [fill_secrets(v, secrets) for v in value]
+    return value
+
+
+def _secret(secrets: dict[str, Any], name: str) -> Any:
+    if name not in secrets:
+        raise InvalidInputError(f"secret input {name!r} was not given")
+    return secrets[name]
+
+
+def _as_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
 
 
 class WorkflowStepActivities:
@@ -81,11 +119,18 @@ class WorkflowStepActivities:
                 credential_id, config = await self._connector(data)
         except Exception as exc:
             raise to_application_error(exc) from None
+        params = data.params
+        if data.secret_input_id:
+            try:
+                opened = await self.tools.secrets.open_sealed(data.user_id, data.secret_input_id)
+                params = fill_secrets(params, opened)
+            except Exception as exc:
+                raise to_application_error(exc) from None
         output = await self.tools.run_tool_action(
             RunToolInput(
                 user_id=data.user_id,
                 tool_name=data.tool,
-                params=data.params,
+                params=params,
                 sealed_secret_id=data.sealed_secret_id,
                 credential_id=credential_id,
                 config=config,

@@ -70,6 +70,8 @@ class ExecutionRecord(SQLModel, table=True):
     retry_of: str | None = Field(default=None, max_length=200)
     from_step: str | None = Field(default=None, max_length=64)
     schedule_id: str | None = Field(default=None, max_length=40)
+    # The sealed secret holding the input fields kept out of ``input`` (and of history).
+    secret_input_id: str | None = Field(default=None, max_length=40)
     created_at: datetime = _ts(nullable=False)
     completed_at: datetime | None = _optional_ts()
 
@@ -90,6 +92,7 @@ class WorkflowSchedule(SQLModel, table=True):
     timezone: str = Field(default="UTC", max_length=64)
     overlap_policy: str = Field(default="skip", max_length=20)
     input: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    secret_input_id: str | None = Field(default=None, max_length=40)
     note: str | None = Field(default=None, max_length=500)
     created_at: datetime = _ts(nullable=False)
     updated_at: datetime = _ts(nullable=False)

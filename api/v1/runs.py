@@ -20,7 +20,7 @@ from store.db import as_utc
 
 def service(request: Request) -> RunService:
     s = services(request)
-    return RunService(s.settings, s.db, s.jobs)
+    return RunService(s.settings, s.db, s.vault, s.jobs)
 
 
 def started(run: Started) -> ExecuteResponse:

@@ -36,7 +36,7 @@ TAG = "Schedules"
 
 def _service(request: Request) -> WorkflowSchedules:
     s = services(request)
-    return WorkflowSchedules(s.settings, s.db, s.jobs)
+    return WorkflowSchedules(s.settings, s.db, s.vault, s.jobs)
 
 
 def view(info: ScheduleInfo) -> ScheduleView:

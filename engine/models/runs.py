@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -53,9 +53,16 @@ class Definition(BaseModel):
 
     steps: list[StepDef] = Field(min_length=1, max_length=MAX_STEPS)
     output: Any = None
+    # Input fields that are secrets: sealed when an execution starts, never in history.
+    secretInputs: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+        default_factory=list, max_length=50
+    )
 
     def public(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        shown = self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        if not shown["secretInputs"]:
+            del shown["secretInputs"]  # definitions without secret inputs read as they did
+        return shown
 
 
 class DelayConfig(BaseModel):
@@ -99,6 +106,9 @@ class PlanStep(BaseModel):
 class Plan(BaseModel):
     steps: list[PlanStep]
     output: Any = None
+    # Top-level input fields kept out of history: declared secret, or read by a secret-shaped
+    # part of a step's config (``auth``, credential headers…).
+    secret_inputs: list[str] = Field(default_factory=list)
 
 
 # ---- a run ----------------------------------------------------------------------------
@@ -156,6 +166,8 @@ class StepRunInput(BaseModel):
     connector_id: str | None = None
     sealed_secret_id: str | None = None
     inline_limit: int = 32 * 1024
+    # Where the run's secret inputs are sealed; the activity puts them in for placeholders.
+    secret_input_id: str | None = None
 
 
 class StepRunOutput(BaseModel):
@@ -215,6 +227,18 @@ class WorkflowRunInput(BaseModel):
     history_limit: int = 8000
     heartbeat_timeout_seconds: float = 10.0
     default_timeout_seconds: float = 60.0
+    # Input fields sealed at start (``input`` shows them as ``********``): templates read a
+    # placeholder for each, which the step activity replaces with the sealed value.
+    secret_input_keys: list[str] = Field(default_factory=list)
+    secret_input_id: str | None = None
+
+
+SECRET_MARK = "\x1f"
+
+
+def secret_placeholder(name: str) -> str:
+    """What a template reads for the secret input ``name`` in workflow code."""
+    return f"{SECRET_MARK}secret:{name}{SECRET_MARK}"
 
 
 def start_job_memo(data: WorkflowRunInput) -> tuple[str, dict[str, Any]]:

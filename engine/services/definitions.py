@@ -30,6 +30,7 @@ from engine.models.runs import (
     RetrySpec,
     StepDef,
 )
+from engine.services.sealing import split_secrets
 from engine.workflows import templates
 from store.errors import InvalidError
 
@@ -337,7 +338,20 @@ def compile_plan(data: Any, sealed: dict[str, str] | None = None) -> Plan:
                 continue_on_error=step.continueOnError,
             )
         )
-    return Plan(steps=steps, output=definition.output)
+    return Plan(steps=steps, output=definition.output, secret_inputs=secret_inputs(definition))
+
+
+def secret_inputs(definition: Definition) -> list[str]:
+    """Top-level input fields a run must keep out of history: the declared ones, and those a
+    secret-shaped part of a step's config reads (``"auth": {"token": "{{input.key}}"}``)."""
+    found = dict.fromkeys(definition.secretInputs)
+    for step in definition.steps:
+        _public, shaped = split_secrets(step.config)
+        for _field, expression in templates.expressions(shaped):
+            for parts in templates.paths(templates.parse(expression)):
+                if len(parts) > 1 and parts[0] == "input" and isinstance(parts[1], str):
+                    found.setdefault(parts[1])
+    return list(found)
 
 
 def descendants(plan: Plan, start: str) -> set[str]:

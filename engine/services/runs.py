@@ -22,10 +22,12 @@ from engine.services import run_plans
 from engine.services.definitions import descendants
 from engine.services.executions import ExecutionPage, ExecutionService
 from engine.services.jobs import JobAlreadyFinished, JobNotFound, JobService
+from engine.services.sealing import seal_secret_inputs
 from settings import Settings
 from store import execution_repo, workflow_repo
 from store.db import Database, as_utc
 from store.errors import ConflictError, InvalidError, NotFoundError
+from store.vault import Vault
 from store.workflows import ExecutionRecord
 
 CLOSED = {
@@ -87,9 +89,10 @@ class FullOutput:
 class RunService:
     """Every call names the caller; another user's execution or workflow is a 404."""
 
-    def __init__(self, settings: Settings, db: Database, jobs: JobService) -> None:
+    def __init__(self, settings: Settings, db: Database, vault: Vault, jobs: JobService) -> None:
         self.settings = settings
         self.db = db
+        self.vault = vault
         self.executions = ExecutionService(jobs)
 
     async def _start(self, record: ExecutionRecord, data: WorkflowRunInput) -> None:
@@ -118,6 +121,7 @@ class RunService:
             plan = run_plans.compiled(row)
         run = run_plans.run_input(self.settings, user_id, workflow_id, version, plan, data)
         await run_plans.check_credentials(self.db, user_id, run.plan)
+        await seal_secret_inputs(self.db, self.vault, run)
         digest = hashlib.sha256(
             json.dumps({"workflowId": workflow_id, "input": data}, sort_keys=True).encode()
         ).hexdigest()
@@ -130,7 +134,8 @@ class RunService:
                 version=version,
                 idempotency_key=idempotency_key,
                 request_hash=digest,
-                input=data,
+                input=run.input,
+                secret_input_id=run.secret_input_id,
             ),
         )
         if not replayed:
@@ -245,6 +250,10 @@ class RunService:
                 if st.status == "succeeded" and st.name not in rerun
             ]
         await run_plans.check_credentials(self.db, user_id, run.plan)
+        earlier = await execution_repo.get_execution(self.db, user_id, execution_id)
+        await seal_secret_inputs(
+            self.db, self.vault, run, sealed_id=earlier.secret_input_id if earlier else None
+        )
         record, _replayed = await execution_repo.add_execution(
             self.db,
             ExecutionRecord(
@@ -252,7 +261,8 @@ class RunService:
                 user_id=user_id,
                 workflow_id=version.workflow_id,
                 version=version.version,
-                input=state.input,
+                input=run.input,
+                secret_input_id=run.secret_input_id,
                 retry_of=execution_id,
                 from_step=from_step,
             ),

@@ -16,13 +16,13 @@ from typing import Any
 
 from engine.models.runs import REDACTED, Definition
 from engine.services.jobs import JobService
-from engine.services.sealing import NESTED, seal, split_secrets
+from engine.services.sealing import NESTED, is_secret_name, open_sealed, seal, split_secrets
 from engine.services.workflow_schedules import WorkflowSchedules
 from engine.workflows import templates
 from settings import Settings
-from store import secret_repo, workflow_repo
+from store import workflow_repo
 from store.db import Database
-from store.vault import Vault, associated_data
+from store.vault import Vault
 from store.workflows import WorkflowDef, WorkflowVersion
 
 
@@ -49,15 +49,22 @@ class WorkflowChange:
 
 
 def _split(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Like tool sealing, but values holding templates stay public (they are not secrets yet)."""
+    """Like tool sealing, but values holding templates stay public (they are not secrets
+    yet: what they read is sealed at run time). An object such as ``auth`` with templated
+    members is split member by member: its literal credentials are still sealed, its
+    templates and plain settings (``type``) stay in the definition."""
     public, secret = split_secrets(config)
     kept: dict[str, Any] = {}
     for key, value in secret.items():
-        if key in NESTED and isinstance(value, dict):
-            templated = {k: v for k, v in value.items() if templates.has_template(v)}
-            if templated:
-                public[key] = {**public.get(key, {}), **templated}
-            rest = {k: v for k, v in value.items() if k not in templated}
+        if isinstance(value, dict) and (key in NESTED or templates.has_template(value)):
+            plain = {
+                k: v
+                for k, v in value.items()
+                if templates.has_template(v) or (key not in NESTED and not is_secret_name(k))
+            }
+            if plain:
+                public[key] = {**public.get(key, {}), **plain}
+            rest = {k: v for k, v in value.items() if k not in plain}
             if rest:
                 kept[key] = rest
         elif templates.has_template(value):
@@ -67,19 +74,14 @@ def _split(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     return public, kept
 
 
-def _keys(secret: dict[str, Any]) -> list[str]:
+def _keys(secret: dict[str, Any], public: dict[str, Any]) -> list[str]:
+    """Where the sealed values go back: ``auth`` for a whole object, ``auth.password`` for
+    a member of one that is partly in the definition."""
     return [
         f"{k}.{sub}" if sub is not None else k
         for k, v in secret.items()
-        for sub in (v if k in NESTED and isinstance(v, dict) else [None])
+        for sub in (v if isinstance(v, dict) and (k in NESTED or k in public) else [None])
     ]
-
-
-async def _open(db: Database, vault: Vault, user_id: str, sealed_id: str) -> dict[str, Any]:
-    row = await secret_repo.get_sealed(db, user_id, sealed_id)
-    if row is None:
-        return {}
-    return dict(vault.decrypt_json(row.ciphertext, associated_data(user_id, "sealed", row.id)))
 
 
 async def _seal_steps(
@@ -106,24 +108,31 @@ async def _seal_steps(
             continue
         values = [
             v
-            for key, value in secret.items()
-            for v in (value.values() if key in NESTED else [value])
+            for value in secret.values()
+            for v in (value.values() if isinstance(value, dict) else [value])
         ]
         before = old.get(step["name"])
-        if before and all(v == REDACTED for v in values) and before["keys"] == _keys(secret):
+        if (
+            before
+            and all(v == REDACTED for v in values)
+            and before["keys"] == _keys(secret, config)
+        ):
             sealed[step["name"]] = before
             continue
         if before and REDACTED in values:
-            opened = await _open(db, vault, user_id, before["id"])
+            opened = await open_sealed(db, vault, user_id, before["id"])
             for key, value in list(secret.items()):
-                if key in NESTED and isinstance(value, dict):
+                if isinstance(value, dict):
                     secret[key] = {
                         k: (opened.get(key, {}).get(k) if v == REDACTED else v)
                         for k, v in value.items()
                     }
                 elif value == REDACTED:
                     secret[key] = opened.get(key)
-        sealed[step["name"]] = {"id": await seal(db, vault, user_id, secret), "keys": _keys(secret)}
+        sealed[step["name"]] = {
+            "id": await seal(db, vault, user_id, secret),
+            "keys": _keys(secret, config),
+        }
     return public, sealed
 
 
@@ -160,7 +169,7 @@ class WorkflowDefs:
     def __init__(self, settings: Settings, db: Database, vault: Vault, jobs: JobService) -> None:
         self.db = db
         self.vault = vault
-        self.schedules = WorkflowSchedules(settings, db, jobs)
+        self.schedules = WorkflowSchedules(settings, db, vault, jobs)
 
     async def create(
         self, user_id: str, spec: WorkflowSpec, *, copied_from: str | None = None

@@ -18,10 +18,12 @@ from temporalio.service import RPCError, RPCStatusCode
 from engine.services import run_plans
 from engine.services.jobs import JobService
 from engine.services.schedules import ScheduleNotFound, ScheduleService, ScheduleStatus
+from engine.services.sealing import seal_secret_inputs
 from settings import Settings
 from store import workflow_repo
 from store.db import Database
 from store.errors import InvalidError
+from store.vault import Vault
 from store.workflows import WorkflowSchedule
 
 NAMED = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
@@ -105,9 +107,10 @@ class ScheduleChange:
 class WorkflowSchedules:
     """Every call names the caller; another user's schedule or workflow is a 404."""
 
-    def __init__(self, settings: Settings, db: Database, jobs: JobService) -> None:
+    def __init__(self, settings: Settings, db: Database, vault: Vault, jobs: JobService) -> None:
         self.settings = settings
         self.db = db
+        self.vault = vault
         self.temporal = ScheduleService(jobs)
 
     async def info(self, row: WorkflowSchedule) -> ScheduleInfo:
@@ -137,6 +140,8 @@ class WorkflowSchedules:
             self.settings, user_id, version, spec.input, schedule_id=row.id
         )
         await run_plans.check_credentials(self.db, user_id, run.plan)
+        await seal_secret_inputs(self.db, self.vault, run)
+        row.input, row.secret_input_id = run.input, run.secret_input_id
         await workflow_repo.insert_schedule(self.db, row)
         try:
             await _temporal(
@@ -170,6 +175,7 @@ class WorkflowSchedules:
             run = run_plans.version_run_input(
                 self.settings, user_id, version, change.input, schedule_id=row.id
             )
+            await seal_secret_inputs(self.db, self.vault, run)
         timing = cron is not None or timezone is not None
         await _temporal(
             self.temporal.update(
@@ -188,8 +194,8 @@ class WorkflowSchedules:
             columns["timezone"] = timezone
         if change.overlap is not None:
             columns["overlap_policy"] = change.overlap
-        if change.input is not None:
-            columns["input"] = change.input
+        if run is not None:
+            columns["input"], columns["secret_input_id"] = run.input, run.secret_input_id
         if change.set_note:
             columns["note"] = change.note
         fresh = await workflow_repo.update_schedule(self.db, schedule_id, columns)
@@ -222,6 +228,11 @@ class WorkflowSchedules:
             run = run_plans.version_run_input(
                 self.settings, user_id, version, row.input, schedule_id=row.id
             )
+            await seal_secret_inputs(self.db, self.vault, run, sealed_id=row.secret_input_id)
+            if run.secret_input_id != row.secret_input_id:
+                await workflow_repo.update_schedule(
+                    self.db, row.id, {"input": run.input, "secret_input_id": run.secret_input_id}
+                )
             try:
                 await self.temporal.update(row.id, run=run)
             except ScheduleNotFound:

@@ -123,6 +123,8 @@ class RunDriver:
             user_id=data.user_id,
             heartbeat_timeout=data.heartbeat_timeout_seconds,
             default_timeout=data.default_timeout_seconds,
+            secret_input_keys=data.secret_input_keys,
+            secret_input_id=data.secret_input_id,
         )
         try:
             outcome = await self._drive(runner, data)

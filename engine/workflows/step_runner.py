@@ -40,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
         StepRunOutput,
         StepState,
         ref_marker,
+        secret_placeholder,
     )
     from engine.workflows import templates
 
@@ -86,10 +87,16 @@ class StepRunner:
         user_id: str,
         heartbeat_timeout: float,
         default_timeout: float,
+        secret_input_keys: list[str] | None = None,
+        secret_input_id: str | None = None,
     ) -> None:
         self.plan = plan
         self.state = state
         self.user_id = user_id
+        # Secret inputs are not in the run's input: templates read placeholders, which the
+        # step activity replaces with the sealed values (they never enter history).
+        self.secret_inputs = {k: secret_placeholder(k) for k in secret_input_keys or ()}
+        self.secret_input_id = secret_input_id
         self.heartbeat_timeout = timedelta(seconds=heartbeat_timeout)
         self.default_timeout = timedelta(seconds=default_timeout)
         self.steps = {s.name: s for s in plan.steps}
@@ -168,7 +175,7 @@ class StepRunner:
     def context(self) -> dict[str, Any]:
         s = self.state
         return {
-            "input": s.input,
+            "input": {**s.input, **self.secret_inputs} if self.secret_inputs else s.input,
             "steps": {
                 r.name: {
                     "output": r.output,
@@ -292,6 +299,7 @@ class StepRunner:
                         connector_id=step.connector_id,
                         sealed_secret_id=step.sealed_secret_id,
                         inline_limit=self._inline_limit(),
+                        secret_input_id=self.secret_input_id,
                     ),
                     result_type=StepRunOutput,
                     start_to_close_timeout=timeout,
