@@ -32,6 +32,11 @@ class AuthRateLimitMiddleware:
                 try:
                     principal, expires_at = await resolve(state["db"], raw)
                 except ApiError as err:
+                    # Every response carries the limit headers, a refused key's too (counted
+                    # against the caller's address).
+                    client = scope.get("client")
+                    refused = await state["limiter"].hit(f"ip:{client[0] if client else '-'}")
+                    err.headers = {**refused.headers(), **err.headers}
                     await render(path, err)(scope, receive, send)
                     return
                 cache.put(raw, principal, expires_at)
