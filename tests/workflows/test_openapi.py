@@ -201,6 +201,8 @@ STATE_STATUSES = {
     "update_workflow": ["422"],
     "execute_workflow": ["422"],
     "create_schedule": ["422"],
+    # retry fromStep must name a step of that execution (422 UNKNOWN_STEP).
+    "act_on_execution": ["422"],
 }
 # Not fuzzed: revoking a key found in the key list revokes the fuzzer's own key.
 SKIPPED_OPERATIONS = ("revoke_key",)
