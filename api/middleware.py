@@ -48,6 +48,10 @@ class AuthRateLimitMiddleware:
                     principal, expires_at = await resolve(state["db"], raw)
                 except ApiError as err:
                     await state["bad_keys"].hit(f"ip:{address}")
+                    # Every response carries the limit headers, a refused key's too (counted
+                    # against the caller's address).
+                    refused = await state["limiter"].hit(f"ip:{address}")
+                    err.headers = {**refused.headers(), **err.headers}
                     await render(path, err)(scope, receive, send)
                     return
                 cache.put(raw, principal, expires_at, generation=generation)

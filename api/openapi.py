@@ -1,11 +1,14 @@
 """The OpenAPI 3.1 document, generated from the app's routes and their ``@operation`` metadata.
 
 Every Starlette route appears: its path and methods come from the router, its
-summary, scope, body, query and response models from ``api.spec.operation`` on
-the handler. Pydantic models become JSON Schema components (OpenAPI 3.1 *is*
-JSON Schema 2020-12, so pydantic's output is used as is). A route without
-metadata still appears, with a generic description and the default security.
-Errors are documented in each family's own shape (``api.errors``).
+summary, scope, body, query, response models and operationId from
+``api.spec.operation`` on the handler. Pydantic models become JSON Schema components
+(OpenAPI 3.1 *is* JSON Schema 2020-12, so pydantic's output is used as is), named by
+the model's ``model_config`` title when it sets one (the names generated clients use),
+else by the class name; ``$defs`` nested in a schema (a connector action's input
+model) are hoisted into the components. A route without metadata still appears, with
+a generic description and the default security. Errors are documented in each
+family's own shape (``api.errors``). ``api.openapi30`` writes the 3.0.3 version.
 """
 
 from __future__ import annotations
@@ -48,7 +51,8 @@ HTTP_REASONS = {
 }
 
 SECURITY_SCHEMES: dict[str, Any] = {
-    "apiKeyHeader": {
+    # The name the Python SDK reference configures (``configuration.api_key['ApiKeyAuth']``).
+    "ApiKeyAuth": {
         "type": "apiKey",
         "in": "header",
         "name": "x-api-key",
@@ -146,7 +150,115 @@ def _components(ops: list[Operation]) -> tuple[dict[Any, Any], dict[str, Any]]:
     if not wanted:
         return {}, {}
     refs, defs = models_json_schema(wanted, ref_template=REF)  # type: ignore[arg-type]
-    return refs, defs.get("$defs", {})
+    schemas = _drop_null_defaults(_hoist_defs(defs.get("$defs", {})))
+    renames = _title_names(schemas)
+    if renames:
+        schemas = {renames.get(name, name): schema for name, schema in schemas.items()}
+        schemas = _rewrite_refs(schemas, renames)
+        refs = _rewrite_refs(refs, renames)
+    return refs, schemas
+
+
+def _allows_null(schema: dict[str, Any]) -> bool:
+    types = schema.get("type")
+    if types == "null" or (isinstance(types, list) and "null" in types):
+        return True
+    if "enum" in schema:
+        return None in schema["enum"]
+    branches = [*schema.get("anyOf", []), *schema.get("oneOf", [])]
+    if branches:
+        return any(isinstance(b, dict) and _allows_null(b) for b in branches)
+    return types is None and "$ref" not in schema and "allOf" not in schema
+
+
+def _drop_null_defaults(value: Any) -> Any:
+    """``default: null`` on a property that may be omitted but never be null (pydantic writes
+    the Python default, which is not a value the schema allows)."""
+    if isinstance(value, list):
+        return [_drop_null_defaults(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    out = {k: _drop_null_defaults(v) for k, v in value.items()}
+    if "default" in out and out["default"] is None and "$ref" not in out:
+        if not _allows_null(out):
+            del out["default"]
+    return out
+
+
+def _title_names(schemas: dict[str, Any]) -> dict[str, str]:
+    """Component renames, so every component has a plain name equal to its title.
+
+    A model whose ``model_config`` sets a title is published under it (pydantic keys
+    definitions by class name and writes the configured title into the schema). Classes of
+    the same name in two modules (pydantic keys them ``api__v1__webhooks__Deleted``) get
+    their module's name in front (``WebhooksDeleted``): generators name classes by title.
+    """
+    renames: dict[str, str] = {}
+    taken = {name for name in schemas if name.isidentifier() and "__" not in name}
+    for name, schema in schemas.items():
+        title = schema.get("title") if isinstance(schema, dict) else None
+        if "__" in name:
+            *modules, cls = name.split("__")
+            wanted = "".join(p.capitalize() for p in modules[-1].split("_")) + cls
+        elif isinstance(title, str) and title != name and title.isidentifier():
+            wanted = title
+        else:
+            continue
+        candidate, n = wanted, 2
+        while candidate in taken:
+            candidate, n = f"{wanted}{n}", n + 1
+        renames[name] = candidate
+        taken.add(candidate)
+    for name, new in renames.items():
+        if isinstance(schemas[name], dict):
+            schemas[name]["title"] = new
+    return renames
+
+
+def _rewrite_refs(value: Any, renames: dict[str, str]) -> Any:
+    if isinstance(value, dict):
+        out = {k: _rewrite_refs(v, renames) for k, v in value.items()}
+        ref = out.get("$ref")
+        if isinstance(ref, str) and ref.startswith(REF.format(model="")):
+            name = ref.rsplit("/", 1)[1]
+            if name in renames:
+                out["$ref"] = REF.format(model=renames[name])
+        return out
+    if isinstance(value, list):
+        return [_rewrite_refs(v, renames) for v in value]
+    return value
+
+
+def _hoist_defs(schemas: dict[str, Any]) -> dict[str, Any]:
+    """Move ``$defs`` nested anywhere in the schemas (embedded JSON Schemas of connector
+    actions carry their own) into the components, pointing their ``#/$defs/…`` refs there."""
+    out = dict(schemas)
+
+    def hoist(value: Any, local: dict[str, str]) -> Any:
+        if isinstance(value, list):
+            return [hoist(v, local) for v in value]
+        if not isinstance(value, dict):
+            return value
+        nested = value.get("$defs")
+        if isinstance(nested, dict):
+            local = dict(local)
+            for name in nested:
+                target = name
+                n = 2
+                while target in out and out[target] != nested[name]:
+                    target, n = f"{name}{n}", n + 1
+                local[name] = target
+            for name, sub in nested.items():
+                out[local[name]] = hoist(sub, local)
+        result = {k: hoist(v, local) for k, v in value.items() if k != "$defs"}
+        ref = result.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            result["$ref"] = REF.format(model=local.get(ref[len("#/$defs/") :], ref))
+        return result
+
+    for name, schema in schemas.items():
+        out[name] = hoist(schema, {})
+    return out
 
 
 def _parameters(path: str, op: Operation | None) -> list[dict[str, Any]]:
@@ -179,7 +291,7 @@ def _security(path: str, op: Operation | None) -> list[dict[str, list[str]]]:
     if op is not None and op.scope is None:
         return []
     scopes = [op.scope] if op is not None and op.scope else []
-    options = [{"apiKeyHeader": scopes}, {"bearerApiKey": scopes}]
+    options = [{"ApiKeyAuth": scopes}, {"bearerApiKey": scopes}]
     if family(path) == "app":
         options.append({"appJwt": []})
     return options
@@ -209,8 +321,13 @@ def _responses(path: str, op: Operation | None, refs: dict[Any, Any]) -> dict[st
     return out
 
 
-def _operation_id(handler: Any, method: str, path: str, seen: set[str]) -> str:
-    base = getattr(handler, "__name__", None) or re.sub(r"\W+", "_", f"{method}_{path}")
+def _operation_id(
+    handler: Any, op: Operation | None, method: str, path: str, seen: set[str]
+) -> str:
+    declared = op.operation_id if op is not None else None
+    if isinstance(declared, dict):
+        declared = declared.get(method)
+    base = declared or getattr(handler, "__name__", None) or re.sub(r"\W+", "_", f"{method}_{path}")
     candidate = base if base not in seen else f"{base}_{method.lower()}"
     n = 2
     while candidate in seen:
@@ -232,7 +349,7 @@ def build_spec(
         op = operation_of(handler)
         doc_path = PARAM.sub(lambda m: "{" + m.group(1) + "}", path)
         item: dict[str, Any] = {
-            "operationId": _operation_id(handler, method, path, seen),
+            "operationId": _operation_id(handler, op, method, path, seen),
             "summary": op.summary if op else f"{method} {doc_path}",
             "description": (
                 op.description
@@ -276,5 +393,5 @@ def build_spec(
             "schemas": {**schemas, **ERROR_SCHEMAS},
             "securitySchemes": SECURITY_SCHEMES,
         },
-        "security": [{"apiKeyHeader": []}, {"bearerApiKey": []}],
+        "security": [{"ApiKeyAuth": []}, {"bearerApiKey": []}],
     }

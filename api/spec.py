@@ -28,6 +28,9 @@ class Operation:
     responses: dict[int, Any] = field(default_factory=dict)
     description: str = ""
     global_key: bool | None = None  # True: global keys only; False: user keys only
+    # The operationId clients are generated with (method names); default: the handler's name.
+    # A dict maps HTTP methods to ids when one handler serves several methods.
+    operation_id: str | dict[str, str] | None = None
 
 
 def operation(
@@ -40,6 +43,7 @@ def operation(
     responses: dict[int, Any] | None = None,
     description: str = "",
     global_key: bool | None = None,
+    operation_id: str | dict[str, str] | None = None,
 ) -> Callable[[F], F]:
     """Attach OpenAPI metadata to a handler; behaviour is unchanged."""
 
@@ -48,7 +52,15 @@ def operation(
             handler,
             ATTRIBUTE,
             Operation(
-                summary, tag, scope, body, query, dict(responses or {}), description, global_key
+                summary,
+                tag,
+                scope,
+                body,
+                query,
+                dict(responses or {}),
+                description,
+                global_key,
+                operation_id,
             ),
         )
         return handler

@@ -26,6 +26,7 @@ from typing import Any
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.config import JsonDict
 
 from connectors.base import Action, ActionContext, Connector, CredentialField
 from connectors.errors import (
@@ -49,8 +50,17 @@ DISCORD_HOSTS = frozenset(
 )
 
 
+# Content, embeds or both.
+SOME_BODY: JsonDict = {
+    "anyOf": [
+        {"required": ["content"], "properties": {"content": {"minLength": 1}}},
+        {"required": ["embeds"], "properties": {"embeds": {"type": "array", "minItems": 1}}},
+    ]
+}
+
+
 class SendMessageInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=SOME_BODY)
 
     channel_id: str = Field(pattern=SNOWFLAKE)
     content: str = Field(default="", max_length=2000)
@@ -72,7 +82,28 @@ class EditMessageInput(BaseModel):
 
 
 class SendWebhookInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # webhook_url, or webhook_id with webhook_token; and content, embeds or both.
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            **SOME_BODY,
+            "oneOf": [
+                {
+                    "required": ["webhook_url"],
+                    "properties": {"webhook_url": {"type": "string"}},
+                    "not": {"required": ["webhook_id", "webhook_token"]},
+                },
+                {
+                    "required": ["webhook_id", "webhook_token"],
+                    "properties": {
+                        "webhook_id": {"type": "string"},
+                        "webhook_token": {"type": "string"},
+                    },
+                    "not": {"required": ["webhook_url"]},
+                },
+            ],
+        },
+    )
 
     webhook_url: str | None = Field(default=None, description="https://discord.com/api/webhooks/…")
     webhook_id: str | None = Field(default=None, pattern=SNOWFLAKE)

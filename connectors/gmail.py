@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.config import JsonDict
 
 from connectors import oauth
 from connectors.base import Action, ActionContext, Connector, CredentialField
@@ -50,7 +51,11 @@ class Attachment(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     filename: str = Field(min_length=1, max_length=255)
-    content_base64: str
+    content_base64: str = Field(
+        json_schema_extra={
+            "pattern": r"^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
+        }
+    )
     mime_type: str = Field(default="application/octet-stream", pattern=r"^[\w.+-]+/[\w.+-]+$")
 
     @field_validator("content_base64")
@@ -63,13 +68,24 @@ class Attachment(BaseModel):
         return value
 
 
-class SendEmailInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+EMAILS: JsonDict = {"items": {"type": "string", "format": "email"}}
 
-    to: list[str] = Field(min_length=1)
-    cc: list[str] = Field(default_factory=list)
-    bcc: list[str] = Field(default_factory=list)
-    subject: str = Field(max_length=998)
+
+class SendEmailInput(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["body"], "properties": {"body": {"minLength": 1}}},
+                {"required": ["html"], "properties": {"html": {"type": "string"}}},
+            ]
+        },
+    )
+
+    to: list[str] = Field(min_length=1, json_schema_extra=EMAILS)
+    cc: list[str] = Field(default_factory=list, json_schema_extra=EMAILS)
+    bcc: list[str] = Field(default_factory=list, json_schema_extra=EMAILS)
+    subject: str = Field(max_length=998, json_schema_extra={"pattern": r"^[^\r\n]*$"})
     body: str = Field(default="", description="Plain-text body")
     html: str | None = None
     attachments: list[Attachment] = Field(default_factory=list)

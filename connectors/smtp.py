@@ -28,6 +28,7 @@ from typing import Any, Literal, TypeVar
 
 import aiosmtplib
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.config import JsonDict
 
 from connectors import netguard
 from connectors.base import Action, ActionContext, Connector, CredentialField
@@ -51,18 +52,33 @@ def _check_address(value: str) -> str:
     return value
 
 
-class SendEmailInput(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+EMAILS: JsonDict = {"items": {"type": "string", "format": "email"}}
 
-    to: list[str] = Field(min_length=1)
-    cc: list[str] = Field(default_factory=list)
-    bcc: list[str] = Field(default_factory=list)
-    subject: str = Field(max_length=998)
+
+class SendEmailInput(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["text"], "properties": {"text": {"type": "string"}}},
+                {"required": ["html"], "properties": {"html": {"type": "string"}}},
+            ]
+        },
+    )
+
+    to: list[str] = Field(min_length=1, json_schema_extra=EMAILS)
+    cc: list[str] = Field(default_factory=list, json_schema_extra=EMAILS)
+    bcc: list[str] = Field(default_factory=list, json_schema_extra=EMAILS)
+    subject: str = Field(max_length=998, json_schema_extra={"pattern": r"^[^\r\n]*$"})
     text: str | None = None
     html: str | None = None
-    reply_to: str | None = None
+    reply_to: str | None = Field(default=None, json_schema_extra={"format": "email"})
     from_: str | None = Field(
-        default=None, alias="from", description="Defaults to the credential's from_address"
+        default=None,
+        alias="from",
+        description="Defaults to the credential's from_address",
+        json_schema_extra={"format": "email"},
     )
 
     @field_validator("to", "cc", "bcc")

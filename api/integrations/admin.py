@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from api import bodies
+from api.catalog_schemas import toolkit_enum
 from api.integrations.access import (
     IntegrationsNotConfigured,
     ToolkitNotEnabled,
@@ -39,9 +40,13 @@ class AvailableQuery(BaseModel):
 
 
 class Configure(BaseModel):
-    toolkit: str = Field(min_length=1, max_length=60)
+    toolkit: str = Field(min_length=1, max_length=60, json_schema_extra=toolkit_enum)
     displayName: str | None = Field(default=None, max_length=200)
-    scopes: list[str] = Field(default_factory=list, max_length=50)
+    scopes: list[str] = Field(
+        default_factory=list,
+        max_length=50,
+        json_schema_extra={"items": {"type": "string", "pattern": r"^[!-~]{1,300}$"}},
+    )
 
     @field_validator("scopes")
     @classmethod

@@ -22,6 +22,7 @@ from temporalio.service import RPCError
 
 from api import bodies
 from api.auth import require
+from api.catalog_schemas import toolkit_enum
 from api.errors import BadRequest, NotFound, Unavailable
 from api.integrations.access import (
     ToolkitNotEnabled,
@@ -45,8 +46,10 @@ TAG = "Integrations"
 
 
 class Connect(BaseModel):
-    toolkit: str = Field(min_length=1, max_length=60)
-    redirectUrl: str | None = Field(default=None, max_length=2000)
+    toolkit: str = Field(min_length=1, max_length=60, json_schema_extra=toolkit_enum)
+    redirectUrl: str | None = Field(
+        default=None, max_length=2000, json_schema_extra={"format": "uri"}
+    )
     userId: str | None = None
     credentials: dict[str, Any] | None = None
 

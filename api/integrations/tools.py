@@ -19,6 +19,7 @@ from starlette.routing import Route
 
 from api import bodies
 from api.auth import require
+from api.catalog_schemas import with_tools
 from api.errors import ApiError
 from api.integrations.access import (
     AppCaller,
@@ -56,7 +57,7 @@ class ToolList(BaseModel):
 
 
 class Execute(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True, json_schema_extra=with_tools)
 
     toolName: str = Field(min_length=1, max_length=200)
     params: dict[str, Any] = Field(default_factory=dict)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.config import JsonDict
 
-from engine.models.linkedin import GovernorView, WorkingHours
+from engine.models.linkedin import MAX_LIMIT, GovernorView, WorkingHours
 from engine.services.campaigns import MESSAGE_LIMIT, NOTE_TEMPLATE_LIMIT
-from engine.services.linkedin import check_note, check_post_url, profile_url
+from engine.services.linkedin import NOTE_LIMIT, check_note, check_post_url, profile_url
 
 ActionType = Literal[
     "sendConnectionRequest",
@@ -23,6 +24,44 @@ ActionType = Literal[
 MAX_BULK = 1000
 _SCOPE = re.compile(r"^[A-Za-z0-9_:.\-]{1,64}$")
 _ACCOUNT = re.compile(r"^[A-Za-z0-9_\-]{1,100}$")
+# What the OpenAPI document promises is accepted (the validators accept more spellings).
+PROFILE_URL_PATTERN = r"^https://(www\.)?linkedin\.com/in/[A-Za-z0-9_-]{3,100}/?$"
+POST_URL_PATTERN = r"^https://(www\.)?linkedin\.com/feed/update/urn:li:activity:[0-9]{10,25}/?$"
+ABSOLUTE_URL_PATTERN = r"^https?://[^\s/]+"
+FUTURE_NOTE: JsonDict = {"x-at-most-from-now": "P366D"}
+
+
+TARGETS = ("profileUrls", "leads", "leadIds")
+
+
+def _bulk_schema(schema: Any) -> None:
+    """The action's texts as for one action, and at least one target."""
+    _per_action(schema)
+    schema["anyOf"] = [{"required": [k], "properties": {k: {"minItems": 1}}} for k in TARGETS]
+    schema["x-max-targets"] = MAX_BULK
+
+
+def _per_action(schema: Any) -> None:
+    """Which action needs which text: one variant per action type."""
+    schema["oneOf"] = [
+        {"properties": {"actionType": {"enum": ["sendMessage"]}}, "required": ["message"]},
+        {"properties": {"actionType": {"enum": ["likePost"]}}, "required": ["postUrl"]},
+        {"properties": {"actionType": {"enum": ["sendConnectionRequest"]}}},
+        {
+            "properties": {
+                "actionType": {
+                    "enum": ["viewProfile", "followProfile", "withdrawConnectionRequest"]
+                }
+            },
+            "not": {"required": ["note"]},
+        },
+    ]
+    schema["oneOf"][0]["properties"]["message"] = {
+        "type": "string",
+        "pattern": r"[^\s\x1c-\x1f\x85]",
+    }
+    schema["oneOf"][0]["not"] = {"required": ["note"]}
+    schema["oneOf"][1]["not"] = {"required": ["note"]}
 
 
 def when(value: datetime | None) -> datetime | None:
@@ -39,10 +78,17 @@ def when(value: datetime | None) -> datetime | None:
 
 
 class SetupLinkedIn(BaseModel):
-    returnUrl: str | None = Field(default=None, max_length=2000)
-    scopes: list[str] | None = Field(default=None, max_length=20)
+    returnUrl: str | None = Field(
+        default=None, max_length=2000, json_schema_extra={"pattern": ABSOLUTE_URL_PATTERN}
+    )
+    scopes: list[str] | None = Field(
+        default=None,
+        max_length=20,
+        json_schema_extra={"minItems": 1, "items": {"type": "string", "pattern": _SCOPE.pattern}},
+    )
     automationAccountId: str | None = Field(
         default=None,
+        json_schema_extra=cast(JsonDict, {"pattern": _ACCOUNT.pattern}),
         description="The automation provider's account id for this member "
         "(Unipile acc_…); not needed with the sandbox provider.",
     )
@@ -123,12 +169,16 @@ class UserQuery(BaseModel):
 
 
 class ScheduleAction(BaseModel):
+    model_config = ConfigDict(json_schema_extra=_per_action)
+
     actionType: ActionType
-    profileUrl: str = Field(max_length=500)
+    profileUrl: str = Field(max_length=500, json_schema_extra={"pattern": PROFILE_URL_PATTERN})
     message: str | None = Field(default=None, max_length=MESSAGE_LIMIT)
-    note: str | None = None
-    postUrl: str | None = Field(default=None, max_length=1000)
-    scheduledAt: datetime | None = None
+    note: str | None = Field(default=None, json_schema_extra={"maxLength": NOTE_LIMIT})
+    postUrl: str | None = Field(
+        default=None, max_length=1000, json_schema_extra={"pattern": POST_URL_PATTERN}
+    )
+    scheduledAt: datetime | None = Field(default=None, json_schema_extra=FUTURE_NOTE)
     userId: str | None = Field(default=None, max_length=64)
 
     @field_validator("profileUrl")
@@ -181,14 +231,26 @@ class BulkSchedule(BaseModel):
     (docs/workflows.md, Templates) rendered per target: ``{{firstName}}`` or
     ``{{lead.firstName | there}}`` read the target's fields, with a fallback after ``|``."""
 
+    model_config = ConfigDict(json_schema_extra=lambda schema: _bulk_schema(schema))
+
     actionType: ActionType
-    profileUrls: list[str] = Field(default_factory=list, max_length=MAX_BULK)
+    profileUrls: list[str] = Field(
+        default_factory=list,
+        max_length=MAX_BULK,
+        json_schema_extra={"items": {"type": "string", "pattern": PROFILE_URL_PATTERN}},
+    )
     leads: list[dict[str, Any]] = Field(default_factory=list, max_length=MAX_BULK)
     leadIds: list[str] = Field(default_factory=list, max_length=MAX_BULK)
     message: str | None = Field(default=None, max_length=MESSAGE_LIMIT)
-    note: str | None = Field(default=None, max_length=NOTE_TEMPLATE_LIMIT)
-    postUrl: str | None = Field(default=None, max_length=1000)
-    scheduledAt: datetime | None = None
+    note: str | None = Field(
+        default=None,
+        max_length=NOTE_TEMPLATE_LIMIT,
+        json_schema_extra={"maxLength": NOTE_LIMIT, "x-max-length-after-templates": NOTE_LIMIT},
+    )
+    postUrl: str | None = Field(
+        default=None, max_length=1000, json_schema_extra={"pattern": POST_URL_PATTERN}
+    )
+    scheduledAt: datetime | None = Field(default=None, json_schema_extra=FUTURE_NOTE)
     campaignName: str | None = Field(default=None, max_length=200)
     userId: str | None = Field(default=None, max_length=64)
 
@@ -236,10 +298,51 @@ class BulkScheduledResponse(BaseModel):
 # ---- settings ---------------------------------------------------------------------------
 
 
+def _settings_schema(schema: dict[str, Any]) -> None:
+    """What ``engine.models.linkedin.LinkedInSettings`` checks once the patch is merged."""
+    limits = {
+        "type": "object",
+        "properties": {
+            name: {"type": "integer", "minimum": 0, "maximum": MAX_LIMIT}
+            for name in ActionType.__args__  # type: ignore[attr-defined]
+        },
+        "additionalProperties": False,
+    }
+    props = schema["properties"]
+    for key in ("dailyLimits", "weeklyLimits"):
+        props[key] = {"anyOf": [limits, {"type": "null"}]}
+    for key in ("minDelaySeconds", "maxDelaySeconds"):
+        props[key] = {
+            "anyOf": [{"type": "number", "minimum": 0, "maximum": 86_400}, {"type": "null"}]
+        }
+    clock = {"type": "string", "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9]$"}
+    props["workingHours"] = {
+        "anyOf": [
+            {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    "start": clock,
+                    "end": clock,
+                    "days": {
+                        "type": "array",
+                        "minItems": 1,
+                        "items": {"type": "integer", "minimum": 1, "maximum": 7},
+                    },
+                    "timezone": {"type": "string", "x-format": "IANA time zone name"},
+                },
+                "x-start-before-end": True,
+            },
+            {"type": "null"},
+        ]
+    }
+    schema["x-min-delay-at-most-max-delay"] = "after merging with the stored settings"
+
+
 class SettingsPatch(BaseModel):
     """Fields given are changed; limits merge per action type; ``workingHours: null`` = any time."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_settings_schema)
 
     dailyLimits: dict[str, int] | None = None
     weeklyLimits: dict[str, int] | None = None

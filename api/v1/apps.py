@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, field_validator
+from pydantic.config import JsonDict
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -27,6 +28,10 @@ from store.db import as_utc
 
 TAG = "Apps"
 MAX_REDIRECTS = 20
+# Absolute http(s) URLs without a fragment.
+REDIRECT_URLS: JsonDict = {
+    "items": {"type": "string", "pattern": r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?([/?][^\s#]*)?$"}
+}
 
 
 def check_redirect_urls(urls: list[str]) -> list[str]:
@@ -41,7 +46,9 @@ def check_redirect_urls(urls: list[str]) -> list[str]:
 
 class CreateApp(BaseModel):
     name: str = Field(min_length=1, max_length=200)
-    redirectUrls: list[str] = Field(default_factory=list, max_length=MAX_REDIRECTS)
+    redirectUrls: list[str] = Field(
+        default_factory=list, max_length=MAX_REDIRECTS, json_schema_extra=REDIRECT_URLS
+    )
     userId: str | None = None
 
     _urls = field_validator("redirectUrls")(check_redirect_urls)
@@ -49,7 +56,9 @@ class CreateApp(BaseModel):
 
 class UpdateApp(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
-    redirectUrls: list[str] | None = Field(default=None, max_length=MAX_REDIRECTS)
+    redirectUrls: list[str] | None = Field(
+        default=None, max_length=MAX_REDIRECTS, json_schema_extra=REDIRECT_URLS
+    )
 
     _urls = field_validator("redirectUrls")(
         lambda v: check_redirect_urls(v) if v is not None else v

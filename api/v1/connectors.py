@@ -19,6 +19,7 @@ from starlette.routing import Route
 
 from api import bodies
 from api.auth import require
+from api.catalog_schemas import with_connectors
 from api.errors import BadRequest, NotFound
 from api.spec import operation
 from api.state import services
@@ -36,6 +37,8 @@ class CatalogQuery(BaseModel):
 
 
 class CreateInstance(BaseModel):
+    model_config = ConfigDict(json_schema_extra=with_connectors)
+
     name: str = Field(min_length=1, max_length=200)
     type: str = Field(min_length=1, max_length=60)
     credentialId: str | None = Field(default=None, max_length=40)

@@ -14,13 +14,14 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from api import bodies
 from api.auth import require
+from api.catalog_schemas import with_credentials
 from api.errors import BadRequest, NotFound
 from api.spec import operation
 from api.state import services
@@ -43,6 +44,8 @@ def _small(value: dict[str, Any]) -> dict[str, Any]:
 
 
 class CreateCredential(BaseModel):
+    model_config = ConfigDict(json_schema_extra=with_credentials)
+
     name: str = Field(min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=1000)
     type: str | None = Field(default=None, max_length=40)

@@ -1,6 +1,10 @@
-"""``GET /api/v1/openapi`` (the generated OpenAPI 3.1 document) and ``GET /docs`` (Swagger UI).
+"""``GET /api/v1/openapi`` (the generated OpenAPI document) and ``GET /docs`` (Swagger UI).
 
-The document is built once per app from its own routes (``api.openapi``). The
+The document is OpenAPI 3.0.3 by default (what the workflows API document promises, and
+what 3.0-only importers and generators read); ``?version=3.1`` gives the OpenAPI 3.1
+original, whose schemas are JSON Schema 2020-12 and so state a few constraints 3.0 can
+only carry as ``x-`` notes. Each is built once per app from its own routes
+(``api.openapi``, ``api.openapi30``). The
 docs page is Swagger UI served from the ``swagger-ui-py`` package's bundled
 assets — no CDN — and needs no key; "Authorize" takes an API key.
 """
@@ -9,14 +13,17 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from api.errors import BadRequest
 from api.openapi import build_spec
+from api.openapi30 import to_openapi30
 from api.spec import operation
 
 TAG = "Docs"
@@ -56,18 +63,33 @@ INIT = f"""window.ui = SwaggerUIBundle({{
 """
 
 
+VERSIONS = ("3.0", "3.0.3", "3.1", "3.1.0")
+
+
+class SpecQuery(BaseModel):
+    version: Literal["3.0", "3.0.3", "3.1", "3.1.0"] = Field(
+        default="3.0.3", description="OpenAPI version of the document: 3.0.3 (default) or 3.1"
+    )
+
+
 @operation(
-    "The OpenAPI 3.1 document of this API",
+    "The OpenAPI document of this API (3.0.3; ?version=3.1 for 3.1)",
     tag=TAG,
+    query=SpecQuery,
+    responses={200: None, 400: None},
     description="Generated from the routes and the pydantic models they validate with.",
 )
 async def openapi(request: Request) -> JSONResponse:
+    version = request.query_params.get("version", "3.0.3")
+    if version not in VERSIONS:
+        raise BadRequest("version must be 3.0 (3.0.3, the default) or 3.1", code="INVALID_QUERY")
     state = request.app.state
-    spec: dict[str, Any] | None = getattr(state, "openapi", None)
-    if spec is None:
-        spec = build_spec(request.app.routes, server_url=None)
-        state.openapi = spec
-    return JSONResponse(spec)
+    specs: dict[str, dict[str, Any]] | None = getattr(state, "openapi", None)
+    if specs is None:
+        full = build_spec(request.app.routes, server_url=None)
+        specs = {"3.1": full, "3.0": to_openapi30(full)}
+        state.openapi = specs
+    return JSONResponse(specs[version[:3]])
 
 
 @operation("Interactive API docs (Swagger UI)", tag=TAG, responses={200: None})

@@ -13,6 +13,7 @@ from starlette.routing import Route
 
 from api import bodies
 from api.auth import require, required_user
+from api.catalog_schemas import with_tools
 from api.errors import BadRequest, NotFound
 from api.spec import operation
 from api.state import services
@@ -28,7 +29,7 @@ PERMANENT = frozenset({"InvalidInputError", "NotFoundError", "AuthError"})
 
 
 class ExecuteTool(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True, json_schema_extra=with_tools)
 
     toolName: str = Field(min_length=1, max_length=200)
     params: dict[str, Any] = Field(default_factory=dict)

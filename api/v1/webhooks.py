@@ -8,10 +8,12 @@ errors become the /api/v1 error shape in ``api_error``.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -23,6 +25,7 @@ from api.state import services
 from api.v1.acting import user_for
 from engine.models.events import EVENT_CATALOG
 from engine.services.webhooks import (
+    RESERVED_HEADERS,
     EndpointSpec,
     WebhookService,
 )
@@ -30,6 +33,49 @@ from store.db import as_utc
 from store.webhooks import WebhookEndpoint
 
 TAG = "Webhooks"
+
+
+def _event_names() -> list[str]:
+    """Catalog names, ``*`` and ``family.*`` for every family prefix in the catalog."""
+    families: set[str] = set()
+    for name in EVENT_CATALOG:
+        parts = name.split(".")
+        families.update(".".join(parts[:i]) + ".*" for i in range(1, len(parts)))
+    return [*EVENT_CATALOG, "*", *sorted(families)]
+
+
+def _any_case(text: str) -> str:
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else re.escape(c) for c in text)
+
+
+RESERVED = (
+    "^("
+    + "|".join(
+        [
+            *(_any_case(n) for n in sorted(RESERVED_HEADERS)),
+            _any_case("x-webhook-") + ".*",
+            _any_case("webhook-") + ".*",
+        ]
+    )
+    + ")$"
+)
+
+# What ``engine.services.webhooks`` checks (check_url, check_events, check_headers).
+URL_SCHEMA: JsonDict = {
+    "pattern": r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?([/?][^\s#]*)?$",
+    "x-blocked-addresses": "private, loopback, link-local and metadata addresses are refused "
+    "unless the operator allows them",
+}
+EVENTS_SCHEMA = cast(JsonDict, {"items": {"type": "string", "enum": _event_names()}})
+HEADERS_SCHEMA: JsonDict = {
+    "additionalProperties": {"type": "string", "maxLength": 4096, "pattern": "^[^\r\n\x00]*$"},
+    "propertyNames": {
+        "pattern": r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$",
+        "not": {"pattern": RESERVED},
+    },
+    "x-reserved-headers": "names Taskyard sets itself (Content-Type, User-Agent, X-Webhook-*, "
+    "webhook-*, …) cannot be overridden",
+}
 
 
 class RetryPolicyBody(BaseModel):
@@ -50,9 +96,11 @@ class CreateWebhook(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200)
-    url: str = Field(min_length=1, max_length=2048)
-    events: list[str] = Field(min_length=1, max_length=50)
-    headers: dict[str, str] = Field(default_factory=dict, max_length=20)
+    url: str = Field(min_length=1, max_length=2048, json_schema_extra=URL_SCHEMA)
+    events: list[str] = Field(min_length=1, max_length=50, json_schema_extra=EVENTS_SCHEMA)
+    headers: dict[str, str] = Field(
+        default_factory=dict, max_length=20, json_schema_extra=HEADERS_SCHEMA
+    )
     retryPolicy: RetryPolicyBody = Field(default_factory=RetryPolicyBody)
     timeoutMs: int | None = Field(default=None, ge=1000, le=30_000)
     rateLimitPerSecond: float | None = Field(default=None, gt=0, le=1000)
@@ -66,9 +114,15 @@ class UpdateWebhook(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
-    url: str | None = Field(default=None, min_length=1, max_length=2048)
-    events: list[str] | None = Field(default=None, min_length=1, max_length=50)
-    headers: dict[str, str] | None = Field(default=None, max_length=20)
+    url: str | None = Field(
+        default=None, min_length=1, max_length=2048, json_schema_extra=URL_SCHEMA
+    )
+    events: list[str] | None = Field(
+        default=None, min_length=1, max_length=50, json_schema_extra=EVENTS_SCHEMA
+    )
+    headers: dict[str, str] | None = Field(
+        default=None, max_length=20, json_schema_extra=HEADERS_SCHEMA
+    )
     retryPolicy: RetryPolicyPatch | None = None
     timeoutMs: int | None = Field(default=None, ge=1000, le=30_000)
     rateLimitPerSecond: float | None = Field(default=None, gt=0, le=1000)

@@ -12,8 +12,15 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import JSONResponse
 
+from api.catalog_schemas import with_definition
 from engine.models.runs import Definition, StepState
 
+# Plain five-field cron (minute hour day month weekday, each * or one number): what the
+# document promises is accepted; steps, ranges and lists are accepted as well.
+CRON_PATTERN = (
+    r"^(\*|[1-5]?[0-9]) (\*|1?[0-9]|2[0-3]) (\*|[1-9]|[12][0-9]|3[01]) "
+    r"(\*|[1-9]|1[0-2]) (\*|[0-6])$"
+)
 OverlapPolicy = Literal["skip", "buffer_one", "allow_all", "cancel_previous"]
 ExecutionStatus = Literal["pending", "running", "completed", "failed", "cancelled"]
 
@@ -23,7 +30,7 @@ class WorkflowCreate(BaseModel):
 
     name: str = Field(min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=2000)
-    definition: Definition
+    definition: Definition = Field(json_schema_extra=with_definition)
     isPublic: bool = False
 
 
@@ -34,7 +41,7 @@ class WorkflowUpdate(BaseModel):
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=2000)
-    definition: Definition | None = None
+    definition: Definition | None = Field(default=None, json_schema_extra=with_definition)
     isPublic: bool | None = None
 
 
@@ -86,7 +93,16 @@ class ExecuteResponse(BaseModel):
 
 
 class ExecutionAction(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # fromStep only goes with retry.
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "oneOf": [
+                {"properties": {"action": {"enum": ["cancel"]}}, "not": {"required": ["fromStep"]}},
+                {"properties": {"action": {"enum": ["retry"]}}},
+            ]
+        },
+    )
 
     action: Literal["cancel", "retry"]
     fromStep: str | None = Field(default=None, min_length=1, max_length=64)
@@ -160,12 +176,18 @@ class StepOutputView(BaseModel):
 class ScheduleCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    cron: str = Field(min_length=1, max_length=200, description="Five-field cron expression")
+    cron: str = Field(
+        min_length=1,
+        max_length=200,
+        description="Five-field cron expression",
+        json_schema_extra={"pattern": CRON_PATTERN, "x-cron": "five fields, * / - , allowed"},
+    )
     timezone: str = Field(
         default="UTC",
         min_length=1,
         max_length=64,
         description="IANA time zone name, e.g. Europe/Berlin",
+        json_schema_extra={"x-format": "IANA time zone name"},
     )
     input: dict[str, Any] = Field(default_factory=dict)
     overlapPolicy: OverlapPolicy = "skip"
@@ -176,8 +198,15 @@ class ScheduleCreate(BaseModel):
 class SchedulePatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    cron: str | None = Field(default=None, min_length=1, max_length=200)
-    timezone: str | None = Field(default=None, min_length=1, max_length=64)
+    cron: str | None = Field(
+        default=None, min_length=1, max_length=200, json_schema_extra={"pattern": CRON_PATTERN}
+    )
+    timezone: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        json_schema_extra={"x-format": "IANA time zone name"},
+    )
     input: dict[str, Any] | None = None
     overlapPolicy: OverlapPolicy | None = None
     paused: bool | None = None

@@ -6,7 +6,7 @@ import asyncio
 import time
 from datetime import UTC, datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -27,6 +27,8 @@ class HealthServices(BaseModel):
 
 
 class Health(BaseModel):
+    model_config = ConfigDict(title="HealthCheck200Response")
+
     status: str
     timestamp: str
     version: str
@@ -60,6 +62,7 @@ async def _check(probe: object) -> str:
 @operation(
     "Health of the API, database, Temporal and Redis",
     tag="Health",
+    operation_id="health_check",
     responses={200: Health, 503: Health},
     description="No key needed. 503 when the database is down; `degraded` when Temporal "
     "or Redis is.",

@@ -8,9 +8,10 @@ key revokes every key minted from it; a user holds at most ``max_active_keys_per
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.config import JsonDict
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -26,10 +27,20 @@ from store.models import ApiKey
 
 
 class CreateKey(BaseModel):
+    model_config = ConfigDict(title="CreateApiKeyRequest")
+
     name: str = Field(min_length=1, max_length=200)
-    permissions: list[str] = Field(min_length=1)
+    permissions: list[str] = Field(
+        min_length=1,
+        json_schema_extra=cast(
+            JsonDict, {"items": {"type": "string", "enum": sorted(scopes.KNOWN)}}
+        ),
+        description="Scopes the key grants; a key can only grant scopes its creator holds.",
+    )
     userId: str | None = None
-    expires_at: datetime | None = None
+    expires_at: datetime | None = Field(
+        default=None, json_schema_extra={"x-must-be": "in the future"}
+    )
     description: str | None = Field(default=None, max_length=1000)
 
     @field_validator("permissions")
@@ -42,6 +53,8 @@ class CreateKey(BaseModel):
 
 
 class KeyPublic(BaseModel):
+    model_config = ConfigDict(title="ApiKey")
+
     id: str
     name: str
     description: str | None = None
@@ -52,14 +65,12 @@ class KeyPublic(BaseModel):
     created_at: str | None = None
     expires_at: str | None = None
     last_used: str | None = None
-
-
-class KeyCreated(KeyPublic):
-    key: str
-    success: bool
+    key: str | None = Field(default=None, description="The full key: only when created")
 
 
 class KeyList(BaseModel):
+    model_config = ConfigDict(title="ListApiKeysResponse")
+
     success: bool
     data: list[KeyPublic]
     total: int
@@ -99,8 +110,9 @@ def key_public(row: ApiKey) -> dict[str, Any]:
     "Create an API key (shown once)",
     tag="API keys",
     scope="api_keys:write",
+    operation_id="create_api_key",
     body=CreateKey,
-    responses={201: KeyCreated, 400: None, 403: None, 404: None, 422: None},
+    responses={201: KeyPublic, 400: None, 403: None, 404: None, 422: None},
     description=(
         "A key can only grant scopes its creator holds; only a global key holding `*` "
         "creates global keys. A key never outlives its creator: without `expires_at` it "
@@ -155,6 +167,7 @@ async def create_key(request: Request) -> JSONResponse:
     "List API keys (never the secret)",
     tag="API keys",
     scope="api_keys:read",
+    operation_id="list_api_keys",
     responses={200: KeyList},
 )
 async def list_keys(request: Request) -> JSONResponse:

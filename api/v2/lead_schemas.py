@@ -9,12 +9,20 @@ list as ``{data, total, limit, offset}`` plus ``leads`` (the same list).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from engine.services.catalog import ENRICHABLE_FIELDS
+from engine.services.catalog import enrichment_providers as ENRICHMENT_PROVIDERS
 from store.db import as_utc
+from store.lead_fields import (
+    MAX_CUSTOM_FIELDS_BYTES,
+    MAX_TAG_LENGTH,
+    MAX_TAGS,
+    REQUIRED,
+    TEXT_FIELDS,
+)
 from store.leads import LEAD_STATUSES, Lead
 
 LeadStatus = Literal[
@@ -27,41 +35,109 @@ EnrichableField = Literal[
 assert set(EnrichableField.__args__) == set(ENRICHABLE_FIELDS)  # type: ignore[attr-defined]
 
 
+# The published schemas state what ``store.lead_fields.clean_fields`` enforces (it validates
+# after pydantic, with its own error codes, so these annotations document and do not check).
+def _text(field: str, *, nullable: bool = True) -> WithJsonSchema:
+    schema: dict[str, Any] = {"type": "string", "maxLength": TEXT_FIELDS[field]}
+    if not nullable:
+        # Blank counts as missing: at least one non-space character.
+        schema.update(minLength=1, pattern=NOT_BLANK)
+    return WithJsonSchema({"anyOf": [schema, {"type": "null"}]} if nullable else schema)
+
+
+# At least one character Python's str.strip() keeps (it also strips \x1c-\x1f and \x85).
+NOT_BLANK = r"[^\s\x1c-\x1f\x85]"
+NAME_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": NOT_BLANK}
+EMAIL_SCHEMA = {
+    "type": "string",
+    "format": "email",
+    "maxLength": 320,
+    "description": "A syntactically valid address (unique per user, case-insensitively).",
+}
+PHONE_SCHEMA = {
+    "anyOf": [
+        {
+            "type": "string",
+            "format": "phone",
+            "maxLength": TEXT_FIELDS["phone"],
+            "description": "A number libphonenumber reads as possible: international "
+            "(+1-555-123-4567) or national in the server's default region.",
+        },
+        {"type": "null"},
+    ]
+}
+TAGS_SCHEMA = {
+    "anyOf": [
+        {
+            "type": "array",
+            "items": {"type": "string", "maxLength": MAX_TAG_LENGTH},
+            "maxItems": MAX_TAGS,
+            "description": "Replaces the lead's tags; blank tags and case-insensitive "
+            "duplicates are dropped.",
+        },
+        {"type": "null"},
+    ]
+}
+CUSTOM_FIELDS_SCHEMA = {
+    "anyOf": [{"type": "object", "additionalProperties": True}, {"type": "null"}],
+    "x-max-json-bytes": MAX_CUSTOM_FIELDS_BYTES,
+    "description": f"Any JSON object, at most {MAX_CUSTOM_FIELDS_BYTES} bytes as JSON.",
+}
+
+
 class LeadFields(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    company: str | None = None
-    phone: str | None = None
-    linkedin_url: str | None = None
-    job_title: str | None = None
-    title: str | None = Field(default=None, description="Alias of job_title")
-    location: str | None = None
-    notes: str | None = None
-    tags: list[str] | None = None
-    custom_fields: dict[str, Any] | None = None
+    company: Annotated[str | None, _text("company")] = None
+    phone: Annotated[str | None, WithJsonSchema(PHONE_SCHEMA)] = None
+    linkedin_url: Annotated[str | None, _text("linkedin_url")] = None
+    job_title: Annotated[str | None, _text("job_title")] = None
+    title: Annotated[str | None, _text("job_title")] = Field(
+        default=None, description="Alias of job_title"
+    )
+    location: Annotated[str | None, _text("location")] = None
+    notes: Annotated[str | None, _text("notes")] = None
+    tags: Annotated[list[str] | None, WithJsonSchema(TAGS_SCHEMA)] = None
+    custom_fields: Annotated[dict[str, Any] | None, WithJsonSchema(CUSTOM_FIELDS_SCHEMA)] = None
 
 
 class CreateLead(LeadFields):
     """``CreateLeadRequest``: first_name, last_name and email are required."""
 
+    model_config = ConfigDict(title="CreateLeadRequest")
+
     # Required, but null is read as missing (a 400 like an absent field).
-    first_name: str | None
-    last_name: str | None
-    email: str | None
+    first_name: Annotated[str | None, WithJsonSchema(NAME_SCHEMA)]
+    last_name: Annotated[str | None, WithJsonSchema(NAME_SCHEMA)]
+    email: Annotated[str | None, WithJsonSchema(EMAIL_SCHEMA)]
     status: LeadStatus | None = None
+
+
+def _some_field(schema: dict[str, Any]) -> None:
+    """An update must name at least one lead field: unknown keys are ignored, so an update
+    of only unknown keys is refused (400); the document asks for lead fields only."""
+    schema.update(minProperties=1, additionalProperties=False)
 
 
 class UpdateLead(LeadFields):
-    """``UpdateLeadRequest``: every field optional; tags are replaced, custom_fields merged
-    (PATCH) or replaced (PUT)."""
+    """``UpdateLeadRequest``: every field optional (at least one given); tags are replaced,
+    custom_fields merged (PUT and PATCH alike)."""
 
-    first_name: str | None = None
-    last_name: str | None = None
-    email: str | None = None
-    status: LeadStatus | None = None
+    model_config = ConfigDict(title="UpdateLeadRequest", json_schema_extra=_some_field)
+
+    # Optional, but never null: these cannot be cleared.
+    first_name: Annotated[str | None, WithJsonSchema(NAME_SCHEMA)] = None
+    last_name: Annotated[str | None, WithJsonSchema(NAME_SCHEMA)] = None
+    email: Annotated[str | None, WithJsonSchema(EMAIL_SCHEMA)] = None
+    status: Annotated[LeadStatus | None, WithJsonSchema({"enum": list(LEAD_STATUSES)})] = None
+
+
+assert set(REQUIRED) <= set(CreateLead.model_fields)
 
 
 class LeadOut(BaseModel):
+    model_config = ConfigDict(title="Lead")
+
     id: str
     first_name: str
     last_name: str
@@ -120,6 +196,8 @@ class LeadListQuery(BaseModel):
 
 
 class LeadList(BaseModel):
+    model_config = ConfigDict(title="ListLeads200Response")
+
     data: list[LeadOut]
     leads: list[LeadOut]
     total: int
@@ -147,7 +225,10 @@ class Accepted(BaseModel):
 class ImportJson(BaseModel):
     """``POST /api/v2/leads/import`` as JSON (or send a bare array, or text/csv)."""
 
-    leads: list[Any] = Field(description="Lead objects; a non-object row fails on its own")
+    leads: list[Any] = Field(
+        description="Lead objects; a non-object row fails on its own",
+        json_schema_extra={"minItems": 1, "x-max-items": "the server's leads_import_max_rows"},
+    )
     onDuplicate: Literal["error", "skip", "update"] = "error"
 
 
@@ -205,13 +286,28 @@ class BatchFilter(BaseModel):
     tag: str | None = Field(default=None, max_length=100)
 
 
+def _batch_schema(schema: dict[str, Any]) -> None:
+    """Exactly one of leadIds (not empty) or filter; providers from the catalog."""
+    schema["oneOf"] = [
+        {"required": ["leadIds"], "properties": {"leadIds": {"type": "array", "minItems": 1}}},
+        {"required": ["filter"], "properties": {"filter": {"type": "object"}}},
+    ]
+    providers = schema["properties"]["providers"]
+    providers["anyOf"][0]["items"] = {"enum": sorted(ENRICHMENT_PROVIDERS())}
+    providers["anyOf"][0]["minItems"] = 1
+    schema["x-provider-keys"] = (
+        "a provider that needs a key needs credentials.<provider> or apiKeys.<provider> "
+        "unless the operator configured one"
+    )
+
+
 class CreateBatch(BaseModel):
     """Which leads (``leadIds`` or ``filter``; ``filter: {}`` is every lead), which providers
     (default ``["local"]``), which fields may be written (default all), and whether to
     overwrite values already set. Provider keys: ``credentials`` (provider → credential
     id) or ``apiKeys`` (provider → key, sealed before the job starts)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_batch_schema)
 
     leadIds: list[str] | None = Field(default=None, max_length=50_000)
     filter: BatchFilter | None = None

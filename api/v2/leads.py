@@ -81,6 +81,7 @@ async def announce(request: Request, user_id: str, event: str, lead: Lead) -> No
     "List leads",
     tag=TAG,
     scope="leads:read",
+    operation_id="list_leads",
     query=LeadListQuery,
     responses={200: LeadList},
     description="Filters: search (name, email), company, status, tag. Sorted by "
@@ -109,6 +110,7 @@ async def list_leads(request: Request) -> JSONResponse:
     "Create a lead",
     tag=TAG,
     scope="leads:write",
+    operation_id="create_lead",
     body=CreateLead,
     responses={201: LeadOut, 400: None, 409: None, 422: None},
 )
@@ -124,7 +126,13 @@ async def create_lead(request: Request) -> JSONResponse:
     return JSONResponse(lead_public(lead), status_code=201)
 
 
-@operation("Get a lead", tag=TAG, scope="leads:read", responses={200: LeadOut, 404: None})
+@operation(
+    "Get a lead",
+    tag=TAG,
+    scope="leads:read",
+    operation_id="get_lead",
+    responses={200: LeadOut, 404: None},
+)
 async def get_lead(request: Request) -> JSONResponse:
     user_id = lead_user(request, "leads:read")
     try:
@@ -138,10 +146,11 @@ async def get_lead(request: Request) -> JSONResponse:
     "Update a lead",
     tag=TAG,
     scope="leads:write",
+    operation_id={"PUT": "update_lead", "PATCH": "patch_lead"},
     body=UpdateLead,
     responses={200: LeadOut, 400: None, 404: None, 409: None, 422: None},
-    description="Only the fields sent change; tags are replaced. PATCH merges "
-    "custom_fields keys (null removes one); PUT replaces custom_fields.",
+    description="PUT and PATCH are the same update: only the fields sent change; tags are "
+    "replaced; custom_fields keys are merged into the stored ones (null removes one).",
 )
 async def update_lead(request: Request) -> JSONResponse:
     user_id = lead_user(request, "leads:write")
@@ -155,7 +164,8 @@ async def update_lead(request: Request) -> JSONResponse:
             user_id,
             request.path_params["id"],
             values,
-            merge_custom=request.method == "PATCH",
+            # "Update custom fields": PUT merges like PATCH, so keys not sent are kept.
+            merge_custom=True,
         )
     except lead_repo.LeadNotFound as exc:
         raise not_found() from exc
@@ -165,7 +175,13 @@ async def update_lead(request: Request) -> JSONResponse:
     return JSONResponse(lead_public(lead))
 
 
-@operation("Delete a lead", tag=TAG, scope="leads:delete", responses={200: DeleteResult, 404: None})
+@operation(
+    "Delete a lead",
+    tag=TAG,
+    scope="leads:delete",
+    operation_id="delete_lead",
+    responses={200: DeleteResult, 404: None},
+)
 async def delete_lead(request: Request) -> JSONResponse:
     user_id = lead_user(request, "leads:delete")
     lead_id = request.path_params["id"]

@@ -64,9 +64,7 @@ def url_secret(value: Any) -> str | None:
         netloc += f":{parts.port}"
     if parts.username is not None:
         netloc = f"{REDACTED}@{netloc}"
-    shown_query = urlencode(
-        [(k, REDACTED if is_secret_name(k) else v) for k, v in query], safe="*"
-    )
+    shown_query = urlencode([(k, REDACTED if is_secret_name(k) else v) for k, v in query], safe="*")
     return urlunsplit((parts.scheme, netloc, parts.path, shown_query, parts.fragment))
 
 

@@ -77,3 +77,13 @@ async def test_redis_limiter_is_shared_between_processes() -> None:
     finally:
         await first.close()
         await second.close()
+
+
+async def test_a_refused_key_gets_the_limit_headers_too(stack) -> None:
+    """The workflows API document: the X-RateLimit-* headers are in every response."""
+    async with stack.api("bna_" + "00" * 32) as api:
+        r = await api.get("/api/v1/workflows")
+    assert r.status_code == 401
+    assert r.headers["X-RateLimit-Limit"] == str(stack.settings.rate_limit_per_minute)
+    assert int(r.headers["X-RateLimit-Remaining"]) >= 0
+    assert int(r.headers["X-RateLimit-Reset"]) > 0

@@ -166,9 +166,9 @@ async def test_testing_a_credential_needs_the_write_scope(istack: Stack) -> None
     assert r.status_code == 200, r.text
     assert r.json()["success"] is True and r.json()["credentialId"] == cred["id"]
     async with istack.api() as api:
-        spec = (await api.get("/api/v1/openapi")).json()
+        spec = (await api.get("/api/v1/openapi", params={"version": "3.1"})).json()
     route = spec["paths"]["/api/v1/credentials/{id}/test"]["post"]
-    assert route["security"][0] == {"apiKeyHeader": ["credentials:write"]}
+    assert route["security"][0] == {"ApiKeyAuth": ["credentials:write"]}
 
 
 async def test_test_call_runs_as_a_job_and_reports_the_vendor_answer(

@@ -78,11 +78,19 @@ async def test_create_get_update_delete_as_the_sdk_reads_them(leads_stack: Stack
         assert patched["updated_at"] >= lead["updated_at"]
         assert patched["email"] == lead["email"] and patched["notes"] == lead["notes"]
 
+        # PUT merges custom_fields as PATCH does ("update custom fields"); null drops a key.
         r = await api.put(
-            f"/api/v2/leads/{lead['id']}", json={"custom_fields": {"only": 1}, "phone": None}
+            f"/api/v2/leads/{lead['id']}",
+            json={"custom_fields": {"only": 1, "budget": None}, "phone": None},
         )
         assert r.status_code == 200, r.text
-        assert r.json()["custom_fields"] == {"only": 1} and r.json()["phone"] is None
+        assert r.json()["custom_fields"] == {
+            "lead_source": "conference",
+            "priority": "very_high",
+            "last_contacted": "2024-06-29",
+            "only": 1,
+        }
+        assert r.json()["phone"] is None
 
         r = await api.delete(f"/api/v2/leads/{lead['id']}")
         assert r.json() == {

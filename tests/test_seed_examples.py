@@ -1,0 +1,240 @@
+"""The API documents' request examples, run as written against the app on embedded defaults.
+
+Each case is a literal example of one API document (bodies, paths and query strings copied
+from it), in the order a reader meets them, with the status and the response shape the
+document shows. Where an example names a placeholder id (``lead_123456789``, ``uuid``,
+``app_abc``, ``wf_123``, ``exec_456``) the test substitutes the id an earlier step created.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.conftest import Stack, new_user
+
+LEAD_EXAMPLE = {
+    "first_name": "John",
+    "last_name": "Doe",
+    "email": "john.doe@example.com",
+    "company": "Example Corp",
+    "phone": "+1-555-123-4567",
+    "linkedin_url": "https://linkedin.com/in/johndoe",
+    "job_title": "Software Engineer",
+    "location": "San Francisco, CA",
+    "notes": "Met at tech conference 2024",
+    "tags": ["conference", "engineer", "potential"],
+    "custom_fields": {"lead_source": "conference", "priority": "high", "budget": 50000},
+}
+LEAD_UPDATE = {
+    "company": "New Company Inc",
+    "job_title": "Senior Software Engineer",
+    "status": "contacted",
+    "tags": ["contacted", "promoted", "hot-lead"],
+    "notes": "Promoted to senior role, very interested in our product",
+    "custom_fields": {"priority": "very_high", "last_contacted": "2024-06-29", "budget": 75000},
+}
+EXAMPLE_URL = "https://api.example.com/data"
+LOOPBACK = "http://127.0.0.1:9/data"
+WORKFLOW_EXAMPLE = {
+    "name": "New Workflow",
+    "description": "Optional description",
+    "definition": {
+        "steps": [
+            {
+                "name": "step1",
+                "type": "http_request",
+                "config": {"method": "GET", "url": "https://api.example.com/data"},
+            }
+        ]
+    },
+    "isPublic": False,
+}
+CREDENTIAL_EXAMPLE = {
+    "name": "Slack Bot Token",
+    "description": "Production Slack bot",
+    "type": "oauth",
+    "provider": "slack",
+    "data": {"bot_token": "xoxb-xxxxxxxxxxxxx", "app_id": "A01234567"},
+    "metadata": {"scopes": ["chat:write", "channels:read"]},
+}
+WEBHOOK_EXAMPLE = {
+    "name": "Workflow Completed Hook",
+    "url": "https://your-app.com/webhook",
+    "events": ["workflow.completed", "workflow.failed"],
+    "headers": {"X-Custom-Header": "value"},
+    "retryPolicy": {"maxAttempts": 3, "backoffMs": 1000},
+}
+
+
+def has_keys(body: Any, keys: set[str]) -> None:
+    assert isinstance(body, dict) and keys <= set(body), (keys, body)
+
+
+async def test_python_sdk_reference_examples(stack: Stack) -> None:
+    """Lead management, API keys and health, as the Python SDK reference runs them."""
+    _user, key = await new_user(stack)
+    async with stack.api(key) as api:
+        r = await api.get(
+            "/api/v2/leads", params={"limit": 25, "sort": "created_at", "order": "desc"}
+        )
+        assert r.status_code == 200
+        has_keys(r.json(), {"data", "total", "limit", "offset"})
+        r = await api.get("/api/v2/leads", params={"search": "john", "company": "example"})
+        assert r.status_code == 200 and isinstance(r.json()["data"], list)
+
+        r = await api.post("/api/v2/leads", json=LEAD_EXAMPLE)
+        assert r.status_code == 201, r.text
+        lead = r.json()
+        has_keys(lead, {"id", "first_name", "last_name", "email", "status", "created_at"})
+        # "lead_123456789" in the examples: the lead created above.
+        r = await api.get(f"/api/v2/leads/{lead['id']}")
+        assert r.status_code == 200 and r.json()["custom_fields"]["priority"] == "high"
+        r = await api.put(f"/api/v2/leads/{lead['id']}", json=LEAD_UPDATE)
+        assert r.status_code == 200, r.text
+        assert r.json()["company"] == "New Company Inc" and r.json()["status"] == "contacted"
+        assert r.json()["custom_fields"]["lead_source"] == "conference"
+        r = await api.delete(f"/api/v2/leads/{lead['id']}")
+        assert r.status_code == 200
+        assert r.json() == {
+            "success": True,
+            "message": "Lead deleted successfully",
+            "deleted_id": lead["id"],
+        }
+        r = await api.get(f"/api/v2/leads/{lead['id']}")
+        assert r.status_code == 404
+
+        r = await api.get("/api/v2/keys")
+        assert r.status_code == 200
+        has_keys(r.json(), {"data", "total"})
+        r = await api.post(
+            "/api/v2/keys",
+            json={
+                "name": "Integration API Key",
+                "permissions": ["leads:read", "leads:write"],
+                "description": "For CRM integration",
+            },
+        )
+        assert r.status_code == 201, r.text
+        has_keys(r.json(), {"id", "name", "key", "key_preview", "permissions", "is_active"})
+
+        r = await api.post("/api/v2/leads", json={"first_name": "Jane", "last_name": "Smith"})
+        assert r.status_code == 400
+        r = await api.post(
+            "/api/v2/leads",
+            json={"first_name": "Jane", "last_name": "Smith", "email": "jane@example.com"},
+        )
+        assert r.status_code == 201
+    async with stack.api() as api:
+        r = await api.get("/api/v2/health")
+    assert r.status_code == 200
+    has_keys(r.json(), {"status", "timestamp", "version", "services", "response_time"})
+
+
+async def test_user_jobs_examples(stack: Stack) -> None:
+    _user, key = await new_user(stack, ["users:read"])
+    async with stack.api(key) as api:
+        for query in ("", "?startDate=1640995200&endDate=1703980800", "?status=completed"):
+            r = await api.get("/api/v2/users/jobs" + query)
+            assert r.status_code == 200, (query, r.text)
+            body = r.json()
+            has_keys(body, {"userId", "success", "data"})
+            has_keys(body["data"], {"jobs", "statistics"})
+            has_keys(body["data"]["statistics"], {"total", "pending", "running", "completed"})
+
+
+async def test_user_integrations_examples(stack: Stack) -> None:
+    _user, key = await new_user(stack, ["users:read", "users:write"])
+    async with stack.api(key) as api:
+        r = await api.get("/api/v2/users/integrations")
+        assert r.status_code == 200
+        has_keys(r.json()["data"], {"linkedin", "webhooks", "summary"})
+        has_keys(r.json()["data"]["summary"], {"total", "connected", "completionPercentage"})
+
+
+async def test_workflows_api_examples(stack: Stack) -> None:
+    _user, key = await new_user(stack)
+    async with stack.api(key) as api:
+        r = await api.get("/api/v1/workflows")
+        assert r.status_code == 200 and isinstance(r.json(), list)
+        r = await api.post("/api/v1/workflows", json=WORKFLOW_EXAMPLE)
+        assert r.status_code == 201, r.text
+        has_keys(r.json(), {"id", "name", "description", "isPublic", "createdAt", "updatedAt"})
+        # The example's step calls api.example.com: the run below uses a copy of it that
+        # calls the discard port on loopback instead, so nothing leaves the machine.
+        local = json.loads(json.dumps(WORKFLOW_EXAMPLE).replace(EXAMPLE_URL, LOOPBACK))
+        r = await api.post("/api/v1/workflows", json=local)
+        assert r.status_code == 201, r.text
+        workflow = r.json()
+        r = await api.post("/api/v1/credentials", json=CREDENTIAL_EXAMPLE)
+        assert r.status_code == 201, r.text
+        credential = r.json()
+        r = await api.get("/api/v1/credentials")
+        assert r.status_code == 200 and "data" not in r.json()[0]
+        r = await api.post("/api/v1/webhooks", json=WEBHOOK_EXAMPLE)
+        assert r.status_code == 201, r.text
+        r = await api.get("/api/v1/connectors?available=true")
+        assert r.status_code == 200
+        has_keys(r.json()[0], {"type", "name", "description", "actions"})
+        # "cred_123" in the example: the credential created above.
+        r = await api.post(
+            "/api/v1/connectors",
+            json={
+                "name": "Production Slack",
+                "type": "slack",
+                "credentialId": credential["id"],
+                "config": {"defaultChannel": "#general"},
+            },
+        )
+        assert r.status_code == 201, r.text
+        # "{id}" / "wf_123" in the examples: the workflow created above.
+        r = await api.post(
+            f"/api/v1/workflows/{workflow['id']}/execute", json={"input": {"key": "value"}}
+        )
+        assert r.status_code in (200, 201, 202), r.text
+        execution = r.json()
+        has_keys(execution, {"executionId", "status", "startedAt"})
+        r = await api.get(f"/api/v1/executions/{execution['executionId']}")
+        assert r.status_code == 200
+        r = await api.post(
+            f"/api/v1/executions/{execution['executionId']}", json={"action": "cancel"}
+        )
+        assert r.status_code in (200, 202, 409), r.text
+    async with stack.api() as api:
+        r = await api.get("/api/v1/workflows", headers={"Authorization": "Bearer sk_xxx"})
+    assert r.status_code == 401 and isinstance(r.json()["error"], str)
+    assert "X-RateLimit-Limit" in r.headers
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the app-integrations API needs the sandbox OAuth provider (no Google client on "
+    "embedded defaults), which is still being built",
+)
+async def test_app_integrations_examples(stack: Stack) -> None:
+    _user, key = await new_user(stack)
+    async with stack.api(key) as api:
+        r = await api.post("/api/v1/apps", json={"name": "Example app"})
+        assert r.status_code == 201, r.text
+        app_id = r.json()["id"]
+        # "app_abc" in the examples: the app created above.
+        r = await api.get(f"/v1/{app_id}/integrations/available?search=salesforce")
+        assert r.status_code == 200 and "integrations" in r.json()
+        r = await api.post(
+            f"/v1/{app_id}/integrations/configure",
+            json={"toolkit": "gmail", "displayName": "Gmail", "scopes": []},
+        )
+        assert r.status_code in (200, 201), r.text
+        # "uuid" in the examples: an end user id of our own.
+        r = await api.post(
+            f"/v1/{app_id}/integrations/connect",
+            json={
+                "toolkit": "gmail",
+                "redirectUrl": "https://yourapp.com/settings",
+                "userId": "u1",
+            },
+        )
+        assert r.status_code == 200, r.text
+        has_keys(r.json(), {"authUrl", "connectionRequestId"})
