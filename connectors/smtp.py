@@ -37,6 +37,7 @@ from connectors.errors import (
     InvalidInputError,
     TransientError,
 )
+from connectors.fields import AddressList
 
 Security = Literal["starttls", "ssl", "none"]
 T = TypeVar("T")
@@ -54,9 +55,9 @@ def _check_address(value: str) -> str:
 class SendEmailInput(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    to: list[str] = Field(min_length=1)
-    cc: list[str] = Field(default_factory=list)
-    bcc: list[str] = Field(default_factory=list)
+    to: AddressList = Field(min_length=1)
+    cc: AddressList = Field(default_factory=list)
+    bcc: AddressList = Field(default_factory=list)
     subject: str = Field(max_length=998)
     text: str | None = None
     html: str | None = None
@@ -366,6 +367,7 @@ CONNECTOR = Connector(
     type="smtp",
     name="SMTP/Email",
     description="Send email via SMTP",
+    categories=("email", "communication"),
     credential_type="custom",
     credential_fields=(
         CredentialField("host", secret=False, description="SMTP server host name"),
