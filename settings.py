@@ -72,8 +72,13 @@ class Settings(BaseSettings):
     stripe_base_url: str = "https://api.stripe.com"
     discord_base_url: str = "https://discord.com/api/v10"
     gmail_base_url: str = "https://gmail.googleapis.com"
+    google_calendar_base_url: str = "https://www.googleapis.com/calendar/v3"
     google_auth_url: str = "https://accounts.google.com/o/oauth2/v2/auth"
     google_token_url: str = "https://oauth2.googleapis.com/token"
+    slack_auth_url: str = "https://slack.com/oauth/v2/authorize"
+    slack_token_url: str = "https://slack.com/api/oauth.v2.access"
+    discord_auth_url: str = "https://discord.com/oauth2/authorize"
+    discord_token_url: str = "https://discord.com/api/oauth2/token"
     linkedin_base_url: str = "https://api.linkedin.com"
     linkedin_auth_url: str = "https://www.linkedin.com/oauth/v2/authorization"
     linkedin_token_url: str = "https://www.linkedin.com/oauth/v2/accessToken"
@@ -88,9 +93,17 @@ class Settings(BaseSettings):
     linkedin_automation_base_url: str = "https://api.unipile.com"
     linkedin_automation_api_key: SecretStr | None = None
 
-    # App integrations (seed 003): platform-managed OAuth clients, state and refresh timing
-    google_client_id: str = ""
+    # App integrations: the platform's OAuth client per vendor, state and refresh timing.
+    # An OAuth toolkit whose vendor client is not set connects through Taskyard's sandbox
+    # (its own consent page; sends recorded, never delivered) unless the sandbox is off.
+    integrations_sandbox: bool = True
+    google_client_id: str = ""  # Gmail and Google Calendar
     google_client_secret: SecretStr | None = None
+    slack_client_id: str = ""
+    slack_client_secret: SecretStr | None = None
+    discord_client_id: str = ""
+    discord_client_secret: SecretStr | None = None
+    discord_bot_token: SecretStr | None = None  # the Discord application's bot acts with it
     oauth_state_ttl_seconds: int = 600
     connection_refresh_margin_seconds: int = 300
 
@@ -138,8 +151,13 @@ class Settings(BaseSettings):
             "stripe": self.stripe_base_url,
             "discord": self.discord_base_url,
             "gmail": self.gmail_base_url,
+            "google_calendar": self.google_calendar_base_url,
             "google_auth": self.google_auth_url,
             "google_token": self.google_token_url,
+            "slack_auth": self.slack_auth_url,
+            "slack_token": self.slack_token_url,
+            "discord_auth": self.discord_auth_url,
+            "discord_token": self.discord_token_url,
             "linkedin": self.linkedin_base_url,
             "linkedin_auth": self.linkedin_auth_url,
             "linkedin_token": self.linkedin_token_url,
@@ -149,12 +167,25 @@ class Settings(BaseSettings):
         }
 
     def oauth_clients(self) -> dict[str, tuple[str, str]]:
-        """Platform-managed OAuth clients that are configured: provider → (id, secret)."""
+        """Platform-managed OAuth clients that are configured: vendor → (id, secret).
+
+        Discord counts only with its bot token too: the bot is what acts."""
         clients: dict[str, tuple[str, str]] = {}
-        if self.google_client_id and self.google_client_secret is not None:
-            secret = self.google_client_secret.get_secret_value()
-            clients["google"] = (self.google_client_id, secret)
+        configured = (
+            ("google", self.google_client_id, self.google_client_secret, True),
+            ("slack", self.slack_client_id, self.slack_client_secret, True),
+            ("discord", self.discord_client_id, self.discord_client_secret, self.discord_bot_token),
+        )
+        for vendor, client_id, secret, complete in configured:
+            if client_id and secret is not None and complete:
+                clients[vendor] = (client_id, secret.get_secret_value())
         return clients
+
+    def bot_tokens(self) -> dict[str, str]:
+        """Tokens the platform's own bots act with, by vendor (Discord)."""
+        if self.discord_bot_token is None:
+            return {}
+        return {"discord": self.discord_bot_token.get_secret_value()}
 
     def master_key_ring(self) -> dict[str, bytes]:
         """Key id → 32-byte key, primary first. Dev generates and keeps one under state_dir."""

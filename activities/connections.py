@@ -1,7 +1,10 @@
 """Activities of an end user's connection: trade the OAuth code, refresh tokens, mark status.
 
 Tokens and codes never leave these functions: inputs carry ids (the code is a
-sealed secret), outputs carry a status and an expiry time only.
+sealed secret), outputs carry a status and an expiry time only. A sandbox
+connection's code and refresh token go to the sandbox authorization server
+(``connectors.oauth_sandbox``), a vendor connection's to the vendor's token
+endpoint; both grants are stored the same way (``oauth.credential_data``).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from temporalio import activity
 
 from activities.errors import to_application_error
 from activities.secrets import SecretStore
-from connectors import oauth
+from connectors import oauth, oauth_sandbox
 from connectors.errors import AuthError, NotFoundError
 from engine.models.connections import (
     EXCHANGE_CODE,
@@ -57,14 +60,52 @@ class ConnectionActivities:
         self.oauth_clients = dict(oauth_clients)
         self.timeout = timeout_seconds
 
-    async def _provider(
-        self, row: connections.Connection
-    ) -> tuple[oauth.OAuthProvider, str, str, str]:
+    def _provider(self, row: connections.Connection) -> oauth.OAuthProvider:
         provider = oauth.provider_for(row.toolkit)
-        if provider is None or provider.client not in self.oauth_clients:
-            raise AuthError(f"no OAuth client is configured for {row.toolkit}")
+        if provider is None:
+            raise AuthError(f"{row.toolkit} does not connect through OAuth")
+        return provider
+
+    def _client(self, provider: oauth.OAuthProvider) -> tuple[str, str, str]:
+        """(token URL, client id, client secret) of the vendor's token endpoint."""
+        if provider.client not in self.oauth_clients:
+            raise AuthError(f"no OAuth client is configured for {provider.toolkit}")
         client_id, client_secret = self.oauth_clients[provider.client]
-        return provider, self.base_urls[provider.token_url_key], client_id, client_secret
+        return self.base_urls[provider.token_url_key], client_id, client_secret
+
+    async def _exchange(
+        self, row: connections.Connection, provider: oauth.OAuthProvider, code: str, redirect: str
+    ) -> oauth.TokenSet:
+        if row.provider == "sandbox":
+            request = await connections.request_for(self.db, row.id)
+            if request is None:
+                raise AuthError("the sandbox has no request for this connection")
+            return oauth_sandbox.exchange(provider, code, request.state_hash, row.scopes)
+        token_url, client_id, client_secret = self._client(provider)
+        return await oauth.exchange_code(
+            token_url,
+            code=code,
+            redirect_uri=redirect,
+            client_id=client_id,
+            client_secret=client_secret,
+            timeout=self.timeout,
+            provider=provider,
+        )
+
+    async def _refresh(
+        self, row: connections.Connection, provider: oauth.OAuthProvider, refresh_token: str
+    ) -> oauth.TokenSet:
+        if row.provider == "sandbox":
+            return oauth_sandbox.refresh(provider, refresh_token)
+        token_url, client_id, client_secret = self._client(provider)
+        return await oauth.refresh(
+            token_url,
+            refresh_token=refresh_token,
+            client_id=client_id,
+            client_secret=client_secret,
+            timeout=self.timeout,
+            provider=provider,
+        )
 
     async def _fail(
         self, connection_id: str, status: Literal["FAILED", "EXPIRED"], reason: str
@@ -83,15 +124,8 @@ class ConnectionActivities:
             return ConnectionOutcome(status="DELETED")
         try:
             sealed = await self.secrets.open_sealed(app.user_id, data.sealed_code_id)
-            provider, token_url, client_id, client_secret = await self._provider(row)
-            token = await oauth.exchange_code(
-                token_url,
-                code=str(sealed["code"]),
-                redirect_uri=data.redirect_uri,
-                client_id=client_id,
-                client_secret=client_secret,
-                timeout=self.timeout,
-            )
+            provider = self._provider(row)
+            token = await self._exchange(row, provider, str(sealed["code"]), data.redirect_uri)
         except (AuthError, NotFoundError) as exc:
             await self._forget_code(data.sealed_code_id)
             return await self._fail(row.id, "FAILED", exc.message)
@@ -101,9 +135,9 @@ class ConnectionActivities:
             self.db,
             self.vault,
             row.id,
-            token.model_dump(exclude_none=True),
+            oauth.credential_data(provider, token),
             _expiry(token),
-            scopes=token.scope.split() if token.scope else list(provider.scopes),
+            scopes=oauth.granted_scopes(provider, token),
         )
         await self._forget_code(data.sealed_code_id)
         return ConnectionOutcome(
@@ -127,20 +161,14 @@ class ConnectionActivities:
             refresh_token = tokens.get("refresh_token")
             if not refresh_token:
                 raise AuthError("the provider granted no refresh token")
-            _provider, token_url, client_id, client_secret = await self._provider(row)
-            token = await oauth.refresh(
-                token_url,
-                refresh_token=str(refresh_token),
-                client_id=client_id,
-                client_secret=client_secret,
-                timeout=self.timeout,
-            )
+            provider = self._provider(row)
+            token = await self._refresh(row, provider, str(refresh_token))
         except AuthError as exc:
             return await self._fail(row.id, "EXPIRED", exc.message)
         except Exception as exc:
             raise to_application_error(exc) from None
         await connections.merge_tokens(
-            self.db, self.vault, row.id, token.model_dump(exclude_none=True), _expiry(token)
+            self.db, self.vault, row.id, oauth.credential_data(provider, token), _expiry(token)
         )
         return ConnectionOutcome(
             status="ACTIVE", expires_at=_expiry(token), expires_in=_lifetime(token)

@@ -21,7 +21,7 @@ class ActivityDeps:
     def from_settings(cls, settings: Settings) -> ActivityDeps:
         db = Database(settings.database_url)
         vault = Vault(settings.master_key_ring())
-        secrets = SecretStore(db, vault, settings.oauth_clients())
+        secrets = SecretStore(db, vault, settings.oauth_clients(), settings.bot_tokens())
         return cls(settings=settings, db=db, vault=vault, secrets=secrets)
 
     async def close(self) -> None:

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from connectors import oauth_sandbox
 from connectors.errors import AuthError, NotFoundError
 from connectors.oauth import provider_for
 from store import apps, connections, credentials, secret_repo
@@ -21,7 +22,9 @@ class SecretStore:
     """Opens what an activity needs by id, for its owner only.
 
     ``credential_id`` names either a stored credential (``cred_…``) or an app
-    end user's connection (``ca_…``), owned through the app by ``user_id``.
+    end user's connection (``ca_…``), owned through the app by ``user_id``. A
+    vendor connection is opened with the platform's OAuth client (and Discord's
+    bot token) beside its tokens, a sandbox connection with the sandbox's.
     """
 
     def __init__(
@@ -29,10 +32,12 @@ class SecretStore:
         db: Database,
         vault: Vault,
         oauth_clients: Mapping[str, tuple[str, str]] | None = None,
+        bot_tokens: Mapping[str, str] | None = None,
     ) -> None:
         self.db = db
         self.vault = vault
         self.oauth_clients = dict(oauth_clients or {})
+        self.bot_tokens = dict(bot_tokens or {})
 
     async def open_sealed(self, user_id: str, secret_id: str) -> dict[str, Any]:
         row = await secret_repo.get_sealed(self.db, user_id, secret_id)
@@ -73,10 +78,25 @@ class SecretStore:
         except VaultError as exc:
             raise AuthError("connection credentials cannot be opened") from exc
         provider = provider_for(row.toolkit)
-        if provider is not None and provider.client in self.oauth_clients:
+        if provider is None:
+            return data
+        if row.provider == "sandbox":
+            return {**data, **oauth_sandbox.client_fields(provider)}
+        if provider.client in self.oauth_clients:
             client_id, client_secret = self.oauth_clients[provider.client]
             data.update(client_id=client_id, client_secret=client_secret)
+        if provider.client in self.bot_tokens and "bot_token" not in data:
+            data["bot_token"] = self.bot_tokens[provider.client]
         return data
+
+    async def sandbox_connection(
+        self, user_id: str, credential_id: str
+    ) -> connections.Connection | None:
+        """The connection, when ``credential_id`` is one the sandbox granted."""
+        if not credential_id.startswith(CONNECTION_PREFIX):
+            return None
+        row = await self._owned_connection(user_id, credential_id)
+        return row if row.provider == "sandbox" else None
 
     async def save_refreshed(
         self, user_id: str, credential_id: str, values: Mapping[str, Any]

@@ -1,4 +1,8 @@
-"""The tool-execution activity: load sealed secrets, call one connector action."""
+"""The tool-execution activity: load sealed secrets, call one connector action.
+
+A sandbox connection's action runs the same connector with a ``SandboxRecorder``,
+so its sandbox vendor answers and records instead of the network.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from temporalio import activity
 
 from activities.errors import to_application_error
 from activities.heartbeat import heartbeating
+from activities.sandbox import SandboxRecorder
 from activities.secrets import SecretStore
 from connectors.base import ActionContext
 from connectors.errors import InvalidInputError
@@ -54,10 +59,16 @@ class ToolActivities:
                 sealed = await self.secrets.open_sealed(data.user_id, data.sealed_secret_id)
                 params = merge_params(params, sealed)
             credentials: dict[str, Any] = {}
+            sandbox: SandboxRecorder | None = None
+            info = activity.info()
             if data.credential_id:
                 credentials = await self.secrets.open_credential(data.user_id, data.credential_id)
+                # The connection's own record decides, never the workflow input: a sandbox
+                # connection's calls stay in the sandbox whatever the settings say now.
+                row = await self.secrets.sandbox_connection(data.user_id, data.credential_id)
+                if row is not None:
+                    sandbox = SandboxRecorder(self.secrets.db, row, info.workflow_id)
             model = action.input_model.model_validate(params)
-            info = activity.info()
             ctx = ActionContext(
                 credentials=credentials,
                 config=data.config,
@@ -65,6 +76,7 @@ class ToolActivities:
                 idempotency_key=f"{info.workflow_id}:{info.activity_id}",
                 allow_private_urls=self.allow_private_urls,
                 heartbeat=activity.heartbeat,
+                sandbox=sandbox,
             )
             output = await heartbeating(action.handler(ctx, model), self.heartbeat_interval)
             result = output.model_dump(mode="json")

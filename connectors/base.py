@@ -3,13 +3,19 @@
 A connector module defines ``CONNECTOR = Connector(...)``; ``connectors.registry``
 lists them. Action handlers are plain async functions taking an ``ActionContext``
 and the action's input model, returning the output model.
+
+A connection made through Taskyard's sandbox (no vendor OAuth client configured)
+runs the same handlers with ``ActionContext.sandbox`` set: the connector then
+talks to its sandbox vendor (``connectors/*_sandbox.py``), which answers in the
+vendor's wire format and keeps what it was sent in that ``SandboxStore`` instead
+of sending anything out.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel
 
@@ -19,13 +25,38 @@ def _no_heartbeat(*_details: Any) -> None:
 
 
 @dataclass(frozen=True)
+class SandboxItem:
+    """One thing a sandbox vendor was sent (a message, an event), by its vendor-style id."""
+
+    remote_id: str
+    data: dict[str, Any]
+    created_at: float  # Unix seconds
+
+
+class SandboxStore(Protocol):
+    """Where a sandbox vendor keeps what one connection sent it; the activity provides it.
+
+    ``kind`` names the vendor object (``gmail.message``, ``slack.message``, …).
+    """
+
+    async def add(self, kind: str, remote_id: str, data: Mapping[str, Any]) -> None: ...
+
+    async def get(self, kind: str, remote_id: str) -> SandboxItem | None: ...
+
+    async def put(self, kind: str, remote_id: str, data: Mapping[str, Any]) -> bool: ...
+
+    async def items(self, kind: str) -> list[SandboxItem]: ...
+
+
+@dataclass(frozen=True)
 class ActionContext:
     """Everything an action needs besides its input.
 
     ``credentials`` holds decrypted credential fields (never logged);
     ``base_urls`` maps names such as ``"slack"`` to the vendor base URL (a setting,
     so tests can point the SDK at a local server); ``idempotency_key`` is stable
-    across retries of the same activity.
+    across retries of the same activity; ``sandbox``, when set, sends every call to
+    the connector's sandbox vendor instead of the network.
     """
 
     credentials: Mapping[str, Any] = field(default_factory=dict)
@@ -35,6 +66,7 @@ class ActionContext:
     allow_private_urls: bool = False
     timeout_seconds: float = 30.0
     heartbeat: Callable[..., None] = _no_heartbeat
+    sandbox: SandboxStore | None = None
 
 
 Handler = Callable[[ActionContext, Any], Awaitable[BaseModel]]
@@ -70,7 +102,10 @@ class CredentialField:
 
 @dataclass(frozen=True)
 class Connector:
-    """A vendor integration: credential type and fields, actions, a cheap test call."""
+    """A vendor integration: credential type and fields, actions, a cheap test call.
+
+    ``categories`` are what the app-integrations catalog searches besides names and
+    descriptions (``email``, ``calendar``, ``payments``, …)."""
 
     type: str
     name: str
@@ -80,10 +115,12 @@ class Connector:
     actions: Mapping[str, Action]
     test: Callable[[ActionContext], Awaitable[dict[str, Any]]] | None = None
     requires_credentials: bool = True
+    categories: tuple[str, ...] = ()
 
     def tool_name(self, action: str) -> str:
-        """Tool names as in seed 003: ``SLACK_SEND_MESSAGE``."""
-        return f"{self.type}_{action}".upper()
+        """Tool names as the app-integrations API spells them: ``SLACK_SEND_MESSAGE``,
+        ``GOOGLE_CALENDAR_CREATE_EVENT`` (a hyphen in the type becomes ``_``)."""
+        return f"{self.type}_{action}".upper().replace("-", "_")
 
     def required_fields(self) -> list[str]:
         return [f.name for f in self.credential_fields if f.required]

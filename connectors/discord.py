@@ -3,7 +3,10 @@
 Speaks the Discord REST API v10 (https://discord.com/developers/docs/reference)
 directly over httpx, against ``ctx.base_urls["discord"]``. Auth: a ``token``
 credential holding a bot token, sent as ``Authorization: Bot <token>``; webhook
-posts carry their own id and token in the path and need no credential.
+posts carry their own id and token in the path and need no credential. A
+connection made through Discord's OAuth2 bot install acts with the operator's bot
+token; a sandbox connection's requests go to ``discord_sandbox``, which records
+instead of posting.
 
 Why not discord.py's HTTP layer: its URLs come from the class attribute
 ``discord.http.Route.BASE`` (one value for the whole process, so a per-call base
@@ -28,6 +31,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.config import JsonDict
 
+from connectors import discord_sandbox
 from connectors.base import Action, ActionContext, Connector, CredentialField
 from connectors.errors import (
     AuthError,
@@ -198,8 +202,9 @@ async def _request(
     headers: dict[str, str] | None = None,
     params: dict[str, str] | None = None,
 ) -> dict[str, Any]:
+    transport = discord_sandbox.transport(ctx.sandbox) if ctx.sandbox is not None else None
     try:
-        async with httpx.AsyncClient(timeout=ctx.timeout_seconds) as client:
+        async with httpx.AsyncClient(timeout=ctx.timeout_seconds, transport=transport) as client:
             response = await client.request(
                 method,
                 _base(ctx) + path,
@@ -279,6 +284,7 @@ CONNECTOR = Connector(
     type="discord",
     name="Discord",
     description="Send messages to Discord channels and webhooks",
+    categories=("communication", "chat", "messaging", "community"),
     credential_type="token",
     credential_fields=(CredentialField("bot_token", description="Bot token (for bot actions)"),),
     actions={

@@ -2,11 +2,9 @@
 
 Speaks the Gmail REST API v1 (``users.messages.send``/``list``/``get``) over
 httpx against ``ctx.base_urls["gmail"]``. Auth: an ``oauth2`` credential with a
-Google access token (``Authorization: Bearer``) plus the refresh token and OAuth
-client that minted it. An access token past ``expires_at`` (or answered with 401
-once) is refreshed at Google's token endpoint (``ctx.base_urls["google_token"]``,
-``grant_type=refresh_token``, RFC 6749 §6, via ``connectors.oauth``) and the call
-is made once more; a refused refresh (``invalid_grant``, ...) is ``AuthError``.
+Google access token, refreshed when needed (``connectors.google_api``); a
+sandbox connection talks to ``google_sandbox`` instead, whose outbox keeps what
+was sent.
 
 Refreshing does not write anywhere: every output carries ``refreshed_credentials``,
 ``None`` when nothing changed, else the fields to merge into the stored credential
@@ -19,32 +17,16 @@ from __future__ import annotations
 import base64
 import binascii
 import email.utils
-import time
 from email.message import EmailMessage
 from typing import Any, Literal
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from pydantic.config import JsonDict
 
-from connectors import oauth
+from connectors import google_api
 from connectors.base import Action, ActionContext, Connector, CredentialField
-from connectors.errors import (
-    AuthError,
-    ConnectorError,
-    InvalidInputError,
-    NotFoundError,
-    RateLimitedError,
-    TransientError,
-    retry_after_seconds,
-)
+from connectors.fields import AddressList
 
 DEFAULT_BASE_URL = "https://gmail.googleapis.com"
-DEFAULT_TOKEN_URL = "https://oauth2.googleapis.com/token"
-EXPIRY_MARGIN_SECONDS = 60
-RATE_LIMIT_REASONS = frozenset(
-    {"rateLimitExceeded", "userRateLimitExceeded", "dailyLimitExceeded", "quotaExceeded"}
-)
 
 
 class Attachment(BaseModel):
@@ -68,9 +50,6 @@ class Attachment(BaseModel):
         return value
 
 
-EMAILS: JsonDict = {"items": {"type": "string", "format": "email"}}
-
-
 class SendEmailInput(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -82,9 +61,9 @@ class SendEmailInput(BaseModel):
         },
     )
 
-    to: list[str] = Field(min_length=1, json_schema_extra=EMAILS)
-    cc: list[str] = Field(default_factory=list, json_schema_extra=EMAILS)
-    bcc: list[str] = Field(default_factory=list, json_schema_extra=EMAILS)
+    to: AddressList = Field(min_length=1)
+    cc: AddressList = Field(default_factory=list)
+    bcc: AddressList = Field(default_factory=list)
     subject: str = Field(max_length=998, json_schema_extra={"pattern": r"^[^\r\n]*$"})
     body: str = Field(default="", description="Plain-text body")
     html: str | None = None
@@ -187,105 +166,12 @@ def build_raw_message(data: SendEmailInput) -> str:
     return base64.urlsafe_b64encode(msg.as_bytes()).decode("ascii")
 
 
-def _map_error(response: httpx.Response) -> ConnectorError:
-    """Map Google's ``{"error": {"code", "message", "status", "errors"}}`` answer."""
-    status = response.status_code
-    try:
-        error = response.json().get("error")
-    except (ValueError, AttributeError):
-        error = None
-    error = error if isinstance(error, dict) else {}
-    google_status = error.get("status")
-    reasons = {e.get("reason") for e in error.get("errors") or [] if isinstance(e, dict)}
-    message = f"Gmail: {google_status or status}: {error.get('message', '')}".rstrip(": ")
-    if status == 429 or google_status == "RESOURCE_EXHAUSTED" or reasons & RATE_LIMIT_REASONS:
-        after = retry_after_seconds(response.headers.get("retry-after"))
-        return RateLimitedError(message, retry_after=after, status_code=status)
-    if status in (401, 403):
-        return AuthError(message, status_code=status)
-    if status == 404:
-        return NotFoundError(message, status_code=status)
-    if status >= 500:
-        return TransientError(message, status_code=status)
-    return InvalidInputError(message, status_code=status)
-
-
-class _Session:
-    """Holds the access token for one action, refreshing it at most once."""
-
-    def __init__(self, ctx: ActionContext, client: httpx.AsyncClient) -> None:
-        creds = ctx.credentials
-        self.ctx = ctx
-        self.client = client
-        self.access_token = str(creds.get("access_token") or "")
-        self.refresh_token = str(creds.get("refresh_token") or "")
-        self.client_id = str(creds.get("client_id") or "")
-        self.client_secret = str(creds.get("client_secret") or "")
-        try:
-            self.expires_at: float | None = float(creds["expires_at"])
-        except (KeyError, TypeError, ValueError):
-            self.expires_at = None  # unknown: use the token until Google answers 401
-        self.refreshed: dict[str, Any] | None = None
-
-    def _can_refresh(self) -> bool:
-        return bool(self.refresh_token and self.client_id and self.client_secret)
-
-    def _expired(self) -> bool:
-        if not self.access_token:
-            return True
-        return (
-            self.expires_at is not None and self.expires_at - EXPIRY_MARGIN_SECONDS <= time.time()
-        )
-
-    async def _refresh(self) -> None:
-        tokens = await oauth.refresh(
-            self.ctx.base_urls.get("google_token", DEFAULT_TOKEN_URL),
-            refresh_token=self.refresh_token,
-            client_id=self.client_id,
-            client_secret=self.client_secret,
-            timeout=self.ctx.timeout_seconds,
-        )
-        self.access_token = tokens.access_token
-        refreshed: dict[str, Any] = {"access_token": tokens.access_token}
-        if tokens.expires_at is not None:
-            refreshed["expires_at"] = tokens.expires_at
-        if tokens.refresh_token and tokens.refresh_token != self.refresh_token:
-            self.refresh_token = refreshed["refresh_token"] = tokens.refresh_token
-        self.refreshed = refreshed
-
-    async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        url = self.ctx.base_urls.get("gmail", DEFAULT_BASE_URL).rstrip("/") + path
-        try:
-            return await self.client.request(
-                method, url, headers={"Authorization": f"Bearer {self.access_token}"}, **kwargs
-            )
-        except httpx.HTTPError as exc:
-            raise TransientError(f"could not reach Gmail: {type(exc).__name__}") from exc
-
-    async def call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        """One Gmail API call; refreshes first if expired, or once after a 401."""
-        if self._expired() and self._can_refresh():
-            await self._refresh()
-        if not self.access_token:
-            raise AuthError("Gmail credential has no access_token and cannot refresh one")
-        response = await self._send(method, path, **kwargs)
-        if response.status_code == 401 and self.refreshed is None and self._can_refresh():
-            await self._refresh()
-            response = await self._send(method, path, **kwargs)
-        if not response.is_success:
-            raise _map_error(response)
-        try:
-            body = response.json()
-        except ValueError as exc:
-            raise TransientError("Gmail answered with a body that is not JSON") from exc
-        return body if isinstance(body, dict) else {}
-
-
 async def _call(
     ctx: ActionContext, method: str, path: str, **kwargs: Any
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    async with httpx.AsyncClient(timeout=ctx.timeout_seconds) as client:
-        session = _Session(ctx, client)
+    async with google_api.session(
+        ctx, base_key="gmail", default_base=DEFAULT_BASE_URL, service="Gmail"
+    ) as session:
         body = await session.call(method, path, **kwargs)
     return body, session.refreshed
 
@@ -357,6 +243,7 @@ CONNECTOR = Connector(
     type="gmail",
     name="Gmail",
     description="Send and read email in a Gmail account",
+    categories=("email", "communication", "productivity", "google"),
     credential_type="oauth2",
     credential_fields=(
         CredentialField("access_token"),

@@ -169,6 +169,7 @@ CONNECTOR = Connector(
     type="http",
     name="HTTP",
     description="Make an authenticated HTTP request",
+    categories=("developer tools", "webhooks", "api"),
     credential_type="custom",
     credential_fields=(
         CredentialField("type", secret=False, required=False, description="bearer|basic|api_key"),

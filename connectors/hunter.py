@@ -262,6 +262,7 @@ CONNECTOR = Connector(
     type="hunter",
     name="Hunter",
     description="Email verification and person/company enrichment",
+    categories=("enrichment", "sales", "email verification", "lead generation"),
     credential_type="api_key",
     credential_fields=(CredentialField("api_key", description="Hunter API key"),),
     actions={

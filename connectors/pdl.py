@@ -223,6 +223,7 @@ CONNECTOR = Connector(
     type="pdl",
     name="People Data Labs",
     description="Person enrichment from People Data Labs",
+    categories=("enrichment", "sales", "lead generation", "people data"),
     credential_type="api_key",
     credential_fields=(CredentialField("api_key", description="People Data Labs API key"),),
     actions={

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from connectors import discord, gmail, http, hunter, pdl, slack, smtp, stripe
+from connectors import discord, gmail, google_calendar, http, hunter, pdl, slack, smtp, stripe
 from connectors.base import Action, Connector
 
 CONNECTORS: dict[str, Connector] = {
@@ -14,6 +14,7 @@ CONNECTORS: dict[str, Connector] = {
         stripe.CONNECTOR,
         discord.CONNECTOR,
         gmail.CONNECTOR,
+        google_calendar.CONNECTOR,
         hunter.CONNECTOR,
         pdl.CONNECTOR,
     )

@@ -3,9 +3,11 @@
 Speaks the Slack Web API (``chat.postMessage``, ``chat.update``, ``reactions.add``,
 ``auth.test``) through slack_sdk's ``AsyncWebClient``, pointed at
 ``ctx.base_urls["slack"]``. Auth: an ``oauth`` credential holding a bot token
-(``xoxb-…``) sent as ``Authorization: Bearer``. The SDK's own retry handlers are
-switched off so that Temporal alone decides when to retry; a 429 surfaces as
-``RateLimitedError`` with Slack's ``Retry-After``.
+(``xoxb-…``) sent as ``Authorization: Bearer`` — given directly, or granted by
+Slack's OAuth v2 install flow. The SDK's own retry handlers are switched off so
+that Temporal alone decides when to retry; a 429 surfaces as ``RateLimitedError``
+with Slack's ``Retry-After``. A sandbox connection's client is
+``slack_sandbox.SandboxWebClient``, which records instead of posting.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
+from connectors import slack_sandbox
 from connectors.base import Action, ActionContext, Connector, CredentialField
 from connectors.errors import (
     AuthError,
@@ -101,9 +104,12 @@ def _client(ctx: ActionContext) -> AsyncWebClient:
     token = ctx.credentials.get("bot_token")
     if not token:
         raise AuthError("Slack credential has no bot_token")
+    base_url = ctx.base_urls.get("slack", DEFAULT_BASE_URL)
+    if ctx.sandbox is not None:
+        return slack_sandbox.SandboxWebClient(ctx.sandbox, token=str(token), base_url=base_url)
     return AsyncWebClient(
         token=str(token),
-        base_url=ctx.base_urls.get("slack", DEFAULT_BASE_URL),
+        base_url=base_url,
         timeout=max(1, math.ceil(ctx.timeout_seconds)),
         retry_handlers=[],
     )
@@ -215,6 +221,7 @@ CONNECTOR = Connector(
     type="slack",
     name="Slack",
     description="Send messages to Slack channels",
+    categories=("communication", "chat", "messaging", "team collaboration"),
     credential_type="oauth",
     credential_fields=(
         CredentialField("bot_token", description="Bot user OAuth token (xoxb-…)"),

@@ -28,7 +28,6 @@ from typing import Any, Literal, TypeVar
 
 import aiosmtplib
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from pydantic.config import JsonDict
 
 from connectors import netguard
 from connectors.base import Action, ActionContext, Connector, CredentialField
@@ -38,6 +37,7 @@ from connectors.errors import (
     InvalidInputError,
     TransientError,
 )
+from connectors.fields import AddressList
 
 Security = Literal["starttls", "ssl", "none"]
 T = TypeVar("T")
@@ -52,9 +52,6 @@ def _check_address(value: str) -> str:
     return value
 
 
-EMAILS: JsonDict = {"items": {"type": "string", "format": "email"}}
-
-
 class SendEmailInput(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -67,9 +64,9 @@ class SendEmailInput(BaseModel):
         },
     )
 
-    to: list[str] = Field(min_length=1, json_schema_extra=EMAILS)
-    cc: list[str] = Field(default_factory=list, json_schema_extra=EMAILS)
-    bcc: list[str] = Field(default_factory=list, json_schema_extra=EMAILS)
+    to: AddressList = Field(min_length=1)
+    cc: AddressList = Field(default_factory=list)
+    bcc: AddressList = Field(default_factory=list)
     subject: str = Field(max_length=998, json_schema_extra={"pattern": r"^[^\r\n]*$"})
     text: str | None = None
     html: str | None = None
@@ -382,6 +379,7 @@ CONNECTOR = Connector(
     type="smtp",
     name="SMTP/Email",
     description="Send email via SMTP",
+    categories=("email", "communication"),
     credential_type="custom",
     credential_fields=(
         CredentialField("host", secret=False, description="SMTP server host name"),

@@ -280,6 +280,7 @@ CONNECTOR = Connector(
     type="stripe",
     name="Stripe",
     description="Customers, invoices and payments in Stripe",
+    categories=("payments", "billing", "invoicing", "finance"),
     credential_type="api_key",
     credential_fields=(
         CredentialField("secret_key", description="Secret or restricted API key (sk_…/rk_…)"),

@@ -4,6 +4,11 @@ A connection's tokens (or directly given credentials) are one ciphertext bound t
 its app, end user and record. OAuth ``state`` values are stored only as SHA-256
 hashes; consuming one is a single conditional UPDATE, so a state works once,
 before it expires, and only for the app it was issued for.
+
+``provider`` says who granted the tokens: ``vendor`` (the real vendor, or
+credentials given directly) or ``sandbox`` (Taskyard's sandbox). It is fixed when
+the connection is made, so changing the operator's settings never sends a sandbox
+connection's calls to the vendor, nor a vendor connection's to the sandbox.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from store.vault import Vault, associated_data
 
 CONNECTION_PREFIX = "ca_"
 Status = Literal["INITIATED", "ACTIVE", "EXPIRED", "FAILED"]
+Provider = Literal["vendor", "sandbox"]
 
 
 def _ts(**kw: Any) -> Any:
@@ -39,6 +45,7 @@ class Connection(SQLModel, table=True):
     app_id: str = Field(foreign_key="apps.id", index=True, max_length=40)
     end_user_id: str = Field(index=True, max_length=200)
     toolkit: str = Field(max_length=60)
+    provider: str = Field(default="vendor", max_length=20)
     status: str = Field(default="INITIATED", max_length=20)
     status_reason: str | None = Field(default=None, max_length=500)
     ciphertext: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
@@ -99,10 +106,13 @@ async def create_initiated(
     scopes: list[str],
     redirect_url: str,
     ttl_seconds: int,
+    provider: Provider = "vendor",
 ) -> tuple[Connection, str]:
     """An INITIATED connection and the single-use ``state`` that completes it."""
     state = secrets.token_urlsafe(32)
-    row = Connection(app_id=app_id, end_user_id=end_user_id, toolkit=toolkit, scopes=scopes)
+    row = Connection(
+        app_id=app_id, end_user_id=end_user_id, toolkit=toolkit, scopes=scopes, provider=provider
+    )
     request = OAuthRequest(
         state_hash=state_hash(state),
         connection_id=row.id,
@@ -132,6 +142,32 @@ async def create_active(
     row.ciphertext = _seal(vault, row, data)
     await db.save(row)
     return row
+
+
+async def pending_request(db: Database, app_id: str, state: str) -> tuple[OAuthRequest, Connection]:
+    """The request a state opens, without using it (a consent page showing it); unknown,
+    used, expired or other-app states raise ``StateError``."""
+    async with db.session() as session:
+        request = await session.get(OAuthRequest, state_hash(state))
+        if request is None or request.app_id != app_id:
+            raise StateError("unknown state")
+        if request.used_at is not None:
+            raise StateError("state already used")
+        if as_utc(request.expires_at) <= utcnow():  # type: ignore[operator]
+            raise StateError("state expired")
+        connection = await session.get(Connection, request.connection_id)
+    if connection is None:
+        raise StateError("the connection was removed")
+    return request, connection
+
+
+async def request_for(db: Database, connection_id: str) -> OAuthRequest | None:
+    """The OAuth request that created a connection (its state's digest, for the sandbox)."""
+    async with db.session() as session:
+        rows = await session.exec(
+            select(OAuthRequest).where(OAuthRequest.connection_id == connection_id)
+        )
+        return rows.first()
 
 
 async def consume_state(db: Database, app_id: str, state: str) -> tuple[OAuthRequest, Connection]:

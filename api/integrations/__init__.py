@@ -1,1 +1,1 @@
-"""App integrations (seed 003): ``/v1/{appId}/integrations…``."""
+"""App integrations: ``/v1/{appId}/integrations…``."""

@@ -1,4 +1,4 @@
-"""Who may call ``/v1/{appId}/integrations…`` and the seed-003 error codes.
+"""Who may call ``/v1/{appId}/integrations…`` and the app-integrations error codes.
 
 Admin routes take an API key whose user owns the app (a global key may act on
 any app). End-user routes also accept the app's user JWT — HS256, signed with
@@ -44,9 +44,9 @@ class ToolkitUnknown(BadRequest):
 
     code = "INTEGRATIONS_TOOLKIT_NOT_FOUND"
 
-    def __init__(self, toolkit: str, app_id: str) -> None:
+    def __init__(self, toolkit: str, app_id: str, *, message: str | None = None) -> None:
         super().__init__(
-            f"Unknown toolkit {toolkit!r}",
+            message or f"Unknown toolkit {toolkit!r}",
             remediation=f"List toolkits with GET /v1/{app_id}/integrations/available.",
         )
 

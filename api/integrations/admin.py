@@ -1,9 +1,13 @@
-"""App admin routes (seed 003, API key): available toolkits, enabled config, enable/disable.
+"""App admin routes (API key): available toolkits, enabled config, enable/disable.
 
-The curated toolkits are Taskyard's connectors; ``?search=`` matches a toolkit's
-slug, name, description and tool names. ``authType`` says how an end user
-connects: ``oauth2`` (connect returns an authUrl), ``credentials`` (connect
-takes them directly) or ``none`` (no connection needed).
+The curated toolkits are Taskyard's connectors; ``?search=`` matches every word
+against a toolkit's slug, name, description, categories and tool names, and also
+searches well-known toolkits Taskyard has no connector for (``curated: false``,
+never installable). ``authType`` says how an end user connects: ``oauth2``
+(connect returns an authUrl), ``credentials`` (connect takes them directly) or
+``none`` (no connection needed). ``installable`` says whether this deployment can
+enable it now; ``sandbox`` that its OAuth goes through Taskyard's sandbox because
+the operator has not configured the vendor's client (``requires`` says so).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from api.integrations.access import (
 )
 from api.spec import operation
 from api.state import services
-from engine.services import catalog
+from engine.services import app_integrations, catalog
 from engine.services.catalog import AuthType
 from settings import Settings
 from store import apps
@@ -61,9 +65,14 @@ class Toolkit(BaseModel):
     toolkit: str
     displayName: str
     description: str
+    categories: list[str]
     curated: bool
     authType: AuthType
     enabled: bool
+    installable: bool
+    sandbox: bool
+    requires: str | None = None
+    operatorSettings: list[str] = Field(default_factory=list)
 
 
 class ToolkitList(BaseModel):
@@ -76,6 +85,7 @@ class EnabledToolkit(BaseModel):
     scopes: list[str]
     authType: AuthType
     enabled: bool = True
+    sandbox: bool = False
     createdAt: datetime
 
 
@@ -93,24 +103,36 @@ class Disabled(BaseModel):
     toolkit: str
 
 
-def require_platform_client(settings: Settings, kit: catalog.Toolkit) -> None:
-    """OAuth toolkits need the platform's OAuth client for their provider."""
-    client = kit.oauth_client
-    if client is not None and client not in settings.oauth_clients():
+def require_installable(settings: Settings, kit: catalog.Toolkit) -> app_integrations.Mode | None:
+    """An OAuth toolkit needs the vendor's client or the sandbox; how it connects now."""
+    mode = app_integrations.oauth_mode(settings, kit)
+    if kit.auth_type == "oauth2" and mode is None:
         raise IntegrationsNotConfigured(
             f"{kit.name} sign-in is not configured on this platform",
-            remediation=f"The operator must set TASKYARD_{client.upper()}_CLIENT_ID "
-            f"and TASKYARD_{client.upper()}_CLIENT_SECRET.",
+            remediation="The operator must set "
+            + " and ".join(app_integrations.operator_settings(kit))
+            + " (or turn the sandbox on: TASKYARD_INTEGRATIONS_SANDBOX=true).",
         )
+    return mode
 
 
-def enabled_public(row: apps.AppToolkit) -> dict[str, Any]:
+def unknown_toolkit(name: str, app_id: str) -> ToolkitUnknown:
+    known = app_integrations.uncurated(name)
+    if known is None:
+        return ToolkitUnknown(name, app_id)
+    return ToolkitUnknown(
+        name, app_id, message=f"{known} is in the catalog but Taskyard has no connector for it"
+    )
+
+
+def enabled_public(settings: Settings, row: apps.AppToolkit) -> dict[str, Any]:
     kit = catalog.toolkit(row.toolkit)
     return EnabledToolkit(
         toolkit=row.toolkit,
         displayName=row.display_name,
         scopes=row.scopes,
         authType=kit.auth_type if kit else "none",
+        sandbox=kit is not None and app_integrations.oauth_mode(settings, kit) == "sandbox",
         createdAt=as_utc(row.created_at),  # type: ignore[arg-type]
     ).model_dump(mode="json")
 
@@ -125,18 +147,24 @@ def enabled_public(row: apps.AppToolkit) -> dict[str, Any]:
 async def available(request: Request) -> JSONResponse:
     app = await admin(request, "integrations:read")
     q = bodies.query_model(request, AvailableQuery)
-    enabled = {t.toolkit for t in await apps.toolkits(services(request).db, app.id)}
+    s = services(request)
+    enabled = {t.toolkit for t in await apps.toolkits(s.db, app.id)}
     body = ToolkitList(
         integrations=[
             Toolkit(
-                toolkit=kit.type,
-                displayName=kit.name,
-                description=kit.description,
-                curated=True,
-                authType=kit.auth_type,
-                enabled=kit.type in enabled,
+                toolkit=e.toolkit,
+                displayName=e.name,
+                description=e.description,
+                categories=list(e.categories),
+                curated=e.curated,
+                authType=e.auth_type,
+                enabled=e.toolkit in enabled,
+                installable=e.installable,
+                sandbox=e.sandbox,
+                requires=e.requires,
+                operatorSettings=e.operator_settings,
             )
-            for kit in catalog.toolkits(q.search)
+            for e in app_integrations.available(s.settings, q.search)
         ]
     )
     return JSONResponse(body.model_dump())
@@ -150,8 +178,9 @@ async def available(request: Request) -> JSONResponse:
 )
 async def config(request: Request) -> JSONResponse:
     app = await admin(request, "integrations:read")
-    rows = await apps.toolkits(services(request).db, app.id)
-    return JSONResponse({"integrations": [enabled_public(r) for r in rows]})
+    s = services(request)
+    rows = await apps.toolkits(s.db, app.id)
+    return JSONResponse({"integrations": [enabled_public(s.settings, r) for r in rows]})
 
 
 @operation(
@@ -166,16 +195,17 @@ async def configure(request: Request) -> JSONResponse:
     data = await bodies.read(request, Configure)
     kit = catalog.toolkit(data.toolkit)
     if kit is None:
-        raise ToolkitUnknown(data.toolkit, app.id)
-    require_platform_client(services(request).settings, kit)
+        raise unknown_toolkit(data.toolkit, app.id)
+    s = services(request)
+    require_installable(s.settings, kit)
     row, created = await apps.enable(
-        services(request).db,
+        s.db,
         app.id,
         kit.type,
         display_name=data.displayName or kit.name,
         scopes=data.scopes,
     )
-    body = {"success": True, "integration": enabled_public(row)}
+    body = {"success": True, "integration": enabled_public(s.settings, row)}
     return JSONResponse(body, status_code=201 if created else 200)
 
 

@@ -1,11 +1,16 @@
-"""End users' connections (seed 003): connect, the OAuth callback, list, disconnect.
+"""End users' connections (the app-integrations API): connect, the OAuth callback, list,
+disconnect.
 
-OAuth toolkits: ``connect`` stores an INITIATED connection with a single-use,
-expiring state (kept hashed) and starts its ``ConnectionWorkflow``; the public
-``callback`` consumes the state, seals the code and hands its id to the
+OAuth toolkits (Gmail, Google Calendar, Slack, Discord): ``connect`` stores an
+INITIATED connection with a single-use, expiring state (kept hashed) and starts
+its ``ConnectionWorkflow``; the ``authUrl`` is the vendor's consent page or, when
+the operator has not configured the vendor's client, the sandbox's
+(``api.integrations.sandbox``), and the connection says which (``sandbox``). The
+public ``callback`` consumes the state, seals the code and hands its id to the
 workflow, which trades it for tokens and keeps them fresh; the end user is then
 sent back to the app's allowed ``redirectUrl`` with ``connectionId`` and
-``status``. Other toolkits take credentials directly and are ACTIVE at once.
+``status``. Toolkits that connect with credentials (and OAuth ones given tokens)
+take them directly and are ACTIVE at once.
 """
 
 from __future__ import annotations
@@ -26,19 +31,18 @@ from api.catalog_schemas import toolkit_enum
 from api.errors import BadRequest, NotFound, Unavailable
 from api.integrations.access import (
     ToolkitNotEnabled,
-    ToolkitUnknown,
     bearer_jwt,
     end_user,
     load_app,
 )
-from api.integrations.admin import require_platform_client
+from api.integrations.admin import require_installable, unknown_toolkit
 from api.spec import operation
 from api.state import services
 from engine.models.connections import AuthorizeInput
-from engine.services import catalog
+from engine.services import app_integrations, catalog
+from engine.services.app_integrations import callback_url
 from engine.services.connections import ConnectionRequestClosed, ConnectionService
 from engine.services.sealing import seal
-from settings import Settings
 from store import apps, connections
 from store.db import as_utc
 
@@ -59,6 +63,7 @@ class ConnectStarted(BaseModel):
     connectionRequestId: str
     connectionId: str | None = None
     status: str
+    sandbox: bool = False
 
 
 class ConnectionsQuery(BaseModel):
@@ -77,6 +82,7 @@ class ConnectionPublic(BaseModel):
     expiresAt: datetime | None
     createdAt: datetime
     updatedAt: datetime
+    sandbox: bool
 
 
 class ConnectionList(BaseModel):
@@ -86,10 +92,6 @@ class ConnectionList(BaseModel):
 class Disconnected(BaseModel):
     success: bool
     id: str
-
-
-def callback_url(settings: Settings, app_id: str) -> str:
-    return f"{settings.api_base_url}/v1/{app_id}/integrations/callback"
 
 
 def redirect_allowed(allowed: list[str], url: str) -> bool:
@@ -130,6 +132,7 @@ def connection_public(row: connections.Connection) -> dict[str, Any]:
         expiresAt=as_utc(row.expires_at),
         createdAt=as_utc(row.created_at),
         updatedAt=as_utc(row.updated_at),  # type: ignore[arg-type]
+        sandbox=row.provider == "sandbox",
     ).model_dump(mode="json")
 
 
@@ -159,7 +162,7 @@ async def connect(request: Request) -> JSONResponse:
     app, end_user_id = caller.app, str(caller.end_user_id)
     kit = catalog.toolkit(data.toolkit)
     if kit is None:
-        raise ToolkitUnknown(data.toolkit, app.id)
+        raise unknown_toolkit(data.toolkit, app.id)
     s = services(request)
     enabled = await apps.toolkit(s.db, app.id, kit.type)
     if enabled is None:
@@ -186,13 +189,9 @@ async def connect(request: Request) -> JSONResponse:
             ).model_dump(exclude_none=True)
         )
     if kit.oauth_client is None:
-        fields = ", ".join(kit.required_fields()) or "none"
-        raise BadRequest(
-            f"{kit.name} connects with credentials, not OAuth",
-            code="CREDENTIALS_REQUIRED",
-            remediation=f"Send credentials with the fields: {fields}.",
-        )
-    require_platform_client(s.settings, kit)
+        raise credentials_required(kit, app.id)
+    mode = require_installable(s.settings, kit)
+    assert mode is not None  # an OAuth toolkit that is installable has a mode
     if not data.redirectUrl or not redirect_allowed(app.redirect_urls, data.redirectUrl):
         raise BadRequest(
             "redirectUrl is missing or not allowed for this app",
@@ -207,6 +206,7 @@ async def connect(request: Request) -> JSONResponse:
         scopes=enabled.scopes or list(kit.oauth_scopes),
         redirect_url=data.redirectUrl,
         ttl_seconds=s.settings.oauth_state_ttl_seconds,
+        provider=mode,
     )
     try:
         await connection_service(request).start(
@@ -221,19 +221,26 @@ async def connect(request: Request) -> JSONResponse:
         raise Unavailable(
             "Could not start the connection; try again", code="SERVICE_UNAVAILABLE"
         ) from exc
-    client_id, _secret = s.settings.oauth_clients()[kit.oauth_client]
-    auth_url = catalog.authorization_url(
-        kit,
-        s.settings.base_urls(),
-        client_id=client_id,
-        redirect_uri=callback_url(s.settings, app.id),
-        state=state,
-        scopes=row.scopes,
+    auth_url = app_integrations.authorization_url(
+        s.settings, kit, mode, app_id=app.id, state=state, scopes=row.scopes
     )
-    return JSONResponse(
-        ConnectStarted(authUrl=auth_url, connectionRequestId=row.id, status=row.status).model_dump(
-            exclude_none=True
-        )
+    started = ConnectStarted(
+        authUrl=auth_url, connectionRequestId=row.id, status=row.status, sandbox=mode == "sandbox"
+    )
+    return JSONResponse(started.model_dump(exclude_none=True))
+
+
+def credentials_required(kit: catalog.Toolkit, app_id: str) -> BadRequest:
+    """A toolkit that connects with credentials was asked to connect without them."""
+    fields = kit.required_fields()
+    example = ", ".join(f'"{f}": "..."' for f in fields)
+    return BadRequest(
+        f"{kit.name} connects with credentials, not OAuth: the connect body has no credentials",
+        code="CREDENTIALS_REQUIRED",
+        details={"toolkit": kit.type, "requiredFields": fields},
+        remediation=f"Send them as credentials: POST /v1/{app_id}/integrations/connect with "
+        f'{{"toolkit": "{kit.type}", "userId": "...", "credentials": {{{example}}}}}'
+        + ("" if fields else " (no field is required; send {} if nothing applies)"),
     )
 
 
@@ -241,7 +248,8 @@ async def connect(request: Request) -> JSONResponse:
     "OAuth callback: completes the connection and sends the user back",
     tag=TAG,
     description="Public. Redirects (302) to the redirectUrl given to connect, with "
-    "connectionId and status (ACTIVE or FAILED) added to its query.",
+    "connectionId and status (ACTIVE or FAILED) added to its query (and sandbox=true "
+    "for a sandbox connection).",
 )
 async def callback(request: Request) -> RedirectResponse:
     app = await load_app(request)
@@ -272,6 +280,8 @@ async def callback(request: Request) -> RedirectResponse:
         status = current.status if current is not None else "FAILED"
         reason = current.status_reason if current is not None else "connection removed"
     extra = {"error": reason or "failed"} if status != "ACTIVE" else {}
+    if row.provider == "sandbox":
+        extra["sandbox"] = "true"
     location = with_query(oauth_request.redirect_url, connectionId=row.id, status=status, **extra)
     return RedirectResponse(location, status_code=302)
 

@@ -1,11 +1,15 @@
-"""Tools of an app's enabled toolkits (seed 003): list them, execute one for an end user.
+"""Tools of an app's enabled toolkits (the app-integrations API): list them, execute one
+for an end user.
 
 ``execute`` runs the tool with the end user's connected account as a
 ``tool_execution`` job owned by the app's owner (so it shows in their jobs list
 and can be cancelled there), through the same start path as
 ``/api/v1/tools/execute``. The workflow carries the connection's id; the
-activity opens its tokens. Failures answer ``INTEGRATIONS_EXECUTION_FAILED``:
-422 when the call cannot succeed as sent, 502 when the vendor or network failed.
+activity opens its tokens. A sandbox connection's execution is labelled as such
+(``sandbox: true``, job metadata ``provider: "sandbox"``): its connector talks to
+the sandbox vendor, which records instead of sending. Failures answer
+``INTEGRATIONS_EXECUTION_FAILED``: 422 when the call cannot succeed as sent, 502
+when the vendor or network failed.
 """
 
 from __future__ import annotations
@@ -69,6 +73,7 @@ class Executed(BaseModel):
     successful: bool
     data: Any = None
     executionId: str
+    sandbox: bool = False
 
 
 def tools_of(kit: catalog.Toolkit) -> list[dict[str, Any]]:
@@ -111,8 +116,15 @@ async def list_tools(request: Request) -> JSONResponse:
 
 
 async def _connection_for(
-    request: Request, caller: AppCaller, kit: catalog.Toolkit, connection_id: str | None
-) -> connections.Connection:
+    request: Request,
+    caller: AppCaller,
+    kit: catalog.Toolkit,
+    connection_id: str | None,
+    *,
+    required: bool,
+) -> connections.Connection | None:
+    """The connection to run with: ``connectionId``'s, else the end user's newest ACTIVE one.
+    A toolkit that can run without one (Discord webhooks) gets None when there is none."""
     db = services(request).db
     end_user_id = str(caller.end_user_id)
     if connection_id is not None:
@@ -126,6 +138,8 @@ async def _connection_for(
             row = None
     else:
         row = await connections.latest_for(db, caller.app.id, end_user_id, kit.type)
+        if not required and (row is None or row.status != "ACTIVE"):
+            return None
     if row is None:
         raise ExecutionFailed(
             f"The user has no connected {kit.name} account",
@@ -160,13 +174,18 @@ async def execute(request: Request) -> JSONResponse:
     if await apps.toolkit(services(request).db, caller.app.id, kit.type) is None:
         raise ToolkitNotEnabled(caller.app.id, kit.type)
     connection = None
-    if kit.requires_credentials:
-        connection = await _connection_for(request, caller, kit, data.connectionId)
-    metadata = {
+    if kit.requires_credentials or kit.auth_type == "oauth2" or data.connectionId is not None:
+        connection = await _connection_for(
+            request, caller, kit, data.connectionId, required=kit.requires_credentials
+        )
+    sandbox = connection is not None and connection.provider == "sandbox"
+    metadata: dict[str, Any] = {
         "appId": caller.app.id,
         "endUserId": caller.end_user_id,
         "connectionId": connection.id if connection else None,
     }
+    if connection is not None:
+        metadata["provider"] = connection.provider
     try:
         execution_id, handle = await start_tool_job(
             request,
@@ -180,15 +199,20 @@ async def execute(request: Request) -> JSONResponse:
         raise ExecutionFailed(exc.message, details=exc.details) from exc
     outcome = await wait_outcome(request, handle)
     if outcome is None:
-        return JSONResponse({"executionId": execution_id, "status": "running"}, status_code=202)
+        running = {"executionId": execution_id, "status": "running", "sandbox": sandbox}
+        return JSONResponse(running, status_code=202)
     if outcome.successful:
-        return JSONResponse(
-            Executed(successful=True, data=outcome.data, executionId=execution_id).model_dump()
+        done = Executed(
+            successful=True, data=outcome.data, executionId=execution_id, sandbox=sandbox
         )
+        return JSONResponse(done.model_dump())
+    details: dict[str, Any] = {"executionId": execution_id, "errorType": outcome.error_type}
+    if sandbox:
+        details["sandbox"] = True
     raise ExecutionFailed(
         outcome.error or "Tool execution failed",
         network=failure_status(outcome) == 502,
-        details={"executionId": execution_id, "errorType": outcome.error_type},
+        details=details,
     )
 
 

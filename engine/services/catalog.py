@@ -63,6 +63,7 @@ class Toolkit(_Frozen):
     type: str
     name: str
     description: str
+    categories: tuple[str, ...]
     credential_type: str
     credential_fields: tuple[CredentialField, ...]
     requires_credentials: bool
@@ -87,16 +88,27 @@ class Toolkit(_Frozen):
         return next((t for t in self.tools if t.action == action), None)
 
     def matches(self, search: str) -> bool:
-        """``search`` in the slug, name, description, an action or a tool name."""
-        needle = search.lower()
-        haystack = [
+        """Every word of ``search`` in the slug, name, description, categories, an action
+        or a tool name."""
+        return matches(
+            search,
             self.type,
             self.name,
             self.description,
+            *self.categories,
             *(t.action for t in self.tools),
             *(t.name for t in self.tools),
-        ]
-        return any(needle in text.lower() for text in haystack)
+        )
+
+
+def matches(search: str, *texts: str) -> bool:
+    """Each word of ``search`` appears in one of ``texts`` (case, ``-`` and ``_`` aside)."""
+
+    def norm(text: str) -> str:
+        return text.lower().replace("-", " ").replace("_", " ")
+
+    haystack = [norm(t) for t in texts]
+    return all(any(word in text for text in haystack) for word in norm(search).split())
 
 
 class EnrichmentProvider(_Frozen):
@@ -130,6 +142,7 @@ def _toolkit(connector: Connector) -> Toolkit:
         type=connector.type,
         name=connector.name,
         description=connector.description,
+        categories=connector.categories,
         credential_type=connector.credential_type,
         credential_fields=tuple(
             CredentialField(
@@ -206,11 +219,15 @@ def authorization_url(
     redirect_uri: str,
     state: str,
     scopes: list[str] | None = None,
+    auth_url: str | None = None,
 ) -> str:
-    """Where an end user signs in to connect an ``oauth2`` toolkit's account."""
+    """Where an end user signs in to connect an ``oauth2`` toolkit's account: the vendor's
+    page, or ``auth_url`` in its place (the sandbox's consent page)."""
     provider = oauth.provider_for(kit.type)
     if provider is None:
         raise ValueError(f"{kit.type} does not connect through OAuth")
+    if auth_url is not None:
+        base_urls = {**base_urls, provider.auth_url_key: auth_url}
     return oauth.authorization_url(
         provider,
         base_urls,

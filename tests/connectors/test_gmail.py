@@ -301,3 +301,22 @@ def test_connector_declares_its_credential():
     assert c.required_fields() == ["access_token", "refresh_token", "client_id", "client_secret"]
     assert "client_id" not in c.secret_fields() and "expires_at" not in c.secret_fields()
     assert set(c.actions) == {"send_email", "list_messages", "get_message"}
+
+
+def test_recipients_may_be_one_string_as_the_app_integrations_api_shows():
+    seed = gmail.SendEmailInput.model_validate({"to": "x@y.com", "subject": "Hi", "body": "Hello"})
+    assert seed.to == ["x@y.com"]
+    several = gmail.SendEmailInput.model_validate(
+        {"to": 'a@x.test, "Doe, Jo" <jo@y.test>', "cc": "c@z.test", "subject": "s", "body": "b"}
+    )
+    assert several.to == ["a@x.test", '"Doe, Jo" <jo@y.test>'] and several.cc == ["c@z.test"]
+    with pytest.raises(ValidationError):
+        gmail.SendEmailInput.model_validate({"to": "nobody", "subject": "s", "body": "b"})
+    schema = gmail.SendEmailInput.model_json_schema()["properties"]["to"]
+    assert [option["type"] for option in schema["anyOf"]] == ["string", "array"]
+
+
+async def test_one_string_recipient_is_sent(fake_google: FakeGoogle):
+    data = gmail.SendEmailInput.model_validate({"to": "x@y.com", "subject": "Hi", "body": "Hello"})
+    await gmail.send_email(ctx_for(fake_google), data)
+    assert sent_message(fake_google)["To"] == "x@y.com"

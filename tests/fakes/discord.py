@@ -5,6 +5,10 @@ Wire format as documented at https://discord.com/developers/docs: JSON bodies,
 ``{"code": <int>, "message": "..."}`` with the HTTP status, and rate limits as
 HTTP 429 with ``Retry-After`` plus ``{"message", "retry_after", "global"}``.
 Message nonces with ``enforce_nonce`` deduplicate like Discord does.
+
+OAuth2 (https://discord.com/developers/docs/topics/oauth2): ``POST /api/oauth2/token``
+takes a form-encoded ``authorization_code`` grant with the client's id and secret and,
+for the ``bot`` scope, answers the token with the ``guild`` the bot was added to.
 """
 
 from __future__ import annotations
@@ -25,6 +29,9 @@ BOT_TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.fake.bot-token"
 CHANNEL_ID = "111111111111111111"
 WEBHOOK_ID = "222222222222222222"
 WEBHOOK_TOKEN = "w3bh00k-t0ken_" + "x" * 50
+GUILD_ID = "333333333333333333"
+OAUTH_CLIENT_ID = "444444444444444444"
+OAUTH_CLIENT_SECRET = "discord-client-secret"
 
 
 @dataclass
@@ -40,7 +47,41 @@ class FakeDiscord:
     nonces: dict[str, str] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
     queued: list[Response] = field(default_factory=list)
+    codes: dict[str, str] = field(default_factory=dict)  # authorization code → redirect URI
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def issue_code(self, redirect_uri: str) -> str:
+        """A code, as Discord's consent page would hand one to ``redirect_uri``."""
+        code = f"discord-code-{next(self._ids)}"
+        self.codes[code] = redirect_uri
+        return code
+
+    async def oauth_token(self, request: Request) -> Response:
+        rec = await record(request)
+        self.requests.append(rec)
+        form = rec.form
+        if (form.get("client_id"), form.get("client_secret")) != (
+            OAUTH_CLIENT_ID,
+            OAUTH_CLIENT_SECRET,
+        ):
+            return JSONResponse({"error": "invalid_client"}, status_code=401)
+        if form.get("grant_type") != "authorization_code":
+            return JSONResponse({"error": "unsupported_grant_type"}, status_code=400)
+        if self.codes.pop(form.get("code", ""), None) != form.get("redirect_uri"):
+            return JSONResponse(
+                {"error": "invalid_grant", "error_description": 'Invalid "code" in request.'},
+                status_code=400,
+            )
+        return JSONResponse(
+            {
+                "token_type": "Bearer",
+                "access_token": f"discord-access-{next(self._ids)}",
+                "expires_in": 604800,
+                "refresh_token": f"discord-refresh-{next(self._ids)}",
+                "scope": "identify bot",
+                "guild": {"id": GUILD_ID, "name": "Taskyard Test Guild"},
+            }
+        )
 
     def reset(self) -> None:
         self.messages.clear()
@@ -152,11 +193,12 @@ class FakeDiscord:
     def app(self) -> Starlette:
         return Starlette(
             routes=[
+                Route("/api/oauth2/token", self.oauth_token, methods=["POST"]),
                 Route(
                     "/api/v10/{path:path}",
                     self.dispatch,
                     methods=["GET", "POST", "PATCH", "DELETE"],
-                )
+                ),
             ]
         )
 

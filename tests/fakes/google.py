@@ -1,7 +1,9 @@
-"""A Gmail API v1 and Google OAuth 2.0 token endpoint stand-in.
+"""A Gmail API v1, Google Calendar API v3 and Google OAuth 2.0 token endpoint stand-in.
 
-Wire format as documented at https://developers.google.com/gmail/api/reference/rest
-and https://developers.google.com/identity/protocols/oauth2/web-server#offline:
+Wire format as documented at https://developers.google.com/gmail/api/reference/rest,
+https://developers.google.com/calendar/api/v3/reference (``events.list/insert/get/
+delete``, ``freebusy.query``, ``calendars.get`` under ``/calendar/v3``) and
+https://developers.google.com/identity/protocols/oauth2/web-server#offline:
 ``Authorization: Bearer <access token>``; JSON resources in camelCase; errors as
 ``{"error": {"code", "message", "errors": [{"reason", ...}], "status"}}``; the
 token endpoint takes a form-encoded ``grant_type=refresh_token`` and answers
@@ -15,6 +17,7 @@ import email
 import email.policy
 import itertools
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email.message import EmailMessage, MIMEPart
 from typing import Any
 
@@ -85,6 +88,7 @@ class FakeGoogle:
     refresh_tokens: set[str] = field(default_factory=lambda: {REFRESH_TOKEN})
     rotate_refresh_token: bool = False
     messages: dict[str, dict[str, Any]] = field(default_factory=dict)
+    events: dict[str, dict[str, Any]] = field(default_factory=dict)  # the primary calendar's
     requests: list[Recorded] = field(default_factory=list)
     queued: list[Response] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -98,6 +102,7 @@ class FakeGoogle:
         self.refresh_tokens = {REFRESH_TOKEN}
         self.rotate_refresh_token = False
         self.messages.clear()
+        self.events.clear()
         self.requests.clear()
         self.queued.clear()
 
@@ -124,6 +129,9 @@ class FakeGoogle:
 
     def gmail_calls(self) -> list[Recorded]:
         return [r for r in self.requests if r.path.startswith("/gmail/")]
+
+    def calendar_calls(self) -> list[Recorded]:
+        return [r for r in self.requests if r.path.startswith("/calendar/")]
 
     async def token(self, request: Request) -> Response:
         rec = await record(request)
@@ -237,13 +245,151 @@ class FakeGoogle:
             body["payload"] = _payload(parsed, with_body=fmt == "full")
         return JSONResponse(body)
 
+    async def calendar(self, request: Request) -> Response:
+        rec = await record(request)
+        self.requests.append(rec)
+        if self.queued:
+            return self.queued.pop(0)
+        token = rec.headers.get("authorization", "").removeprefix("Bearer ")
+        if token not in self.access_tokens:
+            return google_error("unauthorized")
+        parts = request.path_params["rest"].split("/")
+        if parts == ["freeBusy"] and rec.method == "POST":
+            return self._free_busy(rec.json or {})
+        if len(parts) < 2 or parts[0] != "calendars" or parts[1] not in ("primary", ACCOUNT):
+            return google_error("not_found")
+        if len(parts) == 2 and rec.method == "GET":
+            return JSONResponse({"kind": "calendar#calendar", "id": ACCOUNT, "timeZone": "UTC"})
+        if parts[2:] == ["events"] and rec.method == "POST":
+            return self._insert(rec.json or {})
+        if parts[2:] == ["events"] and rec.method == "GET":
+            return self._events(rec.query)
+        if len(parts) == 4 and parts[2] == "events":
+            event = self.events.get(parts[3])
+            if event is None:
+                return google_error("not_found")
+            if rec.method == "GET":
+                return JSONResponse(event)
+            if rec.method == "DELETE":
+                if event["status"] == "cancelled":
+                    return _calendar_error(410, "deleted", "Resource has been deleted")
+                event["status"] = "cancelled"
+                return Response(status_code=204)
+        return google_error("not_found")
+
+    def _insert(self, body: dict[str, Any]) -> Response:
+        start, end = _when(body.get("start")), _when(body.get("end"))
+        if start is None or end is None:
+            return _calendar_error(400, "required", "Missing end time.")
+        if end <= start:
+            return _calendar_error(400, "timeRangeEmpty", "The specified time range is empty.")
+        event_id = body.get("id") or f"fake{next(self._ids):08d}"
+        if event_id in self.events:
+            return _calendar_error(409, "duplicate", "The requested identifier already exists.")
+        event = {
+            "kind": "calendar#event",
+            "id": event_id,
+            "status": "confirmed",
+            "htmlLink": f"https://www.google.com/calendar/event?eid={event_id}",
+            "created": "2026-01-01T00:00:00.000Z",
+            "updated": "2026-01-01T00:00:00.000Z",
+            "organizer": {"email": ACCOUNT, "self": True},
+            **{k: body[k] for k in ("summary", "description", "location") if k in body},
+            "start": body["start"],
+            "end": body["end"],
+            "attendees": [
+                {"email": a["email"], "responseStatus": "needsAction"}
+                for a in body.get("attendees", [])
+            ],
+        }
+        self.events[event_id] = event
+        return JSONResponse(event)
+
+    def _live(self) -> list[dict[str, Any]]:
+        return [e for e in self.events.values() if e["status"] != "cancelled"]
+
+    def _events(self, query: dict[str, str]) -> Response:
+        low, high = _when(query.get("timeMin")), _when(query.get("timeMax"))
+        items = [
+            e
+            for e in self._live()
+            if (low is None or _when(e["end"]) > low) and (high is None or _when(e["start"]) < high)  # type: ignore[operator]
+        ]
+        if q := query.get("q", "").lower():
+            items = [e for e in items if q in str(e.get("summary", "")).lower()]
+        items.sort(key=lambda e: _when(e["start"]))  # type: ignore[arg-type,return-value]
+        size = int(query.get("maxResults", "250"))
+        start = int(query.get("pageToken", "0"))
+        body: dict[str, Any] = {
+            "kind": "calendar#events",
+            "timeZone": "UTC",
+            "items": items[start : start + size],
+        }
+        if start + size < len(items):
+            body["nextPageToken"] = str(start + size)
+        return JSONResponse(body)
+
+    def _free_busy(self, body: dict[str, Any]) -> Response:
+        low, high = _when(body.get("timeMin")), _when(body.get("timeMax"))
+        assert low is not None and high is not None
+        busy = [
+            {"start": e["start"]["dateTime"], "end": e["end"]["dateTime"]}
+            for e in self._live()
+            if "dateTime" in e["start"] and _when(e["end"]) > low and _when(e["start"]) < high  # type: ignore[operator]
+        ]
+        calendars: dict[str, Any] = {}
+        for item in body.get("items", []):
+            if item["id"] in ("primary", ACCOUNT):
+                calendars[item["id"]] = {"busy": busy}
+            else:
+                calendars[item["id"]] = {
+                    "errors": [{"domain": "global", "reason": "notFound"}],
+                    "busy": [],
+                }
+        return JSONResponse(
+            {
+                "kind": "calendar#freeBusy",
+                "timeMin": body["timeMin"],
+                "timeMax": body["timeMax"],
+                "calendars": calendars,
+            }
+        )
+
     def app(self) -> Starlette:
         return Starlette(
             routes=[
                 Route("/token", self.token, methods=["POST"]),
                 Route("/gmail/v1/users/me/{rest:path}", self.gmail, methods=["GET", "POST"]),
+                Route(
+                    "/calendar/v3/{rest:path}",
+                    self.calendar,
+                    methods=["GET", "POST", "DELETE"],
+                ),
             ]
         )
+
+
+def _calendar_error(status: int, reason: str, message: str) -> JSONResponse:
+    google_status = {400: "INVALID_ARGUMENT", 409: "ALREADY_EXISTS", 410: "GONE"}[status]
+    body = {
+        "error": {
+            "code": status,
+            "message": message,
+            "errors": [{"message": message, "domain": "calendar", "reason": reason}],
+            "status": google_status,
+        }
+    }
+    return JSONResponse(body, status_code=status)
+
+
+def _when(value: Any) -> datetime | None:
+    """An ``EventDateTime`` or RFC 3339 string as an aware datetime."""
+    if isinstance(value, dict):
+        value = value.get("dateTime") or (value.get("date") and value["date"] + "T00:00:00Z")
+    if not value:
+        return None
+    moment = datetime.fromisoformat(str(value))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _matches(message: EmailMessage, q: str) -> bool:

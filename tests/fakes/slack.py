@@ -1,10 +1,17 @@
-"""A Slack Web API stand-in: chat.postMessage, chat.update, reactions.add and auth.test.
+"""A Slack Web API stand-in: chat.postMessage, chat.update, reactions.add and auth.test,
+plus the OAuth v2 install flow.
 
 Wire format as documented at https://api.slack.com/web: methods are POSTed to
 ``/api/<method>`` with arguments as JSON, form fields or query parameters, the
 token in ``Authorization: Bearer``; answers are JSON ``{"ok": true, ...}`` or
 ``{"ok": false, "error": "<code>"}`` with HTTP 200, except rate limits (HTTP 429
 with ``Retry-After``) and server failures (HTTP 5xx).
+
+OAuth v2 (https://api.slack.com/authentication/oauth-v2): ``GET /oauth/v2/authorize``
+(``client_id``, comma-separated bot ``scope``, ``redirect_uri``, ``state``) sends the
+installer back with ``code`` and ``state``; ``oauth.v2.access`` (form-encoded
+``client_id``, ``client_secret``, ``code``, ``redirect_uri``) answers the bot token
+with its workspace, or ``{"ok": false, "error": "invalid_code"}``.
 """
 
 from __future__ import annotations
@@ -13,15 +20,18 @@ import itertools
 import json
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from tests.fakes.server import Recorded, record
 
 VALID_TOKEN = "xoxb-test-token"
+OAUTH_CLIENT_ID = "1111111111.2222222222"
+OAUTH_CLIENT_SECRET = "slack-client-" + "s3cr3t" * 3
 
 
 @dataclass
@@ -35,7 +45,16 @@ class FakeSlack:
     reactions: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
     queued: list[Response] = field(default_factory=list)
+    codes: dict[str, tuple[str, str]] = field(default_factory=dict)  # code → (redirect, scope)
     _clock: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    @property
+    def authorize_url(self) -> str:
+        return self.base_url + "/oauth/v2/authorize"
+
+    @property
+    def token_url(self) -> str:
+        return self.base_url + "/api/oauth.v2.access"
 
     def reset(self) -> None:
         self.tokens = {VALID_TOKEN}
@@ -85,6 +104,8 @@ class FakeSlack:
         if self.queued:
             return self.queued.pop(0)
         args: dict[str, Any] = {**rec.query, **rec.form, **(rec.json or {})}
+        if request.path_params["method"] == "oauth.v2.access":
+            return self._oauth_access(args)
         auth = rec.headers.get("authorization", "")
         token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else args.get("token")
         if not token:
@@ -101,6 +122,41 @@ class FakeSlack:
         if handler is None:
             return _error("unknown_method")
         return handler(args)
+
+    async def authorize(self, request: Request) -> Response:
+        q = request.query_params
+        if q.get("client_id") != OAUTH_CLIENT_ID or not q.get("redirect_uri"):
+            return PlainTextResponse("invalid_client_id", status_code=400)
+        code = f"slack-code-{next(self._clock)}"
+        self.codes[code] = (q["redirect_uri"], q.get("scope", ""))
+        query = urlencode({"code": code, "state": q.get("state", "")})
+        return RedirectResponse(f"{q['redirect_uri']}?{query}", status_code=302)
+
+    def _oauth_access(self, args: dict[str, Any]) -> Response:
+        if args.get("client_id") != OAUTH_CLIENT_ID:
+            return _error("invalid_client_id")
+        if args.get("client_secret") != OAUTH_CLIENT_SECRET:
+            return _error("bad_client_secret")
+        grant = self.codes.pop(str(args.get("code")), None)
+        if grant is None:
+            return _error("invalid_code")
+        if grant[0] != args.get("redirect_uri"):
+            return _error("bad_redirect_uri")
+        token = f"xoxb-installed-{next(self._clock)}"
+        self.tokens.add(token)
+        return JSONResponse(
+            {
+                "ok": True,
+                "access_token": token,
+                "token_type": "bot",
+                "scope": grant[1],
+                "bot_user_id": "U0BOT",
+                "app_id": "A0TASKYARD",
+                "team": {"id": "T0TEST", "name": "Taskyard Test"},
+                "enterprise": None,
+                "is_enterprise_install": False,
+            }
+        )
 
     def _auth_test(self, _args: dict[str, Any]) -> Response:
         return JSONResponse(
@@ -170,7 +226,12 @@ class FakeSlack:
         return JSONResponse({"ok": True})
 
     def app(self) -> Starlette:
-        return Starlette(routes=[Route("/api/{method}", self.dispatch, methods=["GET", "POST"])])
+        return Starlette(
+            routes=[
+                Route("/api/{method}", self.dispatch, methods=["GET", "POST"]),
+                Route("/oauth/v2/authorize", self.authorize, methods=["GET"]),
+            ]
+        )
 
 
 def _error(code: str) -> JSONResponse:

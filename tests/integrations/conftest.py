@@ -1,4 +1,6 @@
-"""A stack whose vendor URLs point at local fakes: Slack, Gmail, a Google-style OAuth provider."""
+"""A stack whose vendor URLs point at local fakes: Slack (and its OAuth v2), Gmail, Google
+Calendar, a Google-style OAuth provider. Discord has no vendor client here, so it connects
+through the sandbox."""
 
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ from temporalio.testing import WorkflowEnvironment
 from tests.conftest import Stack, make_settings, run_stack
 from tests.fakes.google import FakeGoogle
 from tests.fakes.server import serve
+from tests.fakes.slack import OAUTH_CLIENT_ID as SLACK_CLIENT_ID
+from tests.fakes.slack import OAUTH_CLIENT_SECRET as SLACK_CLIENT_SECRET
 from tests.fakes.slack import FakeSlack
 from tests.integrations.fake_oauth import CLIENT_ID, CLIENT_SECRET, FakeOAuthProvider
 
@@ -54,10 +58,15 @@ async def istack(
         tmp_path_factory.mktemp("integrations"),
         slack_base_url=fakes.slack.base_url + "/api/",
         gmail_base_url=fakes.google.base_url,
+        google_calendar_base_url=fakes.google.base_url + "/calendar/v3",
         google_auth_url=fakes.oauth.auth_url,
         google_token_url=fakes.oauth.token_url,
         google_client_id=CLIENT_ID,
         google_client_secret=CLIENT_SECRET,
+        slack_auth_url=fakes.slack.authorize_url,
+        slack_token_url=fakes.slack.token_url,
+        slack_client_id=SLACK_CLIENT_ID,
+        slack_client_secret=SLACK_CLIENT_SECRET,
         http_timeout_seconds=5.0,
     )
     async with run_stack(temporal_env, settings) as running:

@@ -40,19 +40,56 @@ async def test_available_search_and_configure(istack: Stack) -> None:
         r = await api.get(f"/v1/{app_id}/integrations/available")
         toolkits = {t["toolkit"]: t for t in r.json()["integrations"]}
         assert {"gmail", "slack", "stripe", "smtp", "discord", "http"} <= set(toolkits)
-        assert toolkits["gmail"] | {"enabled": False} == {
+        assert toolkits["gmail"] == {
             "toolkit": "gmail",
             "displayName": "Gmail",
             "curated": True,
             "authType": "oauth2",
             "enabled": False,
             "description": toolkits["gmail"]["description"],
+            "categories": ["email", "communication", "productivity", "google"],
+            "installable": True,  # this stack has the platform's Google client
+            "sandbox": False,
+            "requires": None,
+            "operatorSettings": [],
         }
         assert toolkits["stripe"]["authType"] == "credentials"
+        assert toolkits["stripe"]["installable"] and not toolkits["stripe"]["sandbox"]
+        assert (toolkits["slack"]["authType"], toolkits["slack"]["sandbox"]) == ("oauth2", False)
+        discord = toolkits["discord"]  # no Discord app configured here: the sandbox stands in
+        assert (discord["authType"], discord["installable"], discord["sandbox"]) == (
+            "oauth2",
+            True,
+            True,
+        )
+        assert discord["requires"] == "operator OAuth client"
+        assert discord["operatorSettings"] == [
+            "TASKYARD_DISCORD_CLIENT_ID",
+            "TASKYARD_DISCORD_CLIENT_SECRET",
+            "TASKYARD_DISCORD_BOT_TOKEN",
+        ]
         r = await api.get(f"/v1/{app_id}/integrations/available", params={"search": "invoice"})
-        assert [t["toolkit"] for t in r.json()["integrations"]] == ["stripe"]
+        found = [(t["toolkit"], t["curated"]) for t in r.json()["integrations"]]
+        assert found == [("stripe", True), ("quickbooks", False)]
         r = await api.get(f"/v1/{app_id}/integrations/available", params={"search": "salesforce"})
-        assert r.json() == {"integrations": []}
+        [salesforce] = r.json()["integrations"]
+        assert {k: salesforce[k] for k in ("toolkit", "displayName", "curated")} == {
+            "toolkit": "salesforce",
+            "displayName": "Salesforce",
+            "curated": False,
+        }
+        assert (salesforce["installable"], salesforce["requires"]) == (
+            False,
+            "a Taskyard connector",
+        )
+        r = await api.get(f"/v1/{app_id}/integrations/available", params={"search": "calendar"})
+        found = [(t["toolkit"], t["curated"]) for t in r.json()["integrations"]]
+        assert found[0] == ("google-calendar", True) and ("calendly", False) in found
+        r = await api.get(f"/v1/{app_id}/integrations/available", params={"search": "payments"})
+        assert ("stripe", True) in [(t["toolkit"], t["curated"]) for t in r.json()["integrations"]]
+        r = await api.post(f"/v1/{app_id}/integrations/configure", json={"toolkit": "salesforce"})
+        assert r.json()["error"]["code"] == "INTEGRATIONS_TOOLKIT_NOT_FOUND"
+        assert "no connector" in r.json()["error"]["message"]
 
         r = await api.post(
             f"/v1/{app_id}/integrations/configure",
