@@ -79,6 +79,7 @@ def invalid_state(app_id: str, reason: str) -> BadRequest:
 @operation(
     "Sandbox consent page: approve (or refuse) a sandbox connection",
     tag=TAG,
+    operation_id="integrations_sandbox_authorize",
     query=AuthorizeQuery,
     description="Public; the authUrl of a sandbox connect. Redirects (302) to the callback "
     "with code and state, or error=access_denied with decision=deny.",

@@ -194,6 +194,7 @@ STATE_STATUSES = {
     # OAuth redirect targets: a state the server did not issue (or that expired) is a 400.
     "linkedin_callback": ["400"],
     "sandbox_authorize": ["400"],
+    "integrations_sandbox_authorize": ["400"],
     "callback": ["400"],
     # The workflows API answers 422 when a definition's credentialId or connectorId is not
     # one of the caller's own.
