@@ -11,9 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pytest
-
 from tests.conftest import Stack, new_user
+from tests.integrations.test_sandbox import consent
 
 LEAD_EXAMPLE = {
     "first_name": "John",
@@ -208,17 +207,16 @@ async def test_workflows_api_examples(stack: Stack) -> None:
     assert "X-RateLimit-Limit" in r.headers
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the app-integrations API needs the sandbox OAuth provider (no Google client on "
-    "embedded defaults), which is still being built",
-)
 async def test_app_integrations_examples(stack: Stack) -> None:
     _user, key = await new_user(stack)
     async with stack.api(key) as api:
-        r = await api.post("/api/v1/apps", json={"name": "Example app"})
+        # Apps and their redirect URLs are Taskyard's own (the document starts from an app).
+        r = await api.post(
+            "/api/v1/apps",
+            json={"name": "Example app", "redirectUrls": ["https://yourapp.com/settings"]},
+        )
         assert r.status_code == 201, r.text
-        app_id = r.json()["id"]
+        app_id = r.json()["appId"]
         # "app_abc" in the examples: the app created above.
         r = await api.get(f"/v1/{app_id}/integrations/available?search=salesforce")
         assert r.status_code == 200 and "integrations" in r.json()
@@ -238,3 +236,16 @@ async def test_app_integrations_examples(stack: Stack) -> None:
         )
         assert r.status_code == 200, r.text
         has_keys(r.json(), {"authUrl", "connectionRequestId"})
+        # The end user's browser: the sandbox consent page, then the callback.
+        back = await consent(stack, r.json()["authUrl"])
+        assert back.status_code == 302 and "status=ACTIVE" in back.headers["location"]
+        r = await api.post(
+            f"/v1/{app_id}/integrations/execute",
+            json={
+                "toolName": "GMAIL_SEND_EMAIL",
+                "params": {"to": "x@y.com", "subject": "Hi", "body": "Hello"},
+                "userId": "u1",
+            },
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["successful"] is True and "data" in r.json()
