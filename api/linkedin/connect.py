@@ -11,6 +11,7 @@ member next.
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -42,6 +43,9 @@ from store.db import as_utc
 from store.webhooks import webhook_summary
 
 CALLBACK_PATH = "/api/v2/users/integrations/linkedin/callback"
+SETUP_PATH = "/api/v2/users/integrations/linkedin/setup"
+SETUP_LINK_SECONDS = 30 * 60
+SETUP_SCOPE = "linkedin-setup"
 SANDBOX_AUTHORIZE_PATH = "/api/v2/linkedin/sandbox/authorize"
 INTEGRATIONS = 2  # LinkedIn and webhooks
 
@@ -51,9 +55,30 @@ def iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
 
 
-def linkedin_status(account: store.LinkedInAccount | None) -> LinkedInStatus:
+def setup_url(s: Services, user_id: str) -> str:
+    """A link a browser can open to connect the user's account: a short-lived token, signed
+    for this user, that starts the sign-in as ``POST …/linkedin`` does."""
+    expires = int(time.time()) + SETUP_LINK_SECONDS
+    token = s.jobs.tokens.sign(str(expires).encode(), owner=user_id, scope=SETUP_SCOPE)
+    return f"{s.settings.api_base_url}{SETUP_PATH}?{urlencode({'user': user_id, 'token': token})}"
+
+
+def setup_user(s: Services, user_id: str, token: str) -> str:
+    """The user a setup link was signed for, if it still holds (else 400)."""
+    try:
+        expires = int(s.jobs.tokens.open(token, owner=user_id, scope=SETUP_SCOPE, field="token"))
+    except ValueError:
+        expires = 0
+    if expires < time.time():
+        raise BadRequest("This setup link is invalid or has expired", code="INVALID_SETUP_LINK")
+    return user_id
+
+
+def linkedin_status(
+    account: store.LinkedInAccount | None, setup: str | None = None
+) -> LinkedInStatus:
     if account is None or account.status != "connected":
-        return LinkedInStatus(connected=False)
+        return LinkedInStatus(connected=False, setupUrl=setup)
     return LinkedInStatus(
         connected=True,
         profileUrl=account.profile_url,
@@ -66,7 +91,7 @@ def linkedin_status(account: store.LinkedInAccount | None) -> LinkedInStatus:
 
 async def integrations(s: Services, user_id: str) -> IntegrationsData:
     """The user's LinkedIn and webhook status and how complete the setup is."""
-    status = linkedin_status(await store.get_account(s.db, user_id))
+    status = linkedin_status(await store.get_account(s.db, user_id), setup_url(s, user_id))
     hooks = await webhook_summary(s.db, user_id)
     webhooks = WebhooksStatus(
         configured=hooks.configured, endpoints=hooks.endpoints, status=hooks.status

@@ -122,6 +122,11 @@ class SetupStarted(BaseModel):
     expiresAt: str
 
 
+class SetupLinkQuery(BaseModel):
+    user: str = Field(max_length=64)
+    token: str = Field(max_length=512)
+
+
 class SetupResponse(BaseModel):
     userId: str
     success: bool
@@ -130,6 +135,8 @@ class SetupResponse(BaseModel):
 
 class LinkedInStatus(BaseModel):
     connected: bool
+    # Not connected: a link a browser can open to connect (signed for the user, short-lived).
+    setupUrl: str | None = None
     profileUrl: str | None = None
     name: str | None = None
     connectionCount: int | None = None

@@ -17,7 +17,12 @@ from starlette.routing import Route
 from api import bodies
 from api.auth import acting_user, require, require_user, required_user
 from api.linkedin import connect
-from api.linkedin.models import IntegrationsResponse, SetupLinkedIn, SetupResponse
+from api.linkedin.models import (
+    IntegrationsResponse,
+    SetupLinkedIn,
+    SetupLinkQuery,
+    SetupResponse,
+)
 from api.spec import operation
 from api.state import services
 
@@ -127,8 +132,26 @@ async def linkedin_callback(request: Request) -> Response:
     return JSONResponse(body)
 
 
+@operation(
+    "Open a setup link: start connecting LinkedIn in the browser",
+    tag=TAG,
+    query=SetupLinkQuery,
+    responses={302: None, 400: None},
+    description="Public: the `setupUrl` of a not-connected LinkedIn integration (a signed, "
+    "short-lived link). Redirects to the sign-in page, as the `authUrl` of "
+    "`POST /api/v2/users/integrations/linkedin` would.",
+)
+async def linkedin_setup_link(request: Request) -> Response:
+    q = bodies.query_model(request, SetupLinkQuery)
+    s = services(request)
+    user_id = connect.setup_user(s, q.user, q.token)
+    started = await connect.start_setup(s, user_id, SetupLinkedIn())
+    return RedirectResponse(started.authUrl, status_code=302)
+
+
 routes = [
     Route("/api/v2/users/integrations", get_integrations, methods=["GET"]),
+    Route("/api/v2/users/integrations/linkedin/setup", linkedin_setup_link, methods=["GET"]),
     Route("/api/v2/users/integrations/linkedin", setup_linkedin, methods=["POST"]),
     Route("/api/v2/users/integrations/linkedin", disconnect_linkedin, methods=["DELETE"]),
     Route("/api/v2/users/integrations/linkedin/callback", linkedin_callback, methods=["GET"]),

@@ -12,7 +12,7 @@ from sqlmodel import col
 from store.db import utcnow
 from store.linkedin import LinkedInOAuthState, state_hash
 from tests.conftest import Stack, new_user
-from tests.linkedin.helpers import RETURN_URL, connect, follow
+from tests.linkedin.helpers import RETURN_URL, connect, follow, rebase
 
 LEGACY = "/api/v2/users/integrations/linkedin-integration/:userId"
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
@@ -23,12 +23,17 @@ async def test_status_before_connecting(stack: Stack) -> None:
     async with stack.api(key) as api:
         r = await api.get("/api/v2/users/integrations")
     assert r.status_code == 200
+    setup = r.json()["data"]["linkedin"].pop("setupUrl")
+    assert setup.startswith(
+        stack.settings.api_base_url + "/api/v2/users/integrations/linkedin/setup?"
+    )
     assert r.json() == {
         "userId": user_id,
         "success": True,
         "data": {
             "linkedin": {
                 "connected": False,
+                "setupUrl": setup,
                 "profileUrl": None,
                 "name": None,
                 "connectionCount": None,
@@ -39,6 +44,25 @@ async def test_status_before_connecting(stack: Stack) -> None:
             "summary": {"total": 2, "connected": 0, "completionPercentage": 0},
         },
     }
+
+
+async def test_the_setup_url_connects_in_the_browser(stack: Stack) -> None:
+    """The dashboard shows ``setupUrl`` while not connected; opening it connects."""
+    user_id, key = await new_user(stack, ["users:read"])
+    async with stack.api(key) as api:
+        setup = (await api.get("/api/v2/users/integrations")).json()["data"]["linkedin"]["setupUrl"]
+        other, _ = await new_user(stack, ["users:read"])
+        async with stack.api() as browser:
+            for forged in (setup.replace(user_id, other), setup[:-3] + "AAA"):
+                r = await browser.get(rebase(forged, stack))
+                assert r.status_code == 400 and r.json()["code"] in (
+                    "INVALID_SETUP_LINK",
+                    "INVALID_QUERY",
+                ), r.text
+        done = await follow(stack, setup)
+        assert done.status_code == 200, done.text
+        linkedin = (await api.get("/api/v2/users/integrations")).json()["data"]["linkedin"]
+    assert linkedin["connected"] is True and linkedin.get("setupUrl") is None
 
 
 async def test_global_key_is_pointed_at_the_legacy_route(stack: Stack) -> None:

@@ -195,6 +195,7 @@ STATE_STATUSES = {
     "linkedin_callback": ["400"],
     "sandbox_authorize": ["400"],
     "integrations_sandbox_authorize": ["400"],
+    "linkedin_setup_link": ["400"],
     "callback": ["400"],
     # The workflows API answers 422 when a definition's credentialId or connectorId is not
     # one of the caller's own.
