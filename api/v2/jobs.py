@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, Field, model_validator
 from starlette.requests import Request
@@ -20,6 +20,7 @@ from api.auth import acting_user, require, require_user, required_user
 from api.errors import BadRequest, Conflict, NotFound
 from api.spec import operation
 from api.state import services
+from engine.models.jobs import JobStatus, JobType
 from engine.services.jobs import (
     Job,
     JobAlreadyFinished,
@@ -37,18 +38,8 @@ USER_JOBS_DENIED = "Insufficient permissions for user job access"
 class JobQuery(BaseModel):
     startDate: int | None = Field(default=None, ge=0, le=32503680000)
     endDate: int | None = Field(default=None, ge=0, le=32503680000)
-    status: Literal["pending", "running", "completed", "failed", "cancelled"] | None = None
-    type: (
-        Literal[
-            "linkedin_action",
-            "data_enrichment",
-            "workflow_run",
-            "tool_execution",
-            "webhook_delivery",
-            "lead_import",
-        ]
-        | None
-    ) = None
+    status: JobStatus | None = None
+    type: JobType | None = None
     limit: int = Field(default=50, ge=1, le=100)
     pageToken: str | None = Field(default=None, max_length=4096)
     userId: str | None = Field(default=None, max_length=64)

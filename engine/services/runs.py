@@ -17,6 +17,7 @@ from typing import Any
 
 from temporalio.client import WorkflowExecutionStatus
 
+from engine.models.jobs import CLOSED_STATUS
 from engine.models.runs import RunState, StepState, WorkflowRunInput
 from engine.services import run_plans
 from engine.services.definitions import descendants
@@ -29,14 +30,6 @@ from store.db import Database, as_utc
 from store.errors import ConflictError, InvalidError, NotFoundError
 from store.vault import Vault
 from store.workflows import ExecutionRecord
-
-CLOSED = {
-    WorkflowExecutionStatus.COMPLETED: "completed",
-    WorkflowExecutionStatus.FAILED: "failed",
-    WorkflowExecutionStatus.TIMED_OUT: "failed",
-    WorkflowExecutionStatus.TERMINATED: "failed",
-    WorkflowExecutionStatus.CANCELED: "cancelled",
-}
 
 
 class ExecutionNotFound(NotFoundError):
@@ -187,7 +180,7 @@ class RunService:
             state = await self._skeleton(record)
         if state is None:
             raise _missing()
-        closed = CLOSED.get(description.status, "failed")  # type: ignore[arg-type]
+        closed = CLOSED_STATUS.get(description.status, "failed")  # type: ignore[arg-type]
         if state.status in ("pending", "running"):
             state.status = closed  # type: ignore[assignment]
             ended = description.status.name.lower() if description.status else "unknown"
