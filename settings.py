@@ -8,6 +8,7 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -36,6 +37,12 @@ class Settings(BaseSettings):
     allow_workers_without_redis: bool = False
     invalid_key_attempts_per_minute: int = 20  # per client address, then 429 without a lookup
     max_active_keys_per_user: int = 50
+    # Origins (scheme://host[:port], comma-separated) an OAuth flow may send a browser back
+    # to: LinkedIn's returnUrl and apps' redirectUrls. Empty: any http(s) origin outside
+    # production; production then refuses every return URL until origins are listed.
+    oauth_return_origins: str = ""
+    # Longest lifetime (exp - iat, and exp - now) an app's end-user JWT may have.
+    app_jwt_max_lifetime_seconds: int = 24 * 3600
 
     # Storage and encryption
     database_url: str = ""
@@ -92,6 +99,8 @@ class Settings(BaseSettings):
     linkedin_oauth_state_ttl_seconds: int = 600
     linkedin_automation_base_url: str = "https://api.unipile.com"
     linkedin_automation_api_key: SecretStr | None = None
+    # How long the Unipile hosted sign-in link (and its notify state) stays usable.
+    linkedin_automation_link_ttl_seconds: int = 1800
 
     # App integrations: the platform's OAuth client per vendor, state and refresh timing.
     # An OAuth toolkit whose vendor client is not set connects through Taskyard's sandbox
@@ -121,7 +130,10 @@ class Settings(BaseSettings):
     leads_import_max_bytes: int = 25 * 1024 * 1024
 
     @field_validator(
-        "rate_limit_per_minute", "invalid_key_attempts_per_minute", "max_active_keys_per_user"
+        "rate_limit_per_minute",
+        "invalid_key_attempts_per_minute",
+        "max_active_keys_per_user",
+        "app_jwt_max_lifetime_seconds",
     )
     @classmethod
     def _positive(cls, value: int) -> int:
@@ -143,6 +155,22 @@ class Settings(BaseSettings):
     @property
     def api_base_url(self) -> str:
         return self.public_base_url.rstrip("/") or f"http://{self.api_host}:{self.api_port}"
+
+    def return_origins(self) -> frozenset[str]:
+        """The origins listed in ``oauth_return_origins``, normalized."""
+        found = (origin_of(item.strip()) for item in self.oauth_return_origins.split(","))
+        return frozenset(o for o in found if o)
+
+    def return_url_allowed(self, url: str) -> bool:
+        """May an OAuth flow send a browser to ``url``? Its origin must be listed; with
+        nothing listed, any http(s) origin outside production and none in production."""
+        origin = origin_of(url)
+        if origin is None:
+            return False
+        listed = self.return_origins()
+        if listed:
+            return origin in listed
+        return self.environment != "production"
 
     def base_urls(self) -> dict[str, str]:
         """Vendor base URLs handed to connectors."""
@@ -212,6 +240,22 @@ class Settings(BaseSettings):
                     raise ValueError(f"{path} is a dangling link; not writing through it") from None
         kid, _, encoded = path.read_text().strip().partition(":")
         return {kid: base64.b64decode(encoded)}
+
+
+def origin_of(url: str) -> str | None:
+    """``scheme://host[:port]`` of an absolute http(s) URL (default port dropped), else None."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    default = 443 if parts.scheme == "https" else 80
+    host = parts.hostname.lower()
+    if ":" in host:  # an IPv6 literal
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
 
 
 def create_private_file(path: Path, text: str) -> None:

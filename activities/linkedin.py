@@ -2,15 +2,21 @@
 
 Secrets stay here: the authorization code and the member's token are loaded and
 decrypted inside the activity; workflows carry only the user, the account id and
-the state's hash. The provider is the one the account was connected with
-(``sandbox`` or ``unipile``), so switching the setting never sends a sandbox
-account's actions to a real provider.
+the state's hash. With the Unipile provider the member's Unipile account is never
+taken from the user: the activity asks Unipile for a hosted sign-in link (kept
+encrypted until the callback sends the browser to it), and Unipile reports the
+account it created to the API's notify route; the connect workflow then runs again
+(``automation``) to read that account's profile. The provider is the one the
+account was connected with (``sandbox`` or ``unipile``), so switching the setting
+never sends a sandbox account's actions to a real provider.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from temporalio import activity
 
@@ -19,8 +25,9 @@ from activities.heartbeat import heartbeating
 from connectors import linkedin, linkedin_sandbox
 from connectors.errors import AuthError, ConnectorError, InvalidInputError, RateLimitedError
 from connectors.linkedin import ChallengeError
-from connectors.linkedin_automation import ActionResult, UnipileClient
+from connectors.linkedin_automation import ActionResult, UnipileClient, request_hosted_link
 from engine.models.linkedin import (
+    AUTOMATION_NOTIFY_PATH,
     COMPLETE_CONNECTION,
     PERFORM_ACTION,
     ConnectInput,
@@ -30,9 +37,12 @@ from engine.models.linkedin import (
 )
 from settings import Settings
 from store import linkedin as store
+from store import linkedin_links
 from store.db import Database, utcnow
-from store.linkedin import LinkedInAccount, StateError
+from store.linkedin import AutomationAccountInUse, LinkedInAccount, LinkedInOAuthState, StateError
 from store.vault import Vault, VaultError
+
+log = logging.getLogger("taskyard.linkedin")
 
 
 class LinkedInActivities:
@@ -50,8 +60,13 @@ class LinkedInActivities:
 
     @activity.defn(name=COMPLETE_CONNECTION)
     async def complete_linkedin_connection(self, data: ConnectInput) -> ConnectOutput:
+        if data.automation:
+            return await self._automation_linked(data)
         try:
             return await self._connect(data)
+        except AutomationAccountInUse as exc:
+            await store.forget_code(self.db, data.state_hash)
+            raise to_application_error(AuthError(exc.message)) from None
         except (StateError, VaultError) as exc:
             await store.forget_code(self.db, data.state_hash)
             raise to_application_error(AuthError(str(exc))) from None
@@ -65,7 +80,9 @@ class LinkedInActivities:
         if state.user_id != data.user_id:
             raise StateError("the state belongs to another user")
         timeout = self.settings.http_timeout_seconds
+        # Set only by an operator's global key (the legacy route); else the provider says.
         automation_id = state.automation_account_id
+        linked = False
         if state.provider == "sandbox":
             token = linkedin_sandbox.exchange(code, data.state_hash)
             member = linkedin_sandbox.member(data.user_id)
@@ -100,6 +117,8 @@ class LinkedInActivities:
             }
             profile.update(await self._automation_profile(automation_id))
             provider = "unipile"
+            if automation_id is None:
+                linked = await self._hosted_link(state)
         expires = utcnow() + timedelta(seconds=token.expires_in) if token.expires_in else None
         account = await store.mark_connected(
             self.db,
@@ -120,6 +139,68 @@ class LinkedInActivities:
             name=account.name,
             profile_url=account.profile_url,
             connection_count=account.connection_count,
+            automation_link=linked,
+        )
+
+    async def _hosted_link(self, state: LinkedInOAuthState) -> bool:
+        """Ask Unipile for a hosted sign-in link whose notify URL carries a secret state of
+        ours; False when it cannot (no key, or Unipile failed: the member stays connected
+        without automation and can connect again)."""
+        key = self.settings.linkedin_automation_api_key
+        if key is None:
+            return False
+        secret, name = linkedin_links.new_state()
+        base = self.settings.linkedin_redirect_base_url or self.settings.api_base_url
+        notify = f"{base.rstrip('/')}{AUTOMATION_NOTIFY_PATH}?{urlencode({'state': secret})}"
+        expires = utcnow() + timedelta(seconds=self.settings.linkedin_automation_link_ttl_seconds)
+        back = state.return_url
+        if back and not self.settings.return_url_allowed(back):
+            back = None  # the operator's origins changed since the setup
+        try:
+            url = await request_hosted_link(
+                self.settings.linkedin_automation_base_url,
+                key.get_secret_value(),
+                name=name,
+                notify_url=notify,
+                expires_at=expires,
+                success_redirect_url=_with_query(back, linkedin="connected") if back else None,
+                failure_redirect_url=(
+                    _with_query(back, linkedin="error", error="automation_failed") if back else None
+                ),
+                timeout=self.settings.http_timeout_seconds,
+            )
+        except ConnectorError as exc:
+            log.warning("could not create a Unipile hosted sign-in link: %s", exc)
+            return False
+        await linkedin_links.create(
+            self.db,
+            self.vault,
+            user_id=state.user_id,
+            oauth_state_hash=state.state_hash,
+            state=secret,
+            name=name,
+            link_url=url,
+            expires_at=expires,
+        )
+        return True
+
+    async def _automation_linked(self, data: ConnectInput) -> ConnectOutput:
+        """After the provider reported the member's account: read its profile (best effort)."""
+        link = await linkedin_links.get(self.db, data.state_hash)
+        account = await store.get_account(self.db, data.user_id)
+        if link is None or link.user_id != data.user_id or link.account_id is None:
+            raise to_application_error(AuthError("no provider account was reported"))
+        if account is None:
+            raise to_application_error(AuthError("the LinkedIn account is not connected"))
+        profile = await self._automation_profile(link.account_id)
+        await store.save_automation_profile(self.db, data.user_id, link.account_id, profile)
+        return ConnectOutput(
+            account_id=account.id,
+            provider=account.provider,
+            member_id=account.member_id,
+            name=account.name,
+            profile_url=profile.get("profile_url") or account.profile_url,
+            connection_count=profile.get("connection_count") or account.connection_count,
         )
 
     async def _automation_profile(self, automation_id: str | None) -> dict[str, Any]:
@@ -209,3 +290,9 @@ class LinkedInActivities:
         if kind == "withdrawConnectionRequest":
             return await client.withdraw_invitation(url)
         raise InvalidInputError(f"unknown action {kind!r}")
+
+
+def _with_query(url: str, **params: str) -> str:
+    parts = urlsplit(url)
+    query = [*parse_qsl(parts.query, keep_blank_values=True), *params.items()]
+    return urlunsplit(parts._replace(query=urlencode(query)))

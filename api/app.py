@@ -16,6 +16,7 @@ from api.bootstrap import ensure_admin_key
 from api.errors import EXCEPTION_HANDLERS
 from api.integrations import admin as integrations_admin
 from api.integrations import connections as integrations_connections
+from api.integrations import oauth_flow as integrations_oauth
 from api.integrations import sandbox as integrations_sandbox
 from api.integrations import tools as integrations_tools
 from api.limits import BodyLimitMiddleware, RouteLimit
@@ -62,6 +63,7 @@ ROUTES: list[BaseRoute] = [
     *v1_apps.routes,
     *integrations_admin.routes,
     *integrations_connections.routes,
+    *integrations_oauth.routes,
     *integrations_sandbox.routes,
     *integrations_tools.routes,
     *webhooks.routes,

@@ -13,6 +13,14 @@ reference documents them::
     POST /v2/{account}/chats/send                               message {users_ids, text}
     POST /v2/{account}/posts/{post_id}/reactions                react {reaction}
 
+Members connect their LinkedIn account to Unipile through Unipile's hosted sign-in
+wizard (``request_hosted_link``): the v1 route ``POST /api/v1/hosted/accounts/link``
+``{type: "create", providers: ["LINKEDIN"], api_url, expiresOn, name, notify_url,
+success_redirect_url?, failure_redirect_url?}`` answers ``{object: "HostedAuthURL",
+url}``; once the member has signed in, Unipile calls ``notify_url`` server to server
+with ``{status: "CREATION_SUCCESS", account_id, name}``. The account id is never taken
+from anyone else.
+
 A profile URL's public identifier is first resolved to the provider id with the
 profile route, as Unipile recommends. Errors are RFC 7807 bodies
 (``{"object": "Error", "type": "provider/…", "status", "title", "detail"}``) and
@@ -26,6 +34,7 @@ account should pause); a checkpoint or a provider-side ``invalid_authorization``
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -48,6 +57,7 @@ LIMIT_CODES = frozenset(
 CHALLENGE_CODES = frozenset(
     {"invalid_authorization", "checkpoint_error", "captcha_required", "disconnected_account"}
 )
+HOSTED_LINK_PATH = "/api/v1/hosted/accounts/link"
 
 
 class ActionResult(BaseModel):
@@ -200,6 +210,53 @@ class UnipileClient:
             json={"reaction": "linkedin_like"},
         )
         return ActionResult(provider="unipile", summary="post liked", remote_id=activity)
+
+
+async def request_hosted_link(
+    base_url: str,
+    api_key: str,
+    *,
+    name: str,
+    notify_url: str,
+    expires_at: datetime,
+    success_redirect_url: str | None = None,
+    failure_redirect_url: str | None = None,
+    timeout: float = 30.0,
+) -> str:
+    """A hosted sign-in link for one new LinkedIn account; Unipile will call ``notify_url``
+    with the account id and ``name`` once the member has signed in."""
+    what = "hosted sign-in link"
+    body: dict[str, Any] = {
+        "type": "create",
+        "providers": ["LINKEDIN"],
+        "api_url": base_url.rstrip("/"),
+        "expiresOn": expires_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.")
+        + f"{expires_at.microsecond // 1000:03d}Z",
+        "name": name,
+        "notify_url": notify_url,
+    }
+    if success_redirect_url:
+        body["success_redirect_url"] = success_redirect_url
+    if failure_redirect_url:
+        body["failure_redirect_url"] = failure_redirect_url
+    headers = {"X-API-KEY": api_key, "Accept": "application/json"}
+    try:
+        async with httpx.AsyncClient(timeout=timeout) as client:
+            response = await client.post(
+                base_url.rstrip("/") + HOSTED_LINK_PATH, headers=headers, json=body
+            )
+    except httpx.TimeoutException as exc:
+        raise TransientError(f"{what}: Unipile did not answer in {timeout}s") from exc
+    except httpx.HTTPError as exc:
+        raise TransientError(f"{what}: {type(exc).__name__}") from exc
+    raise_for_problem(response, what)
+    try:
+        url = response.json().get("url")
+    except (ValueError, AttributeError) as exc:
+        raise TransientError(f"{what}: Unipile answered with a non-JSON body") from exc
+    if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+        raise TransientError(f"{what}: Unipile answered without a link")
+    return url
 
 
 def _str(value: Any) -> str | None:

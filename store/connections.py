@@ -3,7 +3,9 @@
 A connection's tokens (or directly given credentials) are one ciphertext bound to
 its app, end user and record. OAuth ``state`` values are stored only as SHA-256
 hashes; consuming one is a single conditional UPDATE, so a state works once,
-before it expires, and only for the app it was issued for.
+before it expires, and only for the app it was issued for. A state is bound once to
+the browser that opened its start URL (the SHA-256 of a nonce kept in that browser's
+cookie, ``bind_browser``); the callback must present it.
 
 ``provider`` says who granted the tokens: ``vendor`` (the real vendor, or
 credentials given directly) or ``sandbox`` (Taskyard's sandbox). It is fixed when
@@ -64,6 +66,7 @@ class OAuthRequest(SQLModel, table=True):
     connection_id: str = Field(foreign_key="app_connections.id", index=True, max_length=40)
     app_id: str = Field(max_length=40)
     redirect_url: str = Field(sa_column=Column(Text, nullable=False))
+    browser_hash: str | None = Field(default=None, max_length=64)
     expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     used_at: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
@@ -159,6 +162,21 @@ async def pending_request(db: Database, app_id: str, state: str) -> tuple[OAuthR
     if connection is None:
         raise StateError("the connection was removed")
     return request, connection
+
+
+async def bind_browser(db: Database, state: str, browser_hash: str) -> bool:
+    """Bind an unused request to a browser, once: False if it was bound (or used) already."""
+    async with db.engine.begin() as conn:
+        result = await conn.execute(
+            update(OAuthRequest)
+            .where(
+                col(OAuthRequest.state_hash) == state_hash(state),
+                col(OAuthRequest.browser_hash).is_(None),
+                col(OAuthRequest.used_at).is_(None),
+            )
+            .values(browser_hash=browser_hash)
+        )
+    return bool(result.rowcount == 1)
 
 
 async def request_for(db: Database, connection_id: str) -> OAuthRequest | None:

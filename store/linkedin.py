@@ -3,9 +3,14 @@
 The member's access token is one vault ciphertext bound to the user and the
 account row. OAuth ``state`` values are kept only as SHA-256 hashes; consuming
 one is a single conditional UPDATE, so a state works once and only before it
-expires. While the connect workflow runs, the authorization code waits on the
-state row, encrypted, and is erased once the connection is made, so the code
-never enters workflow history.
+expires. A state is bound to the browser that opened its start URL: the hash of
+a nonce kept in that browser's cookie is set once (``bind_browser``) and the
+callback must present it. While the connect workflow runs, the authorization
+code waits on the state row, encrypted, and is erased once the connection is
+made, so the code never enters workflow history.
+
+The automation provider's account id (Unipile's) is unique across users: one
+provider account is never linked to two users (``AUTOMATION_ACCOUNT_IN_USE``).
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from sqlmodel import Field, SQLModel, col, select
 
 from store import rotation
 from store.db import Database, as_utc, utcnow
-from store.errors import StateError
+from store.errors import ConflictError, StateError
 from store.models import User, new_id
 from store.vault import Vault, associated_data
 
@@ -47,7 +52,7 @@ class LinkedInAccount(SQLModel, table=True):
     profile_url: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     picture_url: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     connection_count: int | None = None
-    automation_account_id: str | None = Field(default=None, max_length=100)
+    automation_account_id: str | None = Field(default=None, max_length=100, unique=True)
     token_ciphertext: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     token_expires_at: datetime | None = _ts(nullable=True)
     scopes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
@@ -69,9 +74,18 @@ class LinkedInOAuthState(SQLModel, table=True):
     scopes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     automation_account_id: str | None = Field(default=None, max_length=100)
     code_ciphertext: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # SHA-256 of the nonce in the cookie of the browser that opened the start URL.
+    browser_hash: str | None = Field(default=None, max_length=64)
     expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     used_at: datetime | None = _ts(nullable=True)
     created_at: datetime = _ts()
+
+
+class AutomationAccountInUse(ConflictError):
+    code = "AUTOMATION_ACCOUNT_IN_USE"
+
+    def __init__(self) -> None:
+        super().__init__("This automation provider account is linked to another user")
 
 
 def token_aad(user_id: str, account_id: str) -> bytes:
@@ -159,6 +173,46 @@ async def peek_state(db: Database, state: str) -> LinkedInOAuthState | None:
         return await session.get(LinkedInOAuthState, state_hash(state))
 
 
+async def open_state(db: Database, state: str) -> LinkedInOAuthState:
+    """A state that can still be used (without using it); else ``StateError``."""
+    row = await peek_state(db, state)
+    if row is None:
+        raise StateError("unknown state")
+    if row.used_at is not None:
+        raise StateError("this state was already used")
+    if as_utc(row.expires_at) <= utcnow():  # type: ignore[operator]
+        raise StateError("this state has expired")
+    return row
+
+
+async def bind_browser(db: Database, digest: str, browser_hash: str) -> bool:
+    """Bind an unused state to a browser, once: False if it was bound (or used) already."""
+    async with db.engine.begin() as conn:
+        result = await conn.execute(
+            update(LinkedInOAuthState)
+            .where(
+                col(LinkedInOAuthState.state_hash) == digest,
+                col(LinkedInOAuthState.browser_hash).is_(None),
+                col(LinkedInOAuthState.used_at).is_(None),
+            )
+            .values(browser_hash=browser_hash)
+        )
+    return bool(result.rowcount == 1)
+
+
+async def automation_owner(db: Database, automation_account_id: str) -> str | None:
+    """The user a provider account is linked to, if any."""
+    async with db.session() as session:
+        row = (
+            await session.exec(
+                select(LinkedInAccount).where(
+                    LinkedInAccount.automation_account_id == automation_account_id
+                )
+            )
+        ).first()
+        return row.user_id if row is not None else None
+
+
 async def consume_state(
     db: Database, vault: Vault, state: str, code: str | None
 ) -> LinkedInOAuthState:
@@ -228,7 +282,10 @@ async def mark_connected(
         row.automation_account_id = automation_account_id
         row.connected_at, row.disconnected_at, row.updated_at = now, None, now
         session.add(row)
-        await session.commit()
+        try:
+            await session.commit()
+        except IntegrityError as exc:
+            raise AutomationAccountInUse() from exc
     async with db.engine.begin() as conn:
         await conn.execute(
             update(LinkedInOAuthState)
@@ -247,8 +304,51 @@ async def forget_code(db: Database, state_digest: str) -> None:
         )
 
 
+async def link_automation_account(
+    db: Database, user_id: str, automation_account_id: str
+) -> LinkedInAccount:
+    """Link the provider account the provider reported to the user's connected account.
+
+    ``AutomationAccountInUse`` if another user holds it; ``ConflictError`` when the user's
+    LinkedIn account is not connected (any more)."""
+    async with db.session() as session:
+        row = (
+            await session.exec(select(LinkedInAccount).where(LinkedInAccount.user_id == user_id))
+        ).first()
+        if row is None or row.status != "connected":
+            raise ConflictError("LinkedIn is not connected", code="LINKEDIN_NOT_CONNECTED")
+        row.automation_account_id, row.updated_at = automation_account_id, utcnow()
+        session.add(row)
+        try:
+            await session.commit()
+        except IntegrityError as exc:
+            raise AutomationAccountInUse() from exc
+        return row
+
+
+async def save_automation_profile(
+    db: Database, user_id: str, automation_account_id: str, profile: dict[str, Any]
+) -> bool:
+    """Profile URL and connection count read from the provider account, if the user's
+    account is still linked to it."""
+    values = {k: profile[k] for k in ("profile_url", "connection_count") if profile.get(k)}
+    if not values:
+        return False
+    async with db.engine.begin() as conn:
+        result = await conn.execute(
+            update(LinkedInAccount)
+            .where(
+                col(LinkedInAccount.user_id) == user_id,
+                col(LinkedInAccount.automation_account_id) == automation_account_id,
+            )
+            .values(**values, updated_at=utcnow())
+        )
+    return bool(result.rowcount == 1)
+
+
 async def disconnect(db: Database, user_id: str) -> LinkedInAccount | None:
-    """Drop the token and mark the account disconnected; the row and its settings stay."""
+    """Drop the token and the provider account and mark the account disconnected; the row
+    and its settings stay."""
     async with db.session() as session:
         row = (
             await session.exec(select(LinkedInAccount).where(LinkedInAccount.user_id == user_id))
@@ -257,6 +357,8 @@ async def disconnect(db: Database, user_id: str) -> LinkedInAccount | None:
             return None
         now = utcnow()
         row.status, row.token_ciphertext, row.token_expires_at = "disconnected", None, None
+        # The provider account is free again (an operator may link it to someone else).
+        row.automation_account_id = None
         row.disconnected_at, row.updated_at = now, now
         session.add(row)
         await session.commit()

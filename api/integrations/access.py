@@ -2,13 +2,18 @@
 
 Admin routes take an API key whose user owns the app (a global key may act on
 any app). End-user routes also accept the app's user JWT — HS256, signed with
-the app's secret, ``sub`` the end user's id, ``exp`` and ``aud`` (= the app id)
-checked when present — which can only ever reach that app and that end user.
-Another owner's app, like a missing one, is a 404.
+the app's secret, ``sub`` the end user's id, ``aud`` the app id and ``exp`` required,
+its lifetime (``exp - iat``, and ``exp`` from now) at most
+``TASKYARD_APP_JWT_MAX_LIFETIME_SECONDS`` — which can only ever reach that app and
+that end user, and not for long. Another owner's app, like a missing one, is a 404.
+
+Callers are authenticated from the headers alone (``authenticate``) before a route
+reads its body, so an unauthenticated request's body is never read or parsed.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import jwt
@@ -22,6 +27,11 @@ from store import apps
 REMEDIATE_EXECUTION = "Check the tool name and parameters. Ensure the user has a connected account."
 REMEDIATE_NETWORK = "The provider could not be reached or failed; retry with backoff."
 MAX_END_USER_ID = 200
+JWT_LEEWAY_SECONDS = 30
+JWT_REMEDIATION = (
+    "Sign HS256 tokens with this app's jwtSecret: sub = the end user's id, aud = the app id, "
+    "exp at most TASKYARD_APP_JWT_MAX_LIFETIME_SECONDS after iat."
+)
 
 
 class IntegrationsNotConfigured(BadRequest):
@@ -106,17 +116,20 @@ def bearer_jwt(request: Request) -> str | None:
     return None
 
 
-def verify_jwt(token: str, secret: bytes, app_id: str) -> str:
-    """The end user's id (``sub``) from a token the app signed; 401 for anything else."""
+def invalid_token(message: str = "Invalid user token", code: str = "INVALID_TOKEN") -> Unauthorized:
+    return Unauthorized(message, code=code, remediation=JWT_REMEDIATION)
+
+
+def verify_jwt(token: str, secret: bytes, app_id: str, max_lifetime: int) -> str:
+    """The end user's id (``sub``) from a token the app signed for itself; 401 otherwise."""
     try:
-        unverified = jwt.decode(token, options={"verify_signature": False})
         claims = jwt.decode(
             token,
             secret,
             algorithms=["HS256"],
-            audience=app_id if "aud" in unverified else None,
-            options={"require": ["sub"]},
-            leeway=30,
+            audience=app_id,
+            options={"require": ["sub", "exp", "aud"]},
+            leeway=JWT_LEEWAY_SECONDS,
         )
     except jwt.ExpiredSignatureError as exc:
         raise Unauthorized(
@@ -124,37 +137,51 @@ def verify_jwt(token: str, secret: bytes, app_id: str) -> str:
             code="TOKEN_EXPIRED",
             remediation="Sign a fresh token for the end user.",
         ) from exc
+    except jwt.MissingRequiredClaimError as exc:
+        raise invalid_token(f"Invalid user token: it must carry {exc.claim}") from exc
     except jwt.PyJWTError as exc:
-        raise Unauthorized(
-            "Invalid user token",
-            code="INVALID_TOKEN",
-            remediation="Sign HS256 tokens with this app's jwtSecret; "
-            "sub must be the end user's id.",
-        ) from exc
+        raise invalid_token() from exc
+    exp, iat = claims["exp"], claims.get("iat")
+    too_long = exp - time.time() > max_lifetime + JWT_LEEWAY_SECONDS
+    if isinstance(iat, int | float) and exp - iat > max_lifetime:
+        too_long = True
+    if too_long:
+        raise invalid_token(
+            f"User token lives longer than {max_lifetime} seconds", code="TOKEN_LIFETIME_TOO_LONG"
+        )
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub or len(sub) > MAX_END_USER_ID:
-        raise Unauthorized(
-            "Invalid user token: sub must be the end user's id", code="INVALID_TOKEN"
-        )
+        raise invalid_token("Invalid user token: sub must be the end user's id")
     return sub
 
 
-async def end_user(
-    request: Request, scope: str, user_id: str | None, *, required: bool
-) -> AppCaller:
-    """End-user routes: the app's user JWT, or an API key (plus ``userId`` when ``required``)."""
+async def authenticate(request: Request, scope: str) -> AppCaller:
+    """Who calls, from the headers alone: the app's user JWT (the end user is its ``sub``)
+    or an API key of the app's owner holding ``scope`` (the end user comes later)."""
     token = bearer_jwt(request)
     if token is not None and principal_of_or_none(request) is None:
         app = await load_app(request)
-        sub = verify_jwt(token, apps.signing_secret(services(request).vault, app), app.id)
-        if user_id is not None and user_id != sub:
+        s = services(request)
+        sub = verify_jwt(
+            token,
+            apps.signing_secret(s.vault, app),
+            app.id,
+            s.settings.app_jwt_max_lifetime_seconds,
+        )
+        return AppCaller(app, sub, True)
+    return AppCaller(await admin(request, scope), None, False)
+
+
+def acting_for(caller: AppCaller, user_id: str | None, *, required: bool) -> AppCaller:
+    """The end user an authenticated call acts for: the JWT's, or ``userId`` with a key."""
+    if caller.via_jwt:
+        if user_id is not None and user_id != caller.end_user_id:
             raise NotFound(
                 "User not found",
                 code="USER_NOT_FOUND",
                 remediation="Omit userId when authenticating with a user JWT.",
             )
-        return AppCaller(app, sub, True)
-    app = await admin(request, scope)
+        return caller
     if user_id is not None and (not user_id or len(user_id) > MAX_END_USER_ID):
         raise BadRequest("userId must be 1-200 characters", code="INVALID_USER_ID")
     if required and user_id is None:
@@ -163,7 +190,14 @@ async def end_user(
             code="USER_ID_REQUIRED",
             remediation="Send the end user's id as userId, or use a user JWT.",
         )
-    return AppCaller(app, user_id, False)
+    return AppCaller(caller.app, user_id, False)
+
+
+async def end_user(
+    request: Request, scope: str, user_id: str | None, *, required: bool
+) -> AppCaller:
+    """End-user routes: the app's user JWT, or an API key (plus ``userId`` when ``required``)."""
+    return acting_for(await authenticate(request, scope), user_id, required=required)
 
 
 def principal_of_or_none(request: Request) -> object | None:

@@ -3,14 +3,15 @@ disconnect.
 
 OAuth toolkits (Gmail, Google Calendar, Slack, Discord): ``connect`` stores an
 INITIATED connection with a single-use, expiring state (kept hashed) and starts
-its ``ConnectionWorkflow``; the ``authUrl`` is the vendor's consent page or, when
-the operator has not configured the vendor's client, the sandbox's
-(``api.integrations.sandbox``), and the connection says which (``sandbox``). The
-public ``callback`` consumes the state, seals the code and hands its id to the
-workflow, which trades it for tokens and keeps them fresh; the end user is then
-sent back to the app's allowed ``redirectUrl`` with ``connectionId`` and
-``status``. Toolkits that connect with credentials (and OAuth ones given tokens)
-take them directly and are ACTIVE at once.
+its ``ConnectionWorkflow``; the ``authUrl`` is Taskyard's start URL
+(``api.integrations.oauth_flow``: it binds the state to the browser, sends it to the
+vendor's consent page or the sandbox's, and its callback completes the connection).
+The connection says which (``sandbox``). ``redirectUrl`` must be one of the app's
+``redirectUrls`` (same scheme, host, port and path; the query may differ) on an
+origin the operator allows. Toolkits that connect with credentials (and OAuth ones
+given tokens) take them directly and are ACTIVE at once.
+
+Callers are authenticated from the headers before the body is read.
 """
 
 from __future__ import annotations
@@ -21,28 +22,25 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import BaseModel, Field
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse
+from starlette.responses import JSONResponse
 from starlette.routing import Route
 from temporalio.service import RPCError
 
 from api import bodies
-from api.auth import require
 from api.catalog_schemas import toolkit_enum
 from api.errors import BadRequest, NotFound, Unavailable
 from api.integrations.access import (
     ToolkitNotEnabled,
-    bearer_jwt,
+    acting_for,
+    authenticate,
     end_user,
-    load_app,
 )
 from api.integrations.admin import require_installable, unknown_toolkit
 from api.spec import operation
 from api.state import services
-from engine.models.connections import AuthorizeInput
 from engine.services import app_integrations, catalog
-from engine.services.app_integrations import callback_url
-from engine.services.connections import ConnectionRequestClosed, ConnectionService
-from engine.services.sealing import seal
+from engine.services.connections import ConnectionService
+from settings import Settings
 from store import apps, connections
 from store.db import as_utc
 
@@ -115,6 +113,11 @@ def redirect_allowed(allowed: list[str], url: str) -> bool:
     return False
 
 
+def may_return_to(settings: Settings, app: apps.App, url: str) -> bool:
+    """One of the app's redirectUrls, on an origin the operator allows."""
+    return redirect_allowed(app.redirect_urls, url) and settings.return_url_allowed(url)
+
+
 def with_query(url: str, **params: str) -> str:
     parts = urlsplit(url)
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in params]
@@ -155,10 +158,9 @@ def connection_service(request: Request) -> ConnectionService:
     description="Auth: the app's user JWT, or an API key plus userId.",
 )
 async def connect(request: Request) -> JSONResponse:
-    if bearer_jwt(request) is None:
-        require(request, "integrations:write")
+    caller = await authenticate(request, "integrations:write")  # before reading the body
     data = await bodies.read(request, Connect)
-    caller = await end_user(request, "integrations:write", data.userId, required=True)
+    caller = acting_for(caller, data.userId, required=True)
     app, end_user_id = caller.app, str(caller.end_user_id)
     kit = catalog.toolkit(data.toolkit)
     if kit is None:
@@ -192,7 +194,7 @@ async def connect(request: Request) -> JSONResponse:
         raise credentials_required(kit, app.id)
     mode = require_installable(s.settings, kit)
     assert mode is not None  # an OAuth toolkit that is installable has a mode
-    if not data.redirectUrl or not redirect_allowed(app.redirect_urls, data.redirectUrl):
+    if not data.redirectUrl or not may_return_to(s.settings, app, data.redirectUrl):
         raise BadRequest(
             "redirectUrl is missing or not allowed for this app",
             code="INTEGRATIONS_REDIRECT_NOT_ALLOWED",
@@ -221,9 +223,7 @@ async def connect(request: Request) -> JSONResponse:
         raise Unavailable(
             "Could not start the connection; try again", code="SERVICE_UNAVAILABLE"
         ) from exc
-    auth_url = app_integrations.authorization_url(
-        s.settings, kit, mode, app_id=app.id, state=state, scopes=row.scopes
-    )
+    auth_url = app_integrations.start_url(s.settings, app.id, state)
     started = ConnectStarted(
         authUrl=auth_url, connectionRequestId=row.id, status=row.status, sandbox=mode == "sandbox"
     )
@@ -242,48 +242,6 @@ def credentials_required(kit: catalog.Toolkit, app_id: str) -> BadRequest:
         f'{{"toolkit": "{kit.type}", "userId": "...", "credentials": {{{example}}}}}'
         + ("" if fields else " (no field is required; send {} if nothing applies)"),
     )
-
-
-@operation(
-    "OAuth callback: completes the connection and sends the user back",
-    tag=TAG,
-    description="Public. Redirects (302) to the redirectUrl given to connect, with "
-    "connectionId and status (ACTIVE or FAILED) added to its query (and sandbox=true "
-    "for a sandbox connection).",
-)
-async def callback(request: Request) -> RedirectResponse:
-    app = await load_app(request)
-    params = request.query_params
-    state, code = params.get("state", ""), params.get("code")
-    s = services(request)
-    try:
-        oauth_request, row = await connections.consume_state(s.db, app.id, state)
-    except connections.StateError as exc:
-        raise BadRequest(
-            f"Invalid OAuth state: {exc}",
-            code="INTEGRATIONS_INVALID_STATE",
-            remediation=f"Start again with POST /v1/{app.id}/integrations/connect.",
-        ) from exc
-    redirect_uri = callback_url(s.settings, app.id)
-    if code:
-        sealed_id = await seal(s.db, s.vault, app.user_id, {"code": code[:4096]})
-        handoff = AuthorizeInput(redirect_uri=redirect_uri, sealed_code_id=sealed_id)
-    else:
-        error = (params.get("error") or "no authorization code")[:100]
-        handoff = AuthorizeInput(redirect_uri=redirect_uri, error=error)
-    status: str
-    try:
-        outcome = await connection_service(request).authorize(row.id, handoff)
-        status, reason = outcome.status, outcome.reason
-    except ConnectionRequestClosed:
-        current = await connections.get(s.db, row.id)
-        status = current.status if current is not None else "FAILED"
-        reason = current.status_reason if current is not None else "connection removed"
-    extra = {"error": reason or "failed"} if status != "ACTIVE" else {}
-    if row.provider == "sandbox":
-        extra["sandbox"] = "true"
-    location = with_query(oauth_request.redirect_url, connectionId=row.id, status=status, **extra)
-    return RedirectResponse(location, status_code=302)
 
 
 @operation(
@@ -336,7 +294,6 @@ async def delete_connection(request: Request) -> JSONResponse:
 
 routes = [
     Route("/v1/{app_id}/integrations/connect", connect, methods=["POST"]),
-    Route("/v1/{app_id}/integrations/callback", callback, methods=["GET"]),
     Route("/v1/{app_id}/integrations/connections", list_connections, methods=["GET"]),
     Route(
         "/v1/{app_id}/integrations/connections/{connection_id}",

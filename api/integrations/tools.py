@@ -22,7 +22,6 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from api import bodies
-from api.auth import require
 from api.catalog_schemas import with_tools
 from api.errors import ApiError
 from api.integrations.access import (
@@ -30,7 +29,8 @@ from api.integrations.access import (
     ExecutionFailed,
     ToolkitNotEnabled,
     ToolkitUnknown,
-    bearer_jwt,
+    acting_for,
+    authenticate,
     end_user,
 )
 from api.spec import operation
@@ -163,10 +163,9 @@ async def _connection_for(
     "INTEGRATIONS_EXECUTION_FAILED, 422 soft failure, 502 network error.",
 )
 async def execute(request: Request) -> JSONResponse:
-    if bearer_jwt(request) is None:
-        require(request, "integrations:execute")
+    caller = await authenticate(request, "integrations:execute")  # before reading the body
     data = await bodies.read(request, Execute)
-    caller = await end_user(request, "integrations:execute", data.userId, required=True)
+    caller = acting_for(caller, data.userId, required=True)
     tool = catalog.find_tool(data.toolName)
     kit = catalog.toolkit(tool.toolkit) if tool is not None else None
     if kit is None:

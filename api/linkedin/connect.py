@@ -1,12 +1,19 @@
 """Connecting a user's LinkedIn account (the user-integrations API): status, OAuth start and
 callback, disconnect.
 
-``start_setup`` stores a single-use, expiring state (hashed) and returns the URL
-the member approves: LinkedIn's authorization page, or with the ``sandbox``
-provider Taskyard's own consent page, which redirects back exactly as LinkedIn
-would. ``finish`` consumes the state, keeps the code encrypted on it, runs the
-connect workflow (the exchange happens on a worker) and says where to send the
-member next.
+``start_setup`` stores a single-use, expiring state (hashed) and returns Taskyard's
+start URL for it; ``begin`` (that URL, opened in the member's browser) binds the
+state to the browser (``api.browser_binding``) and sends it to the page the member
+approves: LinkedIn's authorization page, or with the ``sandbox`` provider
+Taskyard's own consent page, which redirects back exactly as LinkedIn would.
+``finish`` checks the browser, consumes the state, keeps the code encrypted on it,
+runs the connect workflow (the exchange happens on a worker) and says where to send
+the member next: Unipile's hosted sign-in when the provider account is still to be
+linked, else the registered ``returnUrl`` (if the operator's origins still allow it).
+
+``returnUrl`` must be on an origin the operator allows (``TASKYARD_OAUTH_RETURN_ORIGINS``)
+and the automation provider's account id is never taken from a user: Unipile reports
+it (``api.linkedin.automation``); only an operator's global key may name one.
 """
 
 from __future__ import annotations
@@ -19,7 +26,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import ApplicationError, FailureError
 
-from api.errors import BadRequest, NotFound, Unavailable
+from api import browser_binding
+from api.errors import BadRequest, NotFound, Unavailable, Unprocessable
 from api.linkedin.models import (
     IntegrationsData,
     IntegrationSummary,
@@ -39,10 +47,13 @@ from engine.services.linkedin import (
     sign_in_url,
 )
 from store import linkedin as store
+from store import linkedin_links
 from store.db import as_utc
 from store.webhooks import webhook_summary
 
 CALLBACK_PATH = "/api/v2/users/integrations/linkedin/callback"
+START_PATH = "/api/v2/users/integrations/linkedin/start"
+COOKIE_PATH = "/api/v2/users/integrations/linkedin"
 SETUP_PATH = "/api/v2/users/integrations/linkedin/setup"
 SETUP_LINK_SECONDS = 30 * 60
 SETUP_SCOPE = "linkedin-setup"
@@ -113,13 +124,37 @@ async def require_user_exists(s: Services, user_id: str) -> None:
         raise NotFound("User not found", code="USER_NOT_FOUND")
 
 
+def flow_base(s: Services) -> str:
+    """Where the member's browser meets Taskyard during a sign-in (start and callback share
+    it, so the start URL's cookie reaches the callback)."""
+    return (s.settings.linkedin_redirect_base_url or s.settings.api_base_url).rstrip("/")
+
+
 def redirect_uri(s: Services) -> str:
-    base = s.settings.linkedin_redirect_base_url or s.settings.api_base_url
-    return base.rstrip("/") + CALLBACK_PATH
+    return flow_base(s) + CALLBACK_PATH
 
 
-async def start_setup(s: Services, user_id: str, body: SetupLinkedIn) -> SetupStarted:
-    """A sign-in URL with a fresh state; refused while an account is connected."""
+def check_setup(s: Services, body: SetupLinkedIn, *, operator: bool) -> None:
+    """What a setup may ask for: a returnUrl on an allowed origin, and a provider account
+    only from an operator (a user's would let them act as another customer's account)."""
+    if body.automationAccountId is not None and not operator:
+        raise Unprocessable(
+            "automationAccountId cannot be set with a user key: the automation provider "
+            "reports the account the member signs in with",
+            code="AUTOMATION_ACCOUNT_FROM_PROVIDER",
+        )
+    if body.returnUrl is not None and not s.settings.return_url_allowed(body.returnUrl):
+        raise Unprocessable(
+            "returnUrl is not on an origin this server allows (TASKYARD_OAUTH_RETURN_ORIGINS)",
+            code="RETURN_URL_NOT_ALLOWED",
+        )
+
+
+async def start_setup(
+    s: Services, user_id: str, body: SetupLinkedIn, *, operator: bool = False
+) -> SetupStarted:
+    """A start URL with a fresh state; refused while an account is connected."""
+    check_setup(s, body, operator=operator)
     await require_user_exists(s, user_id)
     account = await store.get_account(s.db, user_id)
     if account is not None and account.status == "connected":
@@ -134,6 +169,10 @@ async def start_setup(s: Services, user_id: str, body: SetupLinkedIn) -> SetupSt
         raise Unavailable(
             "LinkedIn sign-in is not configured on this server", code="LINKEDIN_NOT_CONFIGURED"
         )
+    if body.automationAccountId is not None:
+        owner = await store.automation_owner(s.db, body.automationAccountId)
+        if owner is not None and owner != user_id:
+            raise store.AutomationAccountInUse()
     scopes = body.scopes or list(DEFAULT_SCOPES)
     callback = redirect_uri(s)
     state, expires_at = await store.create_state(
@@ -146,14 +185,52 @@ async def start_setup(s: Services, user_id: str, body: SetupLinkedIn) -> SetupSt
         automation_account_id=body.automationAccountId,
         ttl_seconds=cfg.linkedin_oauth_state_ttl_seconds,
     )
-    auth_url = sign_in_url(
+    start = f"{flow_base(s)}{START_PATH}?{urlencode({'state': state})}"
+    return SetupStarted(authUrl=start, state=state, expiresAt=iso(expires_at) or "")
+
+
+def browser_mismatch() -> BadRequest:
+    return BadRequest(
+        "This sign-in was started in another browser (or its cookie is missing); "
+        "start again from the app",
+        code="OAUTH_BROWSER_MISMATCH",
+    )
+
+
+async def open_state(s: Services, state: str) -> store.LinkedInOAuthState:
+    try:
+        return await store.open_state(s.db, state)
+    except store.StateError as exc:
+        raise BadRequest(f"Invalid OAuth state: {exc}", code="INVALID_OAUTH_STATE") from exc
+
+
+async def begin(s: Services, state: str, nonce: str | None) -> tuple[str, str | None, int]:
+    """Bind a state to this browser and say where its sign-in page is: (that URL, a new
+    nonce to set as the cookie or None if the browser already holds it, seconds left)."""
+    row = await open_state(s, state)
+    if row.browser_hash is not None:
+        if not browser_binding.matches(nonce, row.browser_hash):
+            raise browser_mismatch()
+        nonce = None
+    else:
+        nonce = browser_binding.new_nonce()
+        if not await store.bind_browser(s.db, row.state_hash, browser_binding.nonce_hash(nonce)):
+            raise browser_mismatch()
+    cfg = s.settings
+    sandbox = row.provider == "sandbox"
+    if not sandbox and not cfg.linkedin_client_id:
+        raise Unavailable(
+            "LinkedIn sign-in is not configured on this server", code="LINKEDIN_NOT_CONFIGURED"
+        )
+    url = sign_in_url(
         cfg.api_base_url + SANDBOX_AUTHORIZE_PATH if sandbox else cfg.linkedin_auth_url,
         client_id=SANDBOX_CLIENT_ID if sandbox else cfg.linkedin_client_id,
-        redirect_uri=callback,
+        redirect_uri=row.redirect_uri,
         state=state,
-        scopes=scopes,
+        scopes=list(row.scopes),
     )
-    return SetupStarted(authUrl=auth_url, state=state, expiresAt=iso(expires_at) or "")
+    left = (as_utc(row.expires_at) - datetime.now(UTC)).total_seconds()  # type: ignore[operator]
+    return url, nonce, int(left) + 1
 
 
 def failure_message(exc: WorkflowFailureError) -> str:
@@ -172,11 +249,25 @@ def with_query(url: str, **params: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-async def finish(s: Services, params: dict[str, str]) -> tuple[str | None, dict[str, Any]]:
-    """Complete a sign-in from LinkedIn's redirect: (where to send the member, result body)."""
+def return_to(s: Services, row: store.LinkedInOAuthState) -> str | None:
+    """The registered returnUrl, while the operator's origins still allow it."""
+    if row.return_url and s.settings.return_url_allowed(row.return_url):
+        return row.return_url
+    return None
+
+
+async def finish(
+    s: Services, params: dict[str, str], nonce: str | None
+) -> tuple[str | None, dict[str, Any]]:
+    """Complete a sign-in from LinkedIn's redirect in the browser that started it: (where
+    to send the member, result body). A state that is unknown, used, expired or from
+    another browser is a 400, never a redirect."""
     state = params.get("state") or ""
     code = params.get("code")
     denied = params.get("error")
+    started = await open_state(s, state)
+    if not browser_binding.matches(nonce, started.browser_hash):
+        raise browser_mismatch()
     try:
         row = await store.consume_state(s.db, s.vault, state, None if denied else code)
     except store.StateError as exc:
@@ -189,8 +280,8 @@ async def finish(s: Services, params: dict[str, str]) -> tuple[str | None, dict[
             "userId": row.user_id,
             "error": {"code": error, "message": reason},
         }
-        if row.return_url:
-            return with_query(row.return_url, linkedin="error", error=error), body
+        if back := return_to(s, row):
+            return with_query(back, linkedin="error", error=error), body
         raise BadRequest(
             f"LinkedIn sign-in was not completed: {reason}", code="LINKEDIN_AUTH_DENIED"
         )
@@ -203,13 +294,13 @@ async def finish(s: Services, params: dict[str, str]) -> tuple[str | None, dict[
         )
     except WorkflowFailureError as exc:
         message = failure_message(exc)
-        if row.return_url:
+        if back := return_to(s, row):
             body = {
                 "success": False,
                 "userId": row.user_id,
                 "error": {"code": "connect_failed", "message": message},
             }
-            return with_query(row.return_url, linkedin="error", error="connect_failed"), body
+            return with_query(back, linkedin="error", error="connect_failed"), body
         raise BadRequest(
             f"LinkedIn connection failed: {message}", code="LINKEDIN_CONNECT_FAILED"
         ) from exc
@@ -225,8 +316,13 @@ async def finish(s: Services, params: dict[str, str]) -> tuple[str | None, dict[
         "userId": row.user_id,
         "data": {"linkedin": status.model_dump(exclude_none=True)},
     }
-    if row.return_url:
-        return with_query(row.return_url, linkedin="connected"), body
+    if out.automation_link:
+        # The member now signs in at Unipile's hosted page; it sends them to the returnUrl.
+        link = await linkedin_links.pending_link(s.db, s.vault, row.state_hash)
+        if link is not None:
+            return link, body
+    if back := return_to(s, row):
+        return with_query(back, linkedin="connected"), body
     return None, body
 
 

@@ -8,6 +8,7 @@ from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.config import JsonDict
+from pydantic.json_schema import SkipJsonSchema
 
 from engine.models.linkedin import MAX_LIMIT, GovernorView, WorkingHours
 from engine.services.campaigns import MESSAGE_LIMIT, NOTE_TEMPLATE_LIMIT
@@ -23,7 +24,8 @@ ActionType = Literal[
 ]
 MAX_BULK = 1000
 _SCOPE = re.compile(r"^[A-Za-z0-9_:.\-]{1,64}$")
-_ACCOUNT = re.compile(r"^[A-Za-z0-9_\-]{1,100}$")
+ACCOUNT_PATTERN = r"^[A-Za-z0-9_\-]{1,100}$"
+_ACCOUNT = re.compile(ACCOUNT_PATTERN)
 # What the OpenAPI document promises is accepted (the validators accept more spellings).
 PROFILE_URL_PATTERN = r"^https://(www\.)?linkedin\.com/in/[A-Za-z0-9_-]{3,100}/?$"
 POST_URL_PATTERN = r"^https://(www\.)?linkedin\.com/feed/update/urn:li:activity:[0-9]{10,25}/?$"
@@ -79,19 +81,20 @@ def when(value: datetime | None) -> datetime | None:
 
 class SetupLinkedIn(BaseModel):
     returnUrl: str | None = Field(
-        default=None, max_length=2000, json_schema_extra={"pattern": ABSOLUTE_URL_PATTERN}
+        default=None,
+        max_length=2000,
+        json_schema_extra={"pattern": ABSOLUTE_URL_PATTERN},
+        description="Where the member is sent back; its origin must be one the server allows "
+        "(TASKYARD_OAUTH_RETURN_ORIGINS), else 422 RETURN_URL_NOT_ALLOWED.",
     )
     scopes: list[str] | None = Field(
         default=None,
         max_length=20,
         json_schema_extra={"minItems": 1, "items": {"type": "string", "pattern": _SCOPE.pattern}},
     )
-    automationAccountId: str | None = Field(
-        default=None,
-        json_schema_extra=cast(JsonDict, {"pattern": _ACCOUNT.pattern}),
-        description="The automation provider's account id for this member "
-        "(Unipile acc_…); not needed with the sandbox provider.",
-    )
+    # Refused (422 AUTOMATION_ACCOUNT_FROM_PROVIDER) with a user key: the provider reports
+    # the account. Not in this route's document; the legacy route documents it for operators.
+    automationAccountId: SkipJsonSchema[str | None] = None
     userId: str | None = Field(default=None, description="Legacy route, global keys only.")
 
     @field_validator("returnUrl")
@@ -116,10 +119,24 @@ class SetupLinkedIn(BaseModel):
         return value
 
 
+class LegacySetupLinkedIn(SetupLinkedIn):
+    automationAccountId: str | None = Field(  # type: ignore[assignment]
+        default=None,
+        json_schema_extra=cast(JsonDict, {"pattern": _ACCOUNT.pattern}),
+        description="Global keys only (an operator linking a Unipile account it manages); "
+        "with a user key 422 AUTOMATION_ACCOUNT_FROM_PROVIDER. 409 AUTOMATION_ACCOUNT_IN_USE "
+        "when another user holds it.",
+    )
+
+
 class SetupStarted(BaseModel):
     authUrl: str
     state: str
     expiresAt: str
+
+
+class StartQuery(BaseModel):
+    state: str = Field(min_length=1, max_length=200)
 
 
 class SetupLinkQuery(BaseModel):

@@ -2,7 +2,9 @@
 
 An app is what ``/v1/{appId}/integrations`` is scoped to. Its end users
 authenticate with HS256 JWTs the app signs with ``jwtSecret`` (``sub`` = the end
-user's id); ``redirectUrls`` are where the OAuth callback may send them back.
+user's id, ``aud`` = the app id, ``exp`` required); ``redirectUrls`` are where the
+OAuth callback may send them back, each on an origin the operator allows
+(``TASKYARD_OAUTH_RETURN_ORIGINS``; 422 ``REDIRECT_URL_NOT_ALLOWED`` otherwise).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from starlette.routing import Route
 
 from api import bodies
 from api.auth import require
-from api.errors import NotFound
+from api.errors import NotFound, Unprocessable
 from api.spec import operation
 from api.state import services
 from api.v1.acting import user_for
@@ -42,6 +44,19 @@ def check_redirect_urls(urls: list[str]) -> list[str]:
         if parts.fragment:
             raise ValueError(f"redirect URLs cannot carry a fragment: {url!r}")
     return list(dict.fromkeys(urls))
+
+
+def check_origins(request: Request, urls: list[str] | None) -> None:
+    """Every redirect URL on an origin the operator allows: an app's redirect URLs are
+    where the API's callback sends browsers, so they cannot be just any site."""
+    settings = services(request).settings
+    refused = [url for url in urls or [] if not settings.return_url_allowed(url)]
+    if refused:
+        raise Unprocessable(
+            "redirectUrls must be on origins this server allows (TASKYARD_OAUTH_RETURN_ORIGINS)",
+            code="REDIRECT_URL_NOT_ALLOWED",
+            details={"refused": refused},
+        )
 
 
 class CreateApp(BaseModel):
@@ -105,11 +120,13 @@ async def owned_app(request: Request, user_id: str, app_id: str) -> store.App:
     scope="apps:write",
     body=CreateApp,
     responses={201: AppCreated},
+    description="redirectUrls must be on origins the server allows (422 REDIRECT_URL_NOT_ALLOWED).",
 )
 async def create_app(request: Request) -> JSONResponse:
     require(request, "apps:write")
     data = await bodies.read(request, CreateApp)
     user_id = await user_for(request, "apps:write", data.userId)
+    check_origins(request, data.redirectUrls)
     s = services(request)
     row, secret = await store.create(
         s.db, s.vault, user_id=user_id, name=data.name, redirect_urls=data.redirectUrls
@@ -140,6 +157,7 @@ async def update_app(request: Request) -> JSONResponse:
     user_id = await user_for(request, "apps:write")
     data = await bodies.read(request, UpdateApp)
     app = await owned_app(request, user_id, request.path_params["id"])
+    check_origins(request, data.redirectUrls)
     row = await store.update(
         services(request).db, app, name=data.name, redirect_urls=data.redirectUrls
     )

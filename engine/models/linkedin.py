@@ -181,9 +181,16 @@ class PerformOutput(BaseModel):
     reason: str | None = None
 
 
+# Where the automation provider (Unipile) reports the account a member signed in with.
+AUTOMATION_NOTIFY_PATH = "/api/v2/users/integrations/linkedin/automation/notify"
+
+
 class ConnectInput(BaseModel):
     user_id: str
+    # The OAuth state's hash; with ``automation``, the hash of the hosted sign-in link's
+    # state whose provider account was just linked (its profile is read then).
     state_hash: str
+    automation: bool = False
 
 
 class ConnectOutput(BaseModel):
@@ -193,6 +200,8 @@ class ConnectOutput(BaseModel):
     name: str | None = None
     profile_url: str | None = None
     connection_count: int | None = None
+    # A hosted sign-in link waits for the member (kept encrypted, by the sign-in's state).
+    automation_link: bool = False
 
 
 class LinkedInActionInput(ActionFields):

@@ -15,6 +15,7 @@ searching, well-known toolkits without a connector (``toolkit_directory``).
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import urlencode
 
 from pydantic import BaseModel
 
@@ -35,6 +36,12 @@ REQUIRES_CONNECTOR = "a Taskyard connector"
 def callback_url(settings: Settings, app_id: str) -> str:
     """Where the vendor (or the sandbox) sends the end user back: the redirect URI to register."""
     return f"{settings.api_base_url}/v1/{app_id}/integrations/callback"
+
+
+def start_url(settings: Settings, app_id: str, state: str) -> str:
+    """The ``authUrl`` connect answers: Taskyard's start URL, which binds the state to the
+    browser that opens it and then redirects to the consent page."""
+    return f"{settings.api_base_url}/v1/{app_id}/integrations/start?{urlencode({'state': state})}"
 
 
 def sandbox_authorize_url(settings: Settings, app_id: str) -> str:

@@ -154,6 +154,21 @@ async def run_connect(
     return out
 
 
+async def read_automation_profile(
+    client: Client, *, user_id: str, link_hash: str, queue: str
+) -> None:
+    """Start reading the profile of the provider account a hosted sign-in just linked (the
+    connect workflow's ``automation`` run); it does not wait for it."""
+    await client.start_workflow(
+        CONNECT_WORKFLOW,
+        ConnectInput(user_id=user_id, state_hash=link_hash, automation=True),
+        id=connect_workflow_id(link_hash),
+        task_queue=queue,
+        execution_timeout=timedelta(seconds=90),
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+
+
 async def start_action(
     jobs: JobService, data: LinkedInActionInput, *, job_id: str, message: str
 ) -> WorkflowHandle[Any, LinkedInActionOutput]:

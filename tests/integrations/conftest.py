@@ -73,9 +73,12 @@ async def istack(
         yield running
 
 
-def user_jwt(secret: str, sub: str, **claims: Any) -> str:
-    payload = {"sub": sub, "iat": int(time.time()), "exp": int(time.time()) + 600, **claims}
-    return jwt.encode(payload, secret, algorithm="HS256")
+def user_jwt(secret: str, app_id: str, sub: str, **claims: Any) -> str:
+    """An end user's token as an app signs it: for that app (``aud``), ten minutes long.
+    A claim given as None is left out."""
+    now = int(time.time())
+    payload = {"sub": sub, "aud": app_id, "iat": now, "exp": now + 600, **claims}
+    return jwt.encode({k: v for k, v in payload.items() if v is not None}, secret, "HS256")
 
 
 def bearer(token: str) -> dict[str, str]:

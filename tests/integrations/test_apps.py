@@ -123,7 +123,7 @@ async def test_available_search_and_configure(istack: Stack) -> None:
 async def test_admin_routes_take_only_api_keys(istack: Stack) -> None:
     _user, key = await new_user(istack)
     app_id, secret = await new_app(istack, key, toolkits=("slack",))
-    token = user_jwt(secret, "end-user-1")
+    token = user_jwt(secret, app_id, "end-user-1")
     async with istack.api() as anon:
         for path in ("available", "config"):
             r = await anon.get(f"/v1/{app_id}/integrations/{path}", headers=bearer(token))
@@ -146,12 +146,12 @@ async def test_end_user_jwts_are_verified(istack: Stack) -> None:
     app_b, secret_b = await new_app(istack, key, toolkits=("slack",))
     path = f"/v1/{app_a}/integrations/connections"
     async with istack.api() as anon:
-        ok = await anon.get(path, headers=bearer(user_jwt(secret_a, "u1")))
+        ok = await anon.get(path, headers=bearer(user_jwt(secret_a, app_a, "u1")))
         assert ok.status_code == 200 and ok.json() == {"connections": []}
         cases = {
-            "other app's secret": user_jwt(secret_b, "u1"),
-            "expired": user_jwt(secret_a, "u1", exp=int(time.time()) - 3600),
-            "wrong audience": user_jwt(secret_a, "u1", aud=app_b),
+            "other app's secret": user_jwt(secret_b, app_a, "u1"),
+            "expired": user_jwt(secret_a, app_a, "u1", exp=int(time.time()) - 3600),
+            "wrong audience": user_jwt(secret_a, app_b, "u1"),
             "garbage": "a.b.c",
         }
         for name, token in cases.items():
@@ -159,14 +159,14 @@ async def test_end_user_jwts_are_verified(istack: Stack) -> None:
             assert r.status_code == 401, name
             assert r.json()["error"]["code"] in ("INVALID_TOKEN", "TOKEN_EXPIRED"), name
             assert r.json()["error"]["remediation"]
-        r = await anon.get(path, headers=bearer(user_jwt(secret_a, "u1", aud=app_a)))
+        r = await anon.get(path, headers=bearer(user_jwt(secret_a, app_a, "u1")))
         assert r.status_code == 200
         r = await anon.get(
-            "/v1/app_missing/integrations/tools", headers=bearer(user_jwt(secret_a, "u1"))
+            "/v1/app_missing/integrations/tools", headers=bearer(user_jwt(secret_a, app_a, "u1"))
         )
         assert r.status_code == 404
         r = await anon.get(
-            f"/v1/{app_a}/integrations/tools", headers=bearer(user_jwt(secret_a, "u1"))
+            f"/v1/{app_a}/integrations/tools", headers=bearer(user_jwt(secret_a, app_a, "u1"))
         )
         assert [t["name"] for t in r.json()["tools"]] == [
             "SLACK_SEND_MESSAGE",
@@ -177,7 +177,7 @@ async def test_end_user_jwts_are_verified(istack: Stack) -> None:
         r = await anon.get(
             f"/v1/{app_a}/integrations/tools",
             params={"toolkit": "gmail"},
-            headers=bearer(user_jwt(secret_a, "u1")),
+            headers=bearer(user_jwt(secret_a, app_a, "u1")),
         )
         assert r.json()["error"]["code"] == "INTEGRATIONS_TOOLKIT_NOT_ENABLED"
     async with istack.api(key) as api:  # API key: userId is required where the seed says so
@@ -189,7 +189,7 @@ async def test_end_user_jwts_are_verified(istack: Stack) -> None:
         rotated = await api.post(f"/api/v1/apps/{app_a}/secret")
         assert rotated.status_code == 200
     async with istack.api() as anon:  # the old secret stops working at once
-        r = await anon.get(path, headers=bearer(user_jwt(secret_a, "u1")))
+        r = await anon.get(path, headers=bearer(user_jwt(secret_a, app_a, "u1")))
         assert r.status_code == 401
-        r = await anon.get(path, headers=bearer(user_jwt(rotated.json()["jwtSecret"], "u1")))
+        r = await anon.get(path, headers=bearer(user_jwt(rotated.json()["jwtSecret"], app_a, "u1")))
         assert r.status_code == 200

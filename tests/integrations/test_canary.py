@@ -190,7 +190,7 @@ async def test_no_secret_is_ever_stored_or_logged_in_plaintext(
 
     app_id, app_secret = await new_app(istack, key, toolkits=("slack", "gmail"))
     c["app_secret"] = app_secret
-    token = user_jwt(app_secret, "canary-user")
+    token = user_jwt(app_secret, app_id, "canary-user")
     async with istack.api() as anon:
         seen(
             await anon.post(

@@ -28,7 +28,7 @@ async def connect_slack(stack: Stack, app_id: str, token: str, bot_token: str = 
 async def test_slack_send_message_end_to_end(istack: Stack, fakes: Fakes) -> None:
     _owner, key = await new_user(istack)
     app_id, secret = await new_app(istack, key, toolkits=("slack",))
-    token = user_jwt(secret, "alice")
+    token = user_jwt(secret, app_id, "alice")
     await connect_slack(istack, app_id, token)
     async with istack.api() as anon:
         r = await anon.post(f"/v1/{app_id}/integrations/execute", headers=bearer(token), json=SEND)
@@ -47,7 +47,7 @@ async def test_slack_send_message_end_to_end(istack: Stack, fakes: Fakes) -> Non
 async def test_failures_answer_422_or_502_with_remediation(istack: Stack, fakes: Fakes) -> None:
     _owner, key = await new_user(istack)
     app_id, secret = await new_app(istack, key, toolkits=("slack",))
-    token = user_jwt(secret, "bob")
+    token = user_jwt(secret, app_id, "bob")
     path = f"/v1/{app_id}/integrations/execute"
     async with istack.api() as anon:
         r = await anon.post(path, headers=bearer(token), json=SEND)
@@ -83,10 +83,13 @@ async def test_end_users_and_apps_are_isolated(istack: Stack) -> None:
     _stranger, stranger_key = await new_user(istack)
     app_a, secret_a = await new_app(istack, key, toolkits=("slack",))
     app_b, secret_b = await new_app(istack, key, toolkits=("slack",))
-    alice_a = user_jwt(secret_a, "alice")
+    alice_a = user_jwt(secret_a, app_a, "alice")
     conn = await connect_slack(istack, app_a, alice_a)
     async with istack.api() as anon:
-        others = ((app_b, user_jwt(secret_b, "alice")), (app_a, user_jwt(secret_a, "eve")))
+        others = (
+            (app_b, user_jwt(secret_b, app_b, "alice")),
+            (app_a, user_jwt(secret_a, app_a, "eve")),
+        )
         for app_id, token in others:
             r = await anon.get(f"/v1/{app_id}/integrations/connections", headers=bearer(token))
             assert r.json() == {"connections": []}
@@ -102,7 +105,7 @@ async def test_end_users_and_apps_are_isolated(istack: Stack) -> None:
             assert r.status_code == 422
         r = await anon.get(
             f"/v1/{app_a}/integrations/connections",
-            headers=bearer(user_jwt(secret_a, "eve")),
+            headers=bearer(user_jwt(secret_a, app_a, "eve")),
             params={"userId": "alice"},
         )
         assert r.status_code == 404  # a JWT cannot name another end user
@@ -128,7 +131,7 @@ async def test_end_users_and_apps_are_isolated(istack: Stack) -> None:
 async def test_an_execution_is_a_cancellable_job(istack: Stack, target: Any) -> None:
     _owner, key = await new_user(istack)
     app_id, secret = await new_app(istack, key, toolkits=("http",))
-    token = user_jwt(secret, "carol")
+    token = user_jwt(secret, app_id, "carol")
     async with istack.api() as anon, istack.api(key) as api:
         running = asyncio.create_task(
             anon.post(

@@ -26,15 +26,36 @@ async def start_connect(stack: Stack, app_id: str, token: str, **body: Any) -> h
         )
 
 
-async def consent(stack: Stack, auth_url: str) -> httpx.Response:
-    """The end user's browser: the provider's consent page, then our callback."""
+def local(stack: Stack, url: str) -> str:
+    """The stack serves on a loopback port, not on the configured public base URL."""
+    return url.replace(stack.settings.api_base_url, stack.base_url)
+
+
+async def open_start(browser: httpx.AsyncClient, stack: Stack, auth_url: str) -> str:
+    """Open connect's authUrl (Taskyard's start URL) in ``browser``, which keeps the
+    cookie binding the state to it; returns the consent page it redirects to."""
+    assert auth_url.startswith(f"{stack.settings.api_base_url}/v1/"), auth_url
+    r = await browser.get(local(stack, auth_url))
+    assert r.status_code == 302, r.text
+    return str(r.headers["location"])
+
+
+async def consent(
+    stack: Stack, auth_url: str, *, browser: httpx.AsyncClient | None = None
+) -> httpx.Response:
+    """The end user's browser: our start URL, the provider's consent page, our callback."""
+    if browser is None:
+        async with httpx.AsyncClient() as fresh:
+            return await consent(stack, auth_url, browser=fresh)
+    at_provider = await browser.get(await open_start(browser, stack, auth_url))
+    assert at_provider.status_code == 302, at_provider.text
+    return await browser.get(local(stack, at_provider.headers["location"]))
+
+
+async def consent_url(stack: Stack, auth_url: str) -> str:
+    """Where the start URL sends a browser (the vendor's or the sandbox's consent page)."""
     async with httpx.AsyncClient() as browser:
-        at_provider = await browser.get(auth_url)
-        assert at_provider.status_code == 302, at_provider.text
-        callback = at_provider.headers["location"].replace(
-            stack.settings.api_base_url, stack.base_url
-        )
-        return await browser.get(callback)
+        return await open_start(browser, stack, auth_url)
 
 
 def query_of(url: str) -> dict[str, str]:
@@ -53,14 +74,15 @@ async def connect_gmail(stack: Stack, app_id: str, token: str) -> str:
 async def test_connect_callback_execute_gmail(istack: Stack, fakes: Fakes) -> None:
     _owner, key = await new_user(istack)
     app_id, secret = await new_app(istack, key, toolkits=("gmail",))
-    token = user_jwt(secret, "end-user-42")
+    token = user_jwt(secret, app_id, "end-user-42")
     r = await start_connect(istack, app_id, token)
     assert r.status_code == 200, r.text
     request_id = r.json()["connectionRequestId"]
     assert request_id.startswith("ca_")
     auth_url = r.json()["authUrl"]
-    assert auth_url.startswith(fakes.oauth.auth_url + "?")
-    params = query_of(auth_url)
+    assert auth_url.startswith(f"{istack.settings.api_base_url}/v1/{app_id}/integrations/start?")
+    browser = httpx.AsyncClient()
+    params = query_of(await open_start(browser, istack, auth_url))
     callback_url = f"{istack.settings.api_base_url}/v1/{app_id}/integrations/callback"
     assert params["client_id"] == CLIENT_ID and params["redirect_uri"] == callback_url
     assert params["access_type"] == "offline" and "gmail.send" in params["scope"]
@@ -71,7 +93,8 @@ async def test_connect_callback_execute_gmail(istack: Stack, fakes: Fakes) -> No
     ]
 
     exchanges = len(fakes.oauth.token_calls("authorization_code"))
-    back = await consent(istack, auth_url)
+    back = await consent(istack, auth_url, browser=browser)
+    await browser.aclose()
     assert back.status_code == 302
     assert back.headers["location"].startswith(REDIRECT + "?")
     assert query_of(back.headers["location"]) == {"connectionId": request_id, "status": "ACTIVE"}
@@ -110,14 +133,14 @@ async def test_connect_callback_execute_gmail(istack: Stack, fakes: Fakes) -> No
             f"{istack.base_url}/v1/{app_id}/integrations/callback",
             params={"state": params["state"], "code": "4/0Ab-replayed"},
         )
-    assert again.status_code == 400
+    assert again.status_code == 400 and "location" not in again.headers
     assert again.json()["error"]["code"] == "INTEGRATIONS_INVALID_STATE"
 
 
 async def test_expired_access_token_is_refreshed_and_stored(istack: Stack, fakes: Fakes) -> None:
     _owner, key = await new_user(istack)
     app_id, secret = await new_app(istack, key, toolkits=("gmail",))
-    token = user_jwt(secret, "u-refresh")
+    token = user_jwt(secret, app_id, "u-refresh")
     connection_id = await connect_gmail(istack, app_id, token)
     db, vault = istack.deps.db, istack.deps.vault
     await connections.merge_tokens(db, vault, connection_id, {"expires_at": 1}, None)
@@ -145,7 +168,7 @@ async def test_refused_consent_and_bad_requests(istack: Stack, fakes: Fakes) -> 
     _owner, key = await new_user(istack)
     app_id, secret = await new_app(istack, key, toolkits=("gmail",))
     other_app, _ = await new_app(istack, key, toolkits=("gmail",))
-    token = user_jwt(secret, "u-deny")
+    token = user_jwt(secret, app_id, "u-deny")
     fakes.oauth.deny_next = True
     r = await start_connect(istack, app_id, token)
     back = await consent(istack, r.json()["authUrl"])
@@ -165,6 +188,7 @@ async def test_refused_consent_and_bad_requests(istack: Stack, fakes: Fakes) -> 
     assert r.status_code == 200
     state = query_of(r.json()["authUrl"])["state"]
     async with httpx.AsyncClient(base_url=istack.base_url) as browser:
+        await open_start(browser, istack, r.json()["authUrl"])
         wrong_app = await browser.get(
             f"/v1/{other_app}/integrations/callback", params={"state": state, "code": "c"}
         )
@@ -188,7 +212,7 @@ async def test_refused_consent_and_bad_requests(istack: Stack, fakes: Fakes) -> 
 async def test_disconnect_stops_the_connection_workflow(istack: Stack, fakes: Fakes) -> None:
     _owner, key = await new_user(istack)
     app_id, secret = await new_app(istack, key, toolkits=("gmail",))
-    token = user_jwt(secret, "u-bye")
+    token = user_jwt(secret, app_id, "u-bye")
     connection_id = await connect_gmail(istack, app_id, token)
     handle = istack.client.get_workflow_handle(connection_id)
     assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING

@@ -68,7 +68,7 @@ async def _save(stack: Stack, workflow_id: str, name: str) -> None:
 async def test_record_histories(istack: Stack, fakes: Fakes) -> None:
     _owner, key = await new_user(istack)
     app_id, secret = await new_app(istack, key, toolkits=("gmail",))
-    token = user_jwt(secret, "recorded-user")
+    token = user_jwt(secret, app_id, "recorded-user")
     connection_id = await connect_gmail(istack, app_id, token)
     async with istack.api() as anon:
         r = await anon.delete(

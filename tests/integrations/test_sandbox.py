@@ -15,26 +15,27 @@ from activities.secrets import SecretStore
 from store import connections
 from tests.conftest import Stack, new_user
 from tests.integrations.conftest import REDIRECT, bearer, new_app, user_jwt
-from tests.integrations.test_oauth_flow import query_of
+from tests.integrations.test_oauth_flow import consent_url, local, open_start, query_of
 
 
 def with_query(url: str, **params: str) -> str:
     return url + "".join(f"&{k}={v}" for k, v in params.items())
 
 
-def local(stack: Stack, url: str) -> str:
-    """The stack serves on a loopback port, not on the configured public base URL."""
-    return url.replace(stack.settings.api_base_url, stack.base_url)
-
-
-async def consent(stack: Stack, auth_url: str, **extra: str) -> httpx.Response:
-    """The end user's browser: the sandbox consent page, then the callback it redirects to."""
-    async with httpx.AsyncClient() as browser:
-        page = await browser.get(with_query(local(stack, auth_url), **extra))
-        assert page.status_code == 302, page.text
-        callback = page.headers["location"]
-        assert callback.startswith(f"{stack.settings.api_base_url}/v1/")
-        return await browser.get(local(stack, callback))
+async def consent(
+    stack: Stack, auth_url: str, *, browser: httpx.AsyncClient | None = None, **extra: str
+) -> httpx.Response:
+    """The end user's browser: connect's authUrl (Taskyard's start URL, which binds the
+    state to this browser), the sandbox consent page, then the callback it redirects to."""
+    if browser is None:
+        async with httpx.AsyncClient() as fresh:
+            return await consent(stack, auth_url, browser=fresh, **extra)
+    page_url = await open_start(browser, stack, auth_url)
+    page = await browser.get(with_query(local(stack, page_url), **extra))
+    assert page.status_code == 302, page.text
+    callback = page.headers["location"]
+    assert callback.startswith(f"{stack.settings.api_base_url}/v1/")
+    return await browser.get(local(stack, callback))
 
 
 async def connect(stack: Stack, app_id: str, token: str, toolkit: str) -> str:
@@ -88,14 +89,18 @@ async def test_the_documented_gmail_flow_runs_on_embedded_defaults(stack: Stack)
         )
         assert r.status_code == 200, r.text
         started = r.json()
+    start = f"{stack.settings.api_base_url}/v1/{app_id}/integrations/start?"
     authorize = f"{stack.settings.api_base_url}/v1/{app_id}/integrations/sandbox/authorize"
-    assert started["authUrl"].startswith(authorize + "?")
+    assert started["authUrl"].startswith(start)
     assert (started["status"], started["sandbox"]) == ("INITIATED", True)
     connection_id = started["connectionRequestId"]
-    params = query_of(started["authUrl"])
-    assert params["client_id"] == "taskyard-sandbox" and "gmail.send" in params["scope"]
-
-    back = await consent(stack, started["authUrl"])
+    async with httpx.AsyncClient() as browser:
+        page = await open_start(browser, stack, started["authUrl"])
+        assert page.startswith(authorize + "?")
+        params = query_of(page)
+        assert params["client_id"] == "taskyard-sandbox" and "gmail.send" in params["scope"]
+        # the same browser may open the start URL again (a reload)
+        back = await consent(stack, started["authUrl"], browser=browser)
     assert back.status_code == 302 and back.headers["location"].startswith(REDIRECT + "?")
     assert query_of(back.headers["location"]) == {
         "connectionId": connection_id,
@@ -142,7 +147,7 @@ async def test_the_documented_gmail_flow_runs_on_embedded_defaults(stack: Stack)
 async def test_slack_calendar_and_discord_connect_the_same_way(stack: Stack) -> None:
     _owner, key = await new_user(stack)
     app_id, secret = await new_app(stack, key, toolkits=("slack", "google-calendar", "discord"))
-    alice, bob = user_jwt(secret, "alice"), user_jwt(secret, "bob")
+    alice, bob = user_jwt(secret, app_id, "alice"), user_jwt(secret, app_id, "bob")
     for toolkit in ("slack", "google-calendar", "discord"):
         await connect(stack, app_id, alice, toolkit)
     async with stack.api(key) as api:
@@ -150,7 +155,7 @@ async def test_slack_calendar_and_discord_connect_the_same_way(stack: Stack) -> 
             f"/v1/{app_id}/integrations/connect",
             json={"toolkit": "slack", "redirectUrl": REDIRECT, "userId": "carol"},
         )
-    slack_scope = query_of(r.json()["authUrl"])["scope"]
+    slack_scope = query_of(await consent_url(stack, r.json()["authUrl"]))["scope"]
     assert slack_scope.split(",")[0] == "chat:write"  # Slack's comma-separated scopes
 
     posted = await execute(
@@ -212,7 +217,7 @@ async def test_sandbox_consent_refusals_and_state_checks(stack: Stack) -> None:
     _owner, key = await new_user(stack)
     _stranger, stranger_key = await new_user(stack)
     app_id, secret = await new_app(stack, key, toolkits=("gmail", "stripe"))
-    token = user_jwt(secret, "dan")
+    token = user_jwt(secret, app_id, "dan")
 
     async def start() -> dict[str, Any]:
         async with stack.api() as anon:
@@ -230,8 +235,8 @@ async def test_sandbox_consent_refusals_and_state_checks(stack: Stack) -> None:
     assert "access_denied" in query_of(back.headers["location"])["error"]
 
     started = await start()
-    url = local(stack, started["authUrl"])
     async with httpx.AsyncClient() as browser:
+        url = local(stack, await open_start(browser, stack, started["authUrl"]))
         wrong_client = await browser.get(url.replace("taskyard-sandbox", "someone-else"))
         assert wrong_client.status_code == 400
         assert wrong_client.json()["error"]["code"] == "INVALID_REQUEST"
@@ -282,7 +287,7 @@ async def test_connections_open_with_the_vendor_client_or_the_sandboxs(stack: St
         toolkit="discord",
         data={"access_token": "discord-access", "guild_id": "1"},
     )
-    sandboxed = await connect(stack, app_id, user_jwt(secret, "gus"), "discord")
+    sandboxed = await connect(stack, app_id, user_jwt(secret, app_id, "gus"), "discord")
     platform = SecretStore(db, vault, {"discord": ("cid", "csecret")}, {"discord": "platform-bot"})
 
     opened = await platform.open_credential(owner, vendor.id)

@@ -5,24 +5,28 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
+
 from store import connections
 from tests.conftest import Stack, new_user
 from tests.fakes.slack import OAUTH_CLIENT_ID as SLACK_CLIENT_ID
 from tests.integrations.conftest import Fakes, bearer, new_app, user_jwt
-from tests.integrations.test_oauth_flow import consent, query_of, start_connect
+from tests.integrations.test_oauth_flow import consent, open_start, query_of, start_connect
 
 
 async def connect(stack: Stack, app_id: str, token: str, toolkit: str) -> tuple[str, str]:
     r = await start_connect(stack, app_id, token, toolkit=toolkit)
     assert r.status_code == 200, r.text
     assert r.json()["sandbox"] is False
-    back = await consent(stack, r.json()["authUrl"])
+    async with httpx.AsyncClient() as browser:
+        page = await open_start(browser, stack, r.json()["authUrl"])
+        back = await consent(stack, r.json()["authUrl"], browser=browser)
     assert back.status_code == 302, back.text
     assert query_of(back.headers["location"]) == {
         "connectionId": r.json()["connectionRequestId"],
         "status": "ACTIVE",
     }
-    return r.json()["connectionRequestId"], r.json()["authUrl"]
+    return r.json()["connectionRequestId"], page
 
 
 async def execute(stack: Stack, app_id: str, token: str, tool: str, **params: Any) -> Any:
@@ -40,7 +44,7 @@ async def execute(stack: Stack, app_id: str, token: str, tool: str, **params: An
 async def test_slack_installs_through_oauth_v2(istack: Stack, fakes: Fakes) -> None:
     _owner, key = await new_user(istack)
     app_id, secret = await new_app(istack, key, toolkits=("slack",))
-    token = user_jwt(secret, "erin")
+    token = user_jwt(secret, app_id, "erin")
     connection_id, auth_url = await connect(istack, app_id, token, "slack")
     params = query_of(auth_url)
     assert auth_url.startswith(fakes.slack.authorize_url + "?")
@@ -73,7 +77,7 @@ async def test_slack_installs_through_oauth_v2(istack: Stack, fakes: Fakes) -> N
 async def test_google_calendar_shares_the_google_client(istack: Stack, fakes: Fakes) -> None:
     _owner, key = await new_user(istack)
     app_id, secret = await new_app(istack, key, toolkits=("google-calendar",))
-    token = user_jwt(secret, "fay")
+    token = user_jwt(secret, app_id, "fay")
     _connection_id, auth_url = await connect(istack, app_id, token, "google-calendar")
     params = query_of(auth_url)
     assert auth_url.startswith(fakes.oauth.auth_url + "?") and params["access_type"] == "offline"

@@ -10,6 +10,7 @@ from temporalio.testing import WorkflowEnvironment
 from tests.conftest import Stack, make_settings, run_stack
 from tests.fakes.server import serve
 from tests.linkedin.fakes import CLIENT_ID, CLIENT_SECRET, UNIPILE_KEY, FakeLinkedIn, FakeUnipile
+from tests.linkedin.helpers import rebase
 from tests.linkedin.skipping import rig, skipping_env  # noqa: F401 (time-skipping fixtures)
 
 
@@ -57,4 +58,5 @@ async def real_providers(
             linkedin_automation_api_key=UNIPILE_KEY,
         )
         async with run_stack(temporal_env, settings) as stack:
+            unipile.reach = lambda url: rebase(url, stack)
             yield RealProviders(stack, linkedin, unipile)

@@ -4,11 +4,14 @@ tokens are checked, invitations can be withdrawn, limits and checkpoints can be 
 
 from __future__ import annotations
 
+import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
+import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -151,11 +154,25 @@ def problem(
     )
 
 
+EXPIRES_ON = re.compile(r"^[1-2]\d{3}-[0-1]\d-[0-3]\dT\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+
+
 @dataclass
 class FakeUnipile:
-    """The Unipile v2 routes LinkedIn automation uses, over a small in-memory network."""
+    """The Unipile v2 routes LinkedIn automation uses, over a small in-memory network, and
+    the v1 hosted sign-in: ``POST /api/v1/hosted/accounts/link`` answers a wizard URL;
+    opening it in a browser signs a member in (a new account, or ``next_accounts[0]``),
+    calls the link's ``notify_url`` as Unipile's servers do, then redirects to the
+    link's success (or, when the notify was refused, failure) URL."""
 
     base_url: str = ""
+    accounts: set[str] = field(default_factory=lambda: {ACCOUNT})
+    hosted: dict[str, dict[str, Any]] = field(default_factory=dict)  # wizard token → request
+    links: list[dict[str, Any]] = field(default_factory=list)  # every link request, in order
+    next_accounts: list[str] = field(default_factory=list)
+    notified: list[tuple[int, dict[str, Any], Any]] = field(default_factory=list)
+    # How Unipile's servers reach a notify URL (tests serve the API on another port).
+    reach: Callable[[str], str] = field(default=lambda url: url)
     members: dict[str, dict[str, Any]] = field(default_factory=dict)  # public id → profile
     invitations: dict[str, dict[str, Any]] = field(default_factory=dict)  # id → request
     messages: list[dict[str, Any]] = field(default_factory=list)
@@ -190,7 +207,7 @@ class FakeUnipile:
             self.requests.append(await record(request))
             if request.headers.get("x-api-key") != UNIPILE_KEY:
                 return problem(401, "api/unauthorized", "Missing or wrong X-API-KEY")
-            if request.path_params["account"] != ACCOUNT:
+            if request.path_params["account"] not in self.accounts:
                 return problem(404, "api/resource_not_found", "Account not found")
             return None
 
@@ -308,9 +325,51 @@ class FakeUnipile:
             self.reactions.append({"post": request.path_params["post"], **body})
             return JSONResponse({"object": "ReactionAdded"})
 
+        async def hosted_link(request: Request) -> Response:
+            self.requests.append(await record(request))
+            if request.headers.get("x-api-key") != UNIPILE_KEY:
+                return problem(401, "api/unauthorized", "Missing or wrong X-API-KEY")
+            body = await request.json()
+            valid = (
+                body.get("type") == "create"
+                and body.get("providers") == ["LINKEDIN"]
+                and body.get("api_url") == self.base_url
+                and EXPIRES_ON.match(str(body.get("expiresOn")))
+                and body.get("name")
+                and str(body.get("notify_url", "")).startswith("http")
+            )
+            if not valid:
+                return problem(400, "api/invalid_parameters", "invalid hosted link request")
+            token = secrets.token_urlsafe(8)
+            self.hosted[token] = body
+            self.links.append(body)
+            url = f"{self.base_url}/hosted/{token}"
+            return JSONResponse({"object": "HostedAuthURL", "url": url}, status_code=201)
+
+        async def wizard(request: Request) -> Response:
+            link = self.hosted.pop(request.path_params["token"], None)
+            if link is None:
+                return problem(404, "api/resource_not_found", "This link has expired")
+            account = (
+                self.next_accounts.pop(0) if self.next_accounts else "acc_" + secrets.token_hex(6)
+            )
+            self.accounts.add(account)
+            notice = {"status": "CREATION_SUCCESS", "account_id": account, "name": link["name"]}
+            async with httpx.AsyncClient(timeout=30) as servers:
+                answer = await servers.post(self.reach(link["notify_url"]), json=notice)
+            self.notified.append((answer.status_code, notice, answer.json()))
+            target = link.get(
+                "success_redirect_url" if answer.is_success else "failure_redirect_url"
+            )
+            if target:
+                return RedirectResponse(target, status_code=302)
+            return JSONResponse({"object": "HostedAuthDone", "ok": answer.is_success})
+
         prefix = "/v2/{account}"
         return Starlette(
             routes=[
+                Route("/api/v1/hosted/accounts/link", hosted_link, methods=["POST"]),
+                Route("/hosted/{token}", wizard),
                 Route(prefix + "/users/me/relation-requests", invite, methods=["POST"]),
                 Route(
                     prefix + "/users/me/relation-requests/{request}/cancel",

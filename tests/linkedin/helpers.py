@@ -20,16 +20,28 @@ def rebase(url: str, stack: Stack) -> str:
     return url
 
 
-async def follow(stack: Stack, url: str, *, hops: int = 5) -> httpx.Response:
-    """Follow redirects by hand (as a browser would) until one leaves Taskyard and its fakes."""
-    async with httpx.AsyncClient() as browser:
-        for _ in range(hops):
-            r = await browser.get(rebase(url, stack))
-            location = r.headers.get("location")
-            if r.status_code != 302 or not location or location.startswith(RETURN_URL):
-                return r
-            url = location
+async def follow(
+    stack: Stack, url: str, *, hops: int = 6, browser: httpx.AsyncClient | None = None
+) -> httpx.Response:
+    """Follow redirects by hand (as a browser would, keeping its cookies) until one leaves
+    Taskyard and its fakes."""
+    if browser is None:
+        async with httpx.AsyncClient() as fresh:
+            return await follow(stack, url, hops=hops, browser=fresh)
+    for _ in range(hops):
+        r = await browser.get(rebase(url, stack))
+        location = r.headers.get("location")
+        if r.status_code != 302 or not location or location.startswith(RETURN_URL):
+            return r
+        url = location
     raise AssertionError("too many redirects")
+
+
+async def open_start(browser: httpx.AsyncClient, stack: Stack, auth_url: str) -> str:
+    """Open the start URL in ``browser`` (it keeps the cookie); returns where it redirects."""
+    r = await browser.get(rebase(auth_url, stack))
+    assert r.status_code == 302, r.text
+    return str(r.headers["location"])
 
 
 async def connect(stack: Stack, key: str, **body: Any) -> httpx.Response:

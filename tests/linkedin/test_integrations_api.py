@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
+import httpx
 from sqlalchemy import update
 from sqlmodel import col
 
 from store.db import utcnow
 from store.linkedin import LinkedInOAuthState, state_hash
 from tests.conftest import Stack, new_user
-from tests.linkedin.helpers import RETURN_URL, connect, follow, rebase
+from tests.linkedin.helpers import RETURN_URL, connect, follow, open_start, rebase
 
 LEGACY = "/api/v2/users/integrations/linkedin-integration/:userId"
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
@@ -103,14 +104,21 @@ async def test_sandbox_connect_flow_and_status(stack: Stack) -> None:
     assert r.status_code == 200, r.text
     data = r.json()["data"]
     assert r.json()["userId"] == user_id and ISO.match(data["expiresAt"])
-    auth = urlsplit(data["authUrl"])
-    query = parse_qs(auth.query)
-    assert auth.path == "/api/v2/linkedin/sandbox/authorize"
-    assert query["state"] == [data["state"]] and query["response_type"] == ["code"]
-    assert query["scope"] == ["openid profile"]
-    assert query["redirect_uri"][0].endswith("/api/v2/users/integrations/linkedin/callback")
+    start = urlsplit(data["authUrl"])
+    assert start.path == "/api/v2/users/integrations/linkedin/start"
+    assert parse_qs(start.query) == {"state": [data["state"]]}
+    async with httpx.AsyncClient() as browser:
+        auth = urlsplit(await open_start(browser, stack, data["authUrl"]))
+        cookie = next(iter(browser.cookies.jar))
+        query = parse_qs(auth.query)
+        assert auth.path == "/api/v2/linkedin/sandbox/authorize"
+        assert query["state"] == [data["state"]] and query["response_type"] == ["code"]
+        assert query["scope"] == ["openid profile"]
+        assert query["redirect_uri"][0].endswith("/api/v2/users/integrations/linkedin/callback")
+        assert cookie.name.startswith("taskyard_oauth_") and cookie.has_nonstandard_attr("HttpOnly")
+        assert cookie.path == "/api/v2/users/integrations/linkedin" and not cookie.secure
 
-    final = await follow(stack, data["authUrl"])
+        final = await follow(stack, urlunsplit(auth), browser=browser)
     assert final.status_code == 302
     assert final.headers["location"] == RETURN_URL + "?linkedin=connected"
 
@@ -164,8 +172,9 @@ async def test_unknown_state_and_denied_consent(stack: Stack) -> None:
         data = (
             await api.post("/api/v2/users/integrations/linkedin", json={"returnUrl": RETURN_URL})
         ).json()["data"]
-    async with stack.api() as anon:
-        r = await anon.get(
+    async with httpx.AsyncClient(base_url=stack.base_url) as browser:
+        await open_start(browser, stack, data["authUrl"])
+        r = await browser.get(
             "/api/v2/users/integrations/linkedin/callback",
             params={
                 "state": data["state"],

@@ -1,30 +1,39 @@
-"""LinkedIn OAuth and the Unipile provider end to end, against servers speaking their formats."""
+"""LinkedIn OAuth and the Unipile provider end to end, against servers speaking their formats:
+LinkedIn's sign-in, then Unipile's hosted sign-in, whose notify call says which Unipile
+account the member linked."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
+
 from store import linkedin as store
 from tests.conftest import new_user, wait_for
 from tests.linkedin.conftest import RealProviders
-from tests.linkedin.fakes import ACCOUNT
-from tests.linkedin.helpers import RETURN_URL, follow, job, wait_status
+from tests.linkedin.helpers import RETURN_URL, follow, job, open_start, wait_status
 
 PROFILE = "https://www.linkedin.com/in/marie-curie"
 
 
-async def _connect(env: RealProviders, key: str) -> None:
+async def _connect(env: RealProviders, key: str) -> str:
+    """Sign in at LinkedIn, then at Unipile's hosted page; the Unipile account it reported."""
     async with env.stack.api(key) as api:
-        r = await api.post(
-            "/api/v2/users/integrations/linkedin",
-            json={"returnUrl": RETURN_URL, "automationAccountId": ACCOUNT},
-        )
+        r = await api.post("/api/v2/users/integrations/linkedin", json={"returnUrl": RETURN_URL})
     assert r.status_code == 200, r.text
     auth = r.json()["data"]["authUrl"]
-    assert auth.startswith(env.linkedin.base_url + "/oauth/v2/authorization?")
-    final = await follow(env.stack, auth)
+    assert auth.startswith(
+        env.stack.settings.api_base_url + "/api/v2/users/integrations/linkedin/start?"
+    )
+    async with httpx.AsyncClient() as browser:
+        at_linkedin = await open_start(browser, env.stack, auth)
+        assert at_linkedin.startswith(env.linkedin.base_url + "/oauth/v2/authorization?")
+        final = await follow(env.stack, at_linkedin, browser=browser)
     assert final.headers["location"] == RETURN_URL + "?linkedin=connected", final.text
+    status, notice, _answer = env.unipile.notified[-1]
+    assert status == 200
+    return str(notice["account_id"])
 
 
 async def test_linkedin_oauth_connects_and_stores_the_token_encrypted(
@@ -32,9 +41,15 @@ async def test_linkedin_oauth_connects_and_stores_the_token_encrypted(
 ) -> None:
     env = real_providers
     user_id, key = await new_user(env.stack)
-    await _connect(env, key)
-    async with env.stack.api(key) as api:
-        linkedin = (await api.get("/api/v2/users/integrations")).json()["data"]["linkedin"]
+    reported = await _connect(env, key)
+
+    async def profiled() -> dict[str, object] | None:  # read from Unipile once it is linked
+        async with env.stack.api(key) as api:
+            body = (await api.get("/api/v2/users/integrations")).json()
+        linkedin: dict[str, object] = body["data"]["linkedin"]
+        return linkedin if linkedin["connectionCount"] is not None else None
+
+    linkedin = await wait_for(profiled)
     assert linkedin["connected"] is True and linkedin["provider"] == "unipile"
     assert linkedin["name"] == "Jane Member"  # from OpenID userinfo
     assert linkedin["profileUrl"] == "https://www.linkedin.com/in/jane-member"
@@ -45,7 +60,7 @@ async def test_linkedin_oauth_connects_and_stores_the_token_encrypted(
     assert account is not None and account.token_ciphertext is not None
     token = store.open_token(env.stack.deps.vault, account)["access_token"]
     assert token in env.linkedin.tokens and token not in account.token_ciphertext
-    assert account.member_id == "782bbtaQ" and account.automation_account_id == ACCOUNT
+    assert account.member_id == "782bbtaQ" and account.automation_account_id == reported
 
 
 async def test_a_refused_code_is_reported_back(real_providers: RealProviders) -> None:
@@ -55,9 +70,10 @@ async def test_a_refused_code_is_reported_back(real_providers: RealProviders) ->
         data = (
             await api.post("/api/v2/users/integrations/linkedin", json={"returnUrl": RETURN_URL})
         ).json()["data"]
-    async with env.stack.api() as anon:
-        r = await anon.get(
-            "/api/v2/users/integrations/linkedin/callback",
+    async with httpx.AsyncClient() as browser:
+        await open_start(browser, env.stack, data["authUrl"])
+        r = await browser.get(
+            env.stack.base_url + "/api/v2/users/integrations/linkedin/callback",
             params={"state": data["state"], "code": "never-issued"},
         )
     assert r.status_code == 302

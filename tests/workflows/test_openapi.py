@@ -197,6 +197,12 @@ STATE_STATUSES = {
     "integrations_sandbox_authorize": ["400"],
     "linkedin_setup_link": ["400"],
     "callback": ["400"],
+    "linkedin_start": ["400"],
+    "integrations_start": ["400"],
+    "linkedin_automation_notify": ["400"],
+    # Only an operator's global key may name the automation account; the fuzzer's key is
+    # a user key (422 AUTOMATION_ACCOUNT_FROM_PROVIDER).
+    "legacy_setup_linkedin": ["422"],
     # The workflows API answers 422 when a definition's credentialId or connectorId is not
     # one of the caller's own.
     "create_workflow": ["422"],
