@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Sequence
 
 import uvicorn
 
@@ -36,13 +37,13 @@ def check_workers(settings: Settings, workers: int) -> str | None:
     )
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     settings = get_settings()
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default=settings.api_host)
     parser.add_argument("--port", type=int, default=settings.api_port)
     parser.add_argument("--workers", type=int, default=1)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     warning = check_workers(settings, args.workers)
     if warning:
         print(f"\n  {warning}\n", file=sys.stderr, flush=True)

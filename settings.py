@@ -50,6 +50,14 @@ class Settings(BaseSettings):
     temporal_tls_ca: Path | None = None
     temporal_api_key: SecretStr | None = None
     temporal_ui_port: int = 8233
+    # Every Temporal payload (workflow and activity inputs and results, memo, queries,
+    # signals, failure messages and details) is encrypted with the master-key ring before it
+    # leaves the process; off keeps plain JSON payloads. Every client and worker of one
+    # namespace must agree (docs/deploy.md).
+    payload_encryption: bool = True
+    # Browser origins of the Temporal UI allowed to call the codec endpoint (comma separated);
+    # empty: the dev server's UI, http://127.0.0.1:<ui port> and http://localhost:<ui port>.
+    temporal_ui_origin: str = ""
     task_queue_prefix: str = "taskyard"
     activity_heartbeat_timeout_seconds: float = 10.0
 
@@ -143,6 +151,13 @@ class Settings(BaseSettings):
     @property
     def api_base_url(self) -> str:
         return self.public_base_url.rstrip("/") or f"http://{self.api_host}:{self.api_port}"
+
+    def ui_origins(self) -> list[str]:
+        """Origins whose browsers may call the codec endpoint (CORS)."""
+        if self.temporal_ui_origin.strip():
+            return [o.strip().rstrip("/") for o in self.temporal_ui_origin.split(",") if o.strip()]
+        port = self.temporal_ui_port
+        return [f"http://127.0.0.1:{port}", f"http://localhost:{port}"]
 
     def base_urls(self) -> dict[str, str]:
         """Vendor base URLs handed to connectors."""

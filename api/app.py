@@ -13,6 +13,8 @@ from starlette.routing import BaseRoute
 
 from api.auth import AuthCache
 from api.bootstrap import ensure_admin_key
+from api.codec import CodecCorsMiddleware
+from api.codec import routes as codec_routes
 from api.errors import EXCEPTION_HANDLERS
 from api.integrations import admin as integrations_admin
 from api.integrations import connections as integrations_connections
@@ -113,8 +115,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await db.close()
 
     return Starlette(
-        routes=ROUTES,
+        # Temporal's codec protocol: outside ROUTES and the OpenAPI document.
+        routes=[*ROUTES, *codec_routes],
         middleware=[
+            Middleware(CodecCorsMiddleware, origins=settings.ui_origins()),
             Middleware(AuthRateLimitMiddleware),
             Middleware(
                 BodyLimitMiddleware,

@@ -332,5 +332,22 @@ def round_ratios(label: str, api: list[Stats], raw: list[Stats]) -> str:
     return f"{label}: per-round ratios {shown} (median {median:.2f})"
 
 
+def codec_sides() -> list[str]:
+    """``BENCH_CODEC=1``: payload encryption off, on, on, off (ABBA, one stack each), so the
+    codec's cost is measured under the same drift; otherwise no codec comparison."""
+    return ["false", "true", "true", "false"] if os.environ.get("BENCH_CODEC") == "1" else []
+
+
+def codec_line(label: str, off: list[Stats], on: list[Stats]) -> str:
+    """Throughput with encryption on over off (1.00: free) and the p50 it adds."""
+    plain, sealed = combined(off), combined(on)
+    ratio = sealed.rate / plain.rate if plain.rate else 0.0
+    added = sealed.pct(50) - plain.pct(50)
+    return (
+        f"{label}: codec on/off throughput = {ratio:.3f} (cost {1 - ratio:+.1%}), "
+        f"p50 added = {added:+.1f} ms  [{plain.rate:.1f}/s off, {sealed.rate:.1f}/s on]"
+    )
+
+
 def mean(values: list[float]) -> float:
     return statistics.fmean(values) if values else 0.0

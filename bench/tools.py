@@ -5,6 +5,9 @@
 2. End to end: synchronous ``POST /api/v1/tools/execute`` against
    ``client.execute_workflow``.
 The HTTP tool calls a local loopback server in both cases.
+
+``BENCH_CODEC=1`` instead measures payload encryption: the API's starts and synchronous
+executions on four stacks, encryption off, on, on, off, and prints on/off throughput.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from bench.harness import bench_stack, compare, measure
+from bench.harness import Stats, bench_stack, codec_line, codec_sides, compare, measure
 from engine.models import queues
 from engine.models.jobs import start_attributes, start_memo
 from engine.models.tools import ToolExecutionInput
@@ -33,7 +36,48 @@ async def _ok(_request: object) -> JSONResponse:
     return JSONResponse({"ok": True})
 
 
+async def codec_side(side: str, target: str) -> tuple[Stats, Stats]:
+    """One stack with ``payload_encryption`` = ``side``: API starts, then sync executions."""
+    async with bench_stack(payload_encryption=side) as stack:
+        _user, key = await stack.new_user()
+        params = {"method": "GET", "url": target + "/ok"}
+        async with stack.fast(key) as api:
+            body_async = {"toolName": "HTTP_REQUEST", "params": params, "async": True}
+            body_sync = {"toolName": "HTTP_REQUEST", "params": params}
+
+            async def api_start(_i: int) -> None:
+                status, body = await api.post("/api/v1/tools/execute", body_async)
+                assert status == 202, body
+
+            async def api_execute(_i: int) -> None:
+                status, body = await api.post("/api/v1/tools/execute", body_sync)
+                assert status == 200 and body["successful"], body
+
+            await measure(20, 5, api_execute)
+            starts = await measure(STARTS, CONCURRENCY, api_start)
+            await stack.drain()
+            return starts, await measure(SYNC, CONCURRENCY, api_execute)
+
+
+async def codec_main(sides: list[str]) -> None:
+    """The API path with payload encryption off and on, one stack per side (ABBA)."""
+    results: dict[str, dict[str, list[Stats]]] = {"starts": {}, "end-to-end": {}}
+    async with serve(Starlette(routes=[Route("/ok", _ok)])) as target:
+        for side in sides:
+            starts, executes = await codec_side(side, target)
+            print(starts.line(f"encryption {side}: starts"), flush=True)
+            print(executes.line(f"encryption {side}: end to end"), flush=True)
+            results["starts"].setdefault(side, []).append(starts)
+            results["end-to-end"].setdefault(side, []).append(executes)
+    print(f"concurrency {CONCURRENCY}; sides in order {', '.join(sides)}")
+    for label, by_side in results.items():
+        print(codec_line(label, by_side["false"], by_side["true"]))
+
+
 async def main() -> None:
+    if sides := codec_sides():
+        await codec_main(sides)
+        return
     target_app = Starlette(routes=[Route("/ok", _ok)])
     async with serve(target_app) as target, bench_stack() as stack:
         user_id, key = await stack.new_user()

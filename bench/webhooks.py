@@ -18,18 +18,20 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 
-from engine.events import publish_event
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
+from activities.events import DeliveryStarter
 from bench.harness import (
     ROOT,
     BenchStack,
     Stats,
     abba,
     bench_stack,
+    codec_line,
+    codec_sides,
     combined,
     cpu_delta,
     cpu_seconds,
@@ -37,6 +39,7 @@ from bench.harness import (
 )
 from bench.webhook_raw import RAW_QUEUE, RawDelivery, RawWebhookWorkflow
 from engine.models.events import delivery_id_for, event_id_for
+from engine.services.events import EventPublisher
 from store.db import Database
 from tests.fakes.server import serve
 
@@ -121,20 +124,18 @@ async def endpoints(stack: BenchStack, key: str, url: str, count: int) -> list[s
         return list(await asyncio.gather(*(one(i) for i in range(count))))
 
 
-async def run(stack: BenchStack, receiver: Receiver, url: str, db: Database) -> list[str]:
-    prefix = stack.settings.task_queue_prefix
+def publisher(stack: BenchStack, db: Database) -> Callable[[str, str], Awaitable[None]]:
+    events = EventPublisher(stack.client, DeliveryStarter.from_settings(stack.settings), db)
 
     async def publish(user: str, event_id: str) -> None:
         # As the API publishes (lead.created): with the database at hand.
-        await publish_event(
-            stack.client,
-            user,
-            "lead.created",
-            {"leadId": event_id},
-            event_id,
-            task_queue_prefix=prefix,
-            db=db,
-        )
+        await events.publish_one(user, "lead.created", {"leadId": event_id}, event_id)
+
+    return publish
+
+
+async def run(stack: BenchStack, receiver: Receiver, url: str, db: Database) -> list[str]:
+    publish = publisher(stack, db)
 
     async def raw(delivery_id: str) -> None:
         await stack.client.start_workflow(
@@ -230,7 +231,65 @@ async def run(stack: BenchStack, receiver: Receiver, url: str, db: Database) -> 
     ]
 
 
+async def codec_side(side: str, receiver: Receiver, url: str) -> tuple[Stats, Stats]:
+    """One stack with ``payload_encryption`` = ``side``: 1 x FANOUT, then EVENTS/4 x 1."""
+    async with bench_stack(worker_args=["--queue", "webhooks"], payload_encryption=side) as stack:
+        db = Database(stack.settings.database_url)
+        try:
+            publish = publisher(stack, db)
+            fan_user, fan_key = await stack.new_user()
+            many = await endpoints(stack, fan_key, url, FANOUT)
+            one_user, one_key = await stack.new_user()
+            [single] = await endpoints(stack, one_key, url, 1)
+            warm = [event_id_for(uuid.uuid4().hex, "lead.created") for _ in range(20)]
+            await phase(
+                receiver,
+                [[delivery_id_for(e, single)] for e in warm],
+                lambda i: publish(one_user, warm[i]),
+                5,
+            )
+            await stack.drain()
+            event = event_id_for(uuid.uuid4().hex, "lead.created")
+            fan = await phase(
+                receiver,
+                [[delivery_id_for(event, e) for e in many]],
+                lambda _i: publish(fan_user, event),
+                1,
+            )
+            await stack.drain()
+            events = [event_id_for(uuid.uuid4().hex, "lead.created") for _ in range(EVENTS // 4)]
+            ones = await phase(
+                receiver,
+                [[delivery_id_for(e, single)] for e in events],
+                lambda i: publish(one_user, events[i]),
+                CONCURRENCY,
+            )
+            return fan, ones
+        finally:
+            await db.close()
+
+
+async def codec_main(sides: list[str]) -> None:
+    """Taskyard's deliveries with payload encryption off and on, one stack per side (ABBA)."""
+    receiver = Receiver()
+    fans: dict[str, list[Stats]] = {}
+    singles: dict[str, list[Stats]] = {}
+    async with serve(receiver.app()) as url:
+        for side in sides:
+            fan, ones = await codec_side(side, receiver, url)
+            print(fan.line(f"encryption {side}: 1x{FANOUT}"), flush=True)
+            print(ones.line(f"encryption {side}: {EVENTS // 4}x1"), flush=True)
+            fans.setdefault(side, []).append(fan)
+            singles.setdefault(side, []).append(ones)
+    print(f"sides in order {', '.join(sides)}")
+    print(codec_line(f"1x{FANOUT}", fans["false"], fans["true"]))
+    print(codec_line(f"{EVENTS // 4}x1", singles["false"], singles["true"]))
+
+
 async def main() -> None:
+    if sides := codec_sides():
+        await codec_main(sides)
+        return
     receiver = Receiver()
     async with (
         serve(receiver.app()) as url,

@@ -8,14 +8,22 @@ from temporalio.api.operatorservice.v1 import (
     ListSearchAttributesRequest,
 )
 from temporalio.client import Client, TLSConfig
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 
 from engine.models.jobs import SEARCH_ATTRIBUTES
+from engine.services.codec import taskyard_converter
 from settings import Settings
 
 
+def data_converter(settings: Settings) -> DataConverter:
+    """The converter every Taskyard client and worker of a namespace uses: pydantic payloads,
+    encrypted with the master-key ring unless ``payload_encryption`` is off (then written
+    plain, while encrypted ones still read)."""
+    return taskyard_converter(settings.master_key_ring(), encrypt=settings.payload_encryption)
+
+
 async def connect(settings: Settings, *, lazy: bool = False) -> Client:
-    """A client with the pydantic data converter, as every Taskyard process uses.
+    """A client with Taskyard's data converter (``data_converter``), as every process uses.
 
     ``lazy`` connects on first use, so the API can start (and report itself degraded)
     while Temporal is unreachable.
@@ -38,7 +46,7 @@ async def connect(settings: Settings, *, lazy: bool = False) -> Client:
         namespace=settings.temporal_namespace,
         tls=tls,
         api_key=settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None,
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(settings),
         lazy=lazy,
     )
 
