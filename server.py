@@ -6,6 +6,7 @@ import argparse
 
 import uvicorn
 
+from engine.services import logs
 from settings import get_settings
 
 
@@ -22,7 +23,10 @@ def main() -> None:
         host=args.host,
         port=args.port,
         workers=args.workers,
-        log_level="info",
+        log_level=settings.log_level.lower(),
+        # Taskyard's formatter in every uvicorn process; its access log line per request
+        # (api.observability) replaces uvicorn's, which would show the query string.
+        log_config=logs.logging_config(settings.log_format, settings.log_level),
         loop="auto",  # uvloop where it is installed
         http="httptools",
         access_log=False,

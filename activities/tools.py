@@ -9,6 +9,7 @@ from temporalio import activity
 from activities.errors import to_application_error
 from activities.heartbeat import heartbeating
 from activities.secrets import SecretStore
+from activities.tracing import vendor_span
 from connectors.base import ActionContext
 from connectors.errors import InvalidInputError
 from connectors.registry import find_tool
@@ -48,7 +49,7 @@ class ToolActivities:
         try:
             if found is None:
                 raise InvalidInputError(f"unknown tool {data.tool_name!r}")
-            _connector, action = found
+            connector, action = found
             params = data.params
             if data.sealed_secret_id:
                 sealed = await self.secrets.open_sealed(data.user_id, data.sealed_secret_id)
@@ -66,7 +67,12 @@ class ToolActivities:
                 allow_private_urls=self.allow_private_urls,
                 heartbeat=activity.heartbeat,
             )
-            output = await heartbeating(action.handler(ctx, model), self.heartbeat_interval)
+            # The vendor call as a span of its own (HTTP connectors add theirs beneath it).
+            with vendor_span(
+                f"{connector.type} {data.tool_name.upper()}",
+                {"taskyard.connector": connector.type, "taskyard.tool": data.tool_name.upper()},
+            ):
+                output = await heartbeating(action.handler(ctx, model), self.heartbeat_interval)
             result = output.model_dump(mode="json")
             # Refreshed OAuth tokens are stored here and never enter workflow history.
             refreshed = result.pop("refreshed_credentials", None)

@@ -11,6 +11,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import key_from_headers, resolve
 from api.errors import ApiError, RateLimited, render
+from api.observability import OPS_PATHS, RATE_LIMITED
+from engine.services import logs
 
 
 class AuthRateLimitMiddleware:
@@ -23,6 +25,9 @@ class AuthRateLimitMiddleware:
             return
         state = scope["state"]
         path = scope["path"]
+        if path in OPS_PATHS:  # probes and scrapes: no key, never rate limited
+            await self.app(scope, receive, send)
+            return
         raw = key_from_headers(Headers(scope=scope))
         principal = None
         if raw:
@@ -35,12 +40,14 @@ class AuthRateLimitMiddleware:
                     await render(path, err)(scope, receive, send)
                     return
                 cache.put(raw, principal, expires_at)
+            logs.bind(user_id=principal.user_id)
         scope["taskyard.principal"] = principal
         client = scope.get("client")
         identity = f"key:{principal.key_id}" if principal else f"ip:{client[0] if client else '-'}"
         decision = await state["limiter"].hit(identity)
         limit_headers = decision.headers()
         if not decision.allowed:
+            RATE_LIMITED.labels("key" if principal else "ip").inc()
             refusal = RateLimited(
                 f"Rate limit exceeded: {decision.limit} requests per minute",
                 headers=limit_headers,

@@ -27,7 +27,7 @@ from api.state import services
 from api.v1.acting import user_for
 from connectors.base import Connector
 from connectors.registry import get_connector
-from engine.models import queues
+from engine.models import queues, summaries
 from engine.models.tools import CREDENTIAL_TEST_WORKFLOW, CredentialTestInput, CredentialTestOutput
 from store import credentials as store
 from store.db import as_utc
@@ -271,6 +271,7 @@ async def test_credential(request: Request) -> JSONResponse:
         message=f"Queued {connector.type} credential test",
         metadata={"credentialId": row.id, "provider": row.provider},
         result_type=CredentialTestOutput,
+        summary=summaries.credential_test(row.provider),
     )
     try:
         outcome = await asyncio.wait_for(s.jobs.outcome(handle), TEST_WAIT_SECONDS)

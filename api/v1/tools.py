@@ -17,7 +17,7 @@ from api.errors import BadRequest, NotFound, Unprocessable
 from api.spec import operation
 from api.state import services
 from connectors.registry import find_tool
-from engine.models import queues
+from engine.models import queues, summaries
 from engine.models.tools import ToolExecutionInput, ToolExecutionOutput
 from engine.services.jobs import ExecutionResult
 from engine.services.sealing import seal, split_secrets
@@ -155,6 +155,7 @@ async def start_tool_job(
         message=f"Queued {canonical}",
         metadata={"toolName": canonical, **(metadata or {})},
         result_type=ToolExecutionOutput,
+        summary=summaries.tool(canonical),
     )
     return execution_id, handle
 

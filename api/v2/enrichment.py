@@ -31,7 +31,7 @@ from api.v2.lead_schemas import (
 from api.v2.leads import lead_user
 from connectors.enrichment import ENRICHABLE_FIELDS
 from connectors.providers import DEFAULT_PROVIDERS, PROVIDERS
-from engine.models import queues
+from engine.models import queues, summaries
 from engine.models.enrichment import EnrichmentBatchInput, EnrichmentBatchOutput
 from engine.services.sealing import seal
 from store import enrichment_repo
@@ -120,6 +120,7 @@ async def create_batch(request: Request) -> JSONResponse:
         message="Processing lead enrichment batch",
         metadata={"batchSize": len(data.leadIds or []), "processed": 0},
         result_type=EnrichmentBatchOutput,
+        summary=summaries.enrichment(names),
     )
     return JSONResponse(
         {"success": True, "data": {"jobId": job_id, "status": "pending"}}, status_code=202

@@ -9,16 +9,22 @@ from temporalio.api.operatorservice.v1 import (
 )
 from temporalio.client import Client, TLSConfig
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import Runtime
 
 from engine.models.jobs import SEARCH_ATTRIBUTES
+from engine.services import telemetry
 from settings import Settings
 
 
-async def connect(settings: Settings, *, lazy: bool = False) -> Client:
+async def connect(
+    settings: Settings, *, lazy: bool = False, runtime: Runtime | None = None
+) -> Client:
     """A client with the pydantic data converter, as every Taskyard process uses.
 
     ``lazy`` connects on first use, so the API can start (and report itself degraded)
-    while Temporal is unreachable.
+    while Temporal is unreachable. With tracing on, the client carries the tracing
+    interceptor (and so do workers built on it); ``runtime`` is a worker's runtime with
+    SDK metrics (``telemetry.sdk_metrics_runtime``).
     """
     tls: TLSConfig | bool = False
     if settings.temporal_tls or settings.temporal_api_key is not None:
@@ -40,6 +46,8 @@ async def connect(settings: Settings, *, lazy: bool = False) -> Client:
         api_key=settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None,
         data_converter=pydantic_data_converter,
         lazy=lazy,
+        interceptors=telemetry.client_interceptors(),
+        runtime=runtime,
     )
 
 
