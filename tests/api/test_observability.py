@@ -357,3 +357,35 @@ async def test_not_ready_while_a_configured_redis_is_unreachable(
             ready = await api.get("/readyz")
     assert ready.status_code == 503
     assert ready.json()["checks"] == {"database": "healthy", "temporal": "healthy", "redis": "down"}
+
+
+async def test_rate_limit_rejections_are_counted(temporal_env, database_url: str, tmp_path) -> None:
+    settings = make_settings(temporal_env, database_url, tmp_path, rate_limit_per_minute=2)
+    async with run_stack(temporal_env, settings, with_worker=False) as limited:
+        async with limited.api() as anonymous:
+            before = value(samples((await anonymous.get("/metrics")).text), REJECTED, by="ip")
+            codes = [(await anonymous.get("/api/v2/health")).status_code for _ in range(4)]
+            after = value(samples((await anonymous.get("/metrics")).text), REJECTED, by="ip")
+    assert 429 in codes
+    assert after - before == codes.count(429)
+
+
+REJECTED = "taskyard_rate_limit_rejections_total"
+
+
+def test_worker_lines_carry_workflow_task_queue_and_activity() -> None:
+    record = logging.LogRecord("temporalio.activity", logging.WARNING, __file__, 1, "x", (), None)
+    record.temporal_activity = {
+        "activity_id": "1",
+        "activity_type": "run_tool_action",
+        "task_queue": "taskyard-tools",
+        "workflow_id": "exec_1",
+        "workflow_type": "ToolExecutionWorkflow",
+    }
+    entry = json.loads(logs.JsonFormatter().format(record))
+    assert entry["workflow_id"] == entry["job_id"] == "exec_1"
+    assert entry["task_queue"] == "taskyard-tools" and entry["activity"] == "run_tool_action"
+    text = logs.TextFormatter().format(record)
+    assert text.endswith(
+        "[job_id=exec_1 workflow_id=exec_1 task_queue=taskyard-tools activity=run_tool_action]"
+    )
