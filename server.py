@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import uvicorn
 
+from engine.services import logs
 from settings import Settings, get_settings
 
 
@@ -54,7 +55,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         host=args.host,
         port=args.port,
         workers=args.workers,
-        log_level="info",
+        log_level=settings.log_level.lower(),
+        # Taskyard's formatter in every uvicorn process; its access log line per request
+        # (api.observability) replaces uvicorn's, which would show the query string.
+        log_config=logs.logging_config(settings.log_format, settings.log_level),
         loop="auto",  # uvloop where it is installed
         http="httptools",
         access_log=False,

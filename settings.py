@@ -37,6 +37,15 @@ class Settings(BaseSettings):
     invalid_key_attempts_per_minute: int = 20  # per client address, then 429 without a lookup
     max_active_keys_per_user: int = 50
 
+    # Observability (docs/observability.md). Traces are configured by the standard OTEL_*
+    # variables (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_TRACES_EXPORTER, OTEL_SERVICE_NAME) and
+    # are off when none is set.
+    log_format: Literal["json", "text"] = "json"  # one JSON object per line, or plain lines
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    api_metrics: bool = True  # GET /metrics on the API port (Prometheus text format)
+    worker_metrics_port: int | None = None  # /metrics, /livez, /readyz of a worker; off if unset
+    worker_metrics_host: str = "127.0.0.1"
+
     # Storage and encryption
     database_url: str = ""
     master_keys: SecretStr | None = None  # "kid:base64key,kid2:base64key"; the first encrypts

@@ -120,8 +120,16 @@ async def wait_for_temporal(settings: Settings) -> None:
             await asyncio.sleep(0.5)
 
 
-def spawn(args: list[str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, *args], **child_options())
+def spawn(args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, *args], env=env, **child_options())
+
+
+def child_env(settings: Settings) -> dict[str, str]:
+    """The children's environment: human-readable log lines unless the operator chose."""
+    env = dict(os.environ)
+    if "log_format" not in settings.model_fields_set:
+        env["TASKYARD_LOG_FORMAT"] = "text"
+    return env
 
 
 def stop_all(children: list[subprocess.Popen[bytes]]) -> None:
@@ -165,8 +173,9 @@ def main() -> None:
         asyncio.run(wait_for_temporal(settings))
         upgrade(settings.database_url)
         print(f"  database: {settings.database_url} (migrations applied)")
-        children.append(spawn(["worker.py"]))
-        children.append(spawn(["server.py"]))
+        env = child_env(settings)
+        children.append(spawn(["worker.py"], env))
+        children.append(spawn(["server.py"], env))
         api = settings.api_base_url
         print(
             f"\n  API:         {api}\n"

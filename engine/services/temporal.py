@@ -9,8 +9,10 @@ from temporalio.api.operatorservice.v1 import (
 )
 from temporalio.client import Client, TLSConfig
 from temporalio.converter import DataConverter
+from temporalio.runtime import Runtime
 
 from engine.models.jobs import SEARCH_ATTRIBUTES
+from engine.services import telemetry
 from engine.services.codec import taskyard_converter
 from settings import Settings
 
@@ -22,11 +24,15 @@ def data_converter(settings: Settings) -> DataConverter:
     return taskyard_converter(settings.master_key_ring(), encrypt=settings.payload_encryption)
 
 
-async def connect(settings: Settings, *, lazy: bool = False) -> Client:
+async def connect(
+    settings: Settings, *, lazy: bool = False, runtime: Runtime | None = None
+) -> Client:
     """A client with Taskyard's data converter (``data_converter``), as every process uses.
 
     ``lazy`` connects on first use, so the API can start (and report itself degraded)
-    while Temporal is unreachable.
+    while Temporal is unreachable. With tracing on, the client carries the tracing
+    interceptor (and so do workers built on it); ``runtime`` is a worker's runtime with
+    SDK metrics (``telemetry.sdk_metrics_runtime``).
     """
     tls: TLSConfig | bool = False
     if settings.temporal_tls or settings.temporal_api_key is not None:
@@ -48,6 +54,8 @@ async def connect(settings: Settings, *, lazy: bool = False) -> Client:
         api_key=settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None,
         data_converter=data_converter(settings),
         lazy=lazy,
+        interceptors=telemetry.client_interceptors(),
+        runtime=runtime,
     )
 
 
