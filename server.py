@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Sequence
 
 import uvicorn
 
+from engine.services import logs
 from settings import Settings, get_settings
 
 
@@ -36,13 +38,13 @@ def check_workers(settings: Settings, workers: int) -> str | None:
     )
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     settings = get_settings()
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default=settings.api_host)
     parser.add_argument("--port", type=int, default=settings.api_port)
     parser.add_argument("--workers", type=int, default=1)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     warning = check_workers(settings, args.workers)
     if warning:
         print(f"\n  {warning}\n", file=sys.stderr, flush=True)
@@ -53,7 +55,10 @@ def main() -> None:
         host=args.host,
         port=args.port,
         workers=args.workers,
-        log_level="info",
+        log_level=settings.log_level.lower(),
+        # Taskyard's formatter in every uvicorn process; its access log line per request
+        # (api.observability) replaces uvicorn's, which would show the query string.
+        log_config=logs.logging_config(settings.log_format, settings.log_level),
         loop="auto",  # uvloop where it is installed
         http="httptools",
         access_log=False,

@@ -44,6 +44,15 @@ class Settings(BaseSettings):
     # Longest lifetime (exp - iat, and exp - now) an app's end-user JWT may have.
     app_jwt_max_lifetime_seconds: int = 24 * 3600
 
+    # Observability (docs/observability.md). Traces are configured by the standard OTEL_*
+    # variables (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_TRACES_EXPORTER, OTEL_SERVICE_NAME) and
+    # are off when none is set.
+    log_format: Literal["json", "text"] = "json"  # one JSON object per line, or plain lines
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    api_metrics: bool = True  # GET /metrics on the API port (Prometheus text format)
+    worker_metrics_port: int | None = None  # /metrics, /livez, /readyz of a worker; off if unset
+    worker_metrics_host: str = "127.0.0.1"
+
     # Storage and encryption
     database_url: str = ""
     master_keys: SecretStr | None = None  # "kid:base64key,kid2:base64key"; the first encrypts
@@ -57,6 +66,14 @@ class Settings(BaseSettings):
     temporal_tls_ca: Path | None = None
     temporal_api_key: SecretStr | None = None
     temporal_ui_port: int = 8233
+    # Every Temporal payload (workflow and activity inputs and results, memo, queries,
+    # signals, failure messages and details) is encrypted with the master-key ring before it
+    # leaves the process; off keeps plain JSON payloads. Every client and worker of one
+    # namespace must agree (docs/deploy.md).
+    payload_encryption: bool = True
+    # Browser origins of the Temporal UI allowed to call the codec endpoint (comma separated);
+    # empty: the dev server's UI, http://127.0.0.1:<ui port> and http://localhost:<ui port>.
+    temporal_ui_origin: str = ""
     task_queue_prefix: str = "taskyard"
     activity_heartbeat_timeout_seconds: float = 10.0
 
@@ -171,6 +188,13 @@ class Settings(BaseSettings):
         if listed:
             return origin in listed
         return self.environment != "production"
+
+    def ui_origins(self) -> list[str]:
+        """Origins whose browsers may call the codec endpoint (CORS)."""
+        if self.temporal_ui_origin.strip():
+            return [o.strip().rstrip("/") for o in self.temporal_ui_origin.split(",") if o.strip()]
+        port = self.temporal_ui_port
+        return [f"http://127.0.0.1:{port}", f"http://localhost:{port}"]
 
     def base_urls(self) -> dict[str, str]:
         """Vendor base URLs handed to connectors."""

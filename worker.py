@@ -31,7 +31,9 @@ from activities.webhook_delivery import WebhookDeliveryActivities
 from activities.workflow_steps import WorkflowStepActivities
 from engine.models import queues
 from engine.models.webhooks import DeliveryPolicy
+from engine.services import logs, telemetry
 from engine.services.temporal import connect
+from engine.services.worker_ops import WorkerOpsServer
 from engine.workflows.connections import ConnectionWorkflow
 from engine.workflows.credential_check import CredentialTestWorkflow
 from engine.workflows.enrichment import EnrichmentBatchWorkflow
@@ -162,13 +164,32 @@ def queue_worker(client: Client, deps: ActivityDeps, name: str, plan: QueuePlan)
         # Every job workflow emits its events through this local activity on its own worker.
         activities=[*plan.activities, event_publisher(deps).publish_events],
         graceful_shutdown_timeout=timedelta(seconds=5),
+        interceptors=telemetry.worker_interceptors(client),
     )
 
 
+def pollers_ready(workers: Sequence[Worker]) -> Callable[[], bool]:
+    """Readiness of a worker process: every worker started and none shut down."""
+    return lambda: bool(workers) and all(w.is_running for w in workers)
+
+
 async def run(settings: Settings, selected: Sequence[str] | None) -> None:
-    client = await connect(settings)
+    telemetry.setup_tracing("taskyard-worker")
+    runtime, sdk_metrics_url = None, None
+    if settings.worker_metrics_port is not None:
+        runtime, sdk_metrics_url = telemetry.sdk_metrics_runtime()
+    client = await connect(settings, runtime=runtime)
     deps = ActivityDeps.from_settings(settings)
     workers = build_workers(client, deps, selected)
+    ops = None
+    if settings.worker_metrics_port is not None:
+        ops = WorkerOpsServer(
+            settings.worker_metrics_host,
+            settings.worker_metrics_port,
+            ready=pollers_ready(workers),
+            sdk_metrics_url=sdk_metrics_url,
+        )
+        await ops.start()
     # What start-up built (modules, models, workers) lives as long as the process: moved out
     # of the collector's generations, a full collection no longer walks it.
     gc.freeze()
@@ -177,12 +198,15 @@ async def run(settings: Settings, selected: Sequence[str] | None) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     names = ", ".join(w.task_queue for w in workers)
-    log.info("worker serving %s", names)
-    print(f"taskyard worker: serving {names}", flush=True)
+    log.info("worker serving %s", names)  # (on stdout: a supervisor may wait for this line)
+    if ops is not None:
+        log.info("worker metrics, liveness and readiness on port %d", ops.port)
     tasks = [asyncio.create_task(w.run()) for w in workers]
     stopper = asyncio.create_task(stop.wait())
     await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
     await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
+    if ops is not None:
+        await ops.stop()
     for task in tasks:
         if task.done() and task.exception():
             raise task.exception()  # type: ignore[misc]  # re-raise a worker crash
@@ -195,18 +219,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--queue", action="append", choices=queues.ALL, help="serve this queue (repeatable)"
     )
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    # httpx logs every request's full URL at INFO, and a query string may carry a key.
-    for name in ("httpx", "httpcore"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+    settings = get_settings()
+    logs.configure(settings.log_format, settings.log_level)
     # The process's own loop (activities, polling) on uvloop where it exists, as the API's;
     # workflow code runs on the SDK's deterministic loop either way.
     try:
         import uvloop
     except ImportError:  # (Windows: no uvloop)
-        asyncio.run(run(get_settings(), args.queue))
+        asyncio.run(run(settings, args.queue))
     else:
-        uvloop.run(run(get_settings(), args.queue))
+        uvloop.run(run(settings, args.queue))
 
 
 if __name__ == "__main__":

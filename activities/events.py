@@ -20,7 +20,7 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from engine.models import queues
+from engine.models import queues, summaries
 from engine.models.events import (
     PUBLISH_EVENTS,
     DeliveryStart,
@@ -30,6 +30,7 @@ from engine.models.events import (
     delivery_id_for,
 )
 from engine.models.jobs import start_attributes, start_memo
+from engine.models.metrics import JOBS_STARTED
 from engine.models.webhooks import (
     DELIVERY_WORKFLOW,
     MAX_ENDPOINT_TIMEOUT,
@@ -108,7 +109,11 @@ class DeliveryStarter:
                 if redeliver
                 else WorkflowIDReusePolicy.REJECT_DUPLICATE
             ),
+            static_summary=summaries.webhook_delivery(
+                s.event, host=s.host, endpoint_id=s.endpoint_id
+            ),
         )
+        JOBS_STARTED.labels("webhook_delivery").inc()
 
 
 def targets(event: EventInput, endpoints: Sequence[Subscription]) -> list[Subscription]:
@@ -135,6 +140,7 @@ def _plan(data: PublishEventsInput, endpoints: Sequence[Subscription]) -> Plan[D
             endpoint_id=endpoint.id,
             event_id=event.id or "",
             event=event.name,
+            host=summaries.host_of(endpoint.url),
         )
         for event, endpoint in pairs
     ]

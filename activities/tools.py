@@ -14,6 +14,7 @@ from activities.errors import to_application_error
 from activities.heartbeat import heartbeating
 from activities.sandbox import SandboxRecorder
 from activities.secrets import SecretStore
+from activities.tracing import vendor_span
 from connectors.base import ActionContext
 from connectors.errors import InvalidInputError
 from connectors.registry import find_tool
@@ -53,7 +54,7 @@ class ToolActivities:
         try:
             if found is None:
                 raise InvalidInputError(f"unknown tool {data.tool_name!r}")
-            _connector, action = found
+            connector, action = found
             params = data.params
             if data.sealed_secret_id:
                 sealed = await self.secrets.open_sealed(data.user_id, data.sealed_secret_id)
@@ -78,7 +79,12 @@ class ToolActivities:
                 heartbeat=activity.heartbeat,
                 sandbox=sandbox,
             )
-            output = await heartbeating(action.handler(ctx, model), self.heartbeat_interval)
+            # The vendor call as a span of its own (HTTP connectors add theirs beneath it).
+            with vendor_span(
+                f"{connector.type} {data.tool_name.upper()}",
+                {"taskyard.connector": connector.type, "taskyard.tool": data.tool_name.upper()},
+            ):
+                output = await heartbeating(action.handler(ctx, model), self.heartbeat_interval)
             result = output.model_dump(mode="json")
             # Refreshed OAuth tokens are stored here and never enter workflow history.
             refreshed = result.pop("refreshed_credentials", None)

@@ -21,6 +21,7 @@ from activities.heartbeat import heartbeating
 from activities.webhook_signing import payload, signed_headers
 from connectors import netguard
 from connectors.errors import InvalidInputError, retry_after_seconds
+from engine.models.metrics import WEBHOOK_ATTEMPTS
 from engine.models.webhooks import (
     ATTEMPT_DELIVERY,
     MARK_DELIVERY,
@@ -164,8 +165,10 @@ class WebhookDeliveryActivities:
             delay=delay,
         )
         final = recorded.final
+        outcome: Outcome = "failed" if (final and verdict.outcome == "retry") else verdict.outcome
+        WEBHOOK_ATTEMPTS.labels(outcome).inc()
         return AttemptOutput(
-            outcome="failed" if (final and verdict.outcome == "retry") else verdict.outcome,
+            outcome=outcome,
             final=final,
             attempted=True,
             exhausted=recorded.exhausted,

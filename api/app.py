@@ -11,8 +11,11 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
+from api import observability
 from api.auth import AuthCache
 from api.bootstrap import ensure_admin_key
+from api.codec import CodecCorsMiddleware
+from api.codec import routes as codec_routes
 from api.errors import EXCEPTION_HANDLERS
 from api.integrations import admin as integrations_admin
 from api.integrations import connections as integrations_connections
@@ -21,6 +24,7 @@ from api.integrations import sandbox as integrations_sandbox
 from api.integrations import tools as integrations_tools
 from api.limits import BodyLimitMiddleware, RouteLimit
 from api.middleware import AuthRateLimitMiddleware
+from api.observability import ObservabilityMiddleware, tracing_middleware
 from api.ratelimit import create_limiter
 from api.state import Services
 from api.v1 import apps as v1_apps
@@ -37,6 +41,7 @@ from api.v2 import lead_import as v2_lead_import
 from api.v2 import leads as v2_leads
 from api.v2 import linkedin as v2_linkedin
 from api.v2 import user_integrations as v2_user_integrations
+from engine.services import telemetry
 from engine.services.events import EventPublisher
 from engine.services.jobs import JobService
 from engine.services.pagination import PageTokens
@@ -77,6 +82,8 @@ ROUTES: list[BaseRoute] = [
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
+    # (each uvicorn worker process builds its own app, so tracing is set up here)
+    tracing = telemetry.setup_tracing("taskyard-api")
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[dict[str, Any]]:
@@ -114,18 +121,22 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await bad_keys.close()
             await db.close()
 
+    middleware = [
+        Middleware(ObservabilityMiddleware, metrics=settings.api_metrics),
+        Middleware(CodecCorsMiddleware, origins=settings.ui_origins()),
+        Middleware(AuthRateLimitMiddleware),
+        Middleware(
+            BodyLimitMiddleware,
+            default_bytes=settings.request_max_bytes,
+            routes=[RouteLimit("POST", "/api/v2/leads/import", settings.leads_import_max_bytes)],
+        ),
+    ]
+    if tracing:  # outermost, so the request's span is current in everything below it
+        middleware.insert(0, Middleware(tracing_middleware))
     return Starlette(
-        routes=ROUTES,
-        middleware=[
-            Middleware(AuthRateLimitMiddleware),
-            Middleware(
-                BodyLimitMiddleware,
-                default_bytes=settings.request_max_bytes,
-                routes=[
-                    RouteLimit("POST", "/api/v2/leads/import", settings.leads_import_max_bytes)
-                ],
-            ),
-        ],
+        # Temporal's codec protocol: outside ROUTES and the OpenAPI document.
+        routes=[*observability.routes(with_metrics=settings.api_metrics), *ROUTES, *codec_routes],
+        middleware=middleware,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=lifespan,
     )

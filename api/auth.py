@@ -19,6 +19,7 @@ from api.errors import (
     PermissionDenied,
     Unauthorized,
 )
+from engine.services import logs
 from store import key_repo
 from store.db import Database, as_utc, utcnow
 
@@ -166,6 +167,7 @@ def acting_user(principal: Principal, requested: str | None) -> str | None:
         if requested and requested != principal.user_id:
             raise NotFound("User not found", code="USER_NOT_FOUND")
         return principal.user_id
+    logs.bind(user_id=requested)  # (a global key acting for a user)
     return requested
 
 

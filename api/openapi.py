@@ -113,9 +113,11 @@ FAMILY_ERROR = {"v1": "ErrorV1", "v2": "ErrorV2", "app": "ErrorApp"}
 
 
 def walk(routes: Sequence[BaseRoute], prefix: str = "") -> Iterator[tuple[str, str, Any]]:
-    """(path, method, handler) for every HTTP route, mounts included (static files skipped)."""
+    """(path, method, handler) for every HTTP route, mounts included (static files skipped,
+    and routes marked ``include_in_schema=False``: the codec's, which speak Temporal's
+    protocol)."""
     for route in routes:
-        if isinstance(route, Route):
+        if isinstance(route, Route) and route.include_in_schema:
             for method in sorted(route.methods or ("GET",)):
                 if method != "HEAD":
                     yield prefix + route.path, method, route.endpoint

@@ -34,6 +34,9 @@ SCOPES: tuple[str, ...] = (
     "integrations:read",
     "integrations:write",
     "integrations:execute",
+    # Temporal's codec server protocol (/codec): global keys only, for operators
+    "codec:decode",
+    "codec:encode",
 )
 KNOWN = frozenset((*SCOPES, ALL))
 

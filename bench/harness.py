@@ -131,9 +131,13 @@ class FastClient:
 
 @asynccontextmanager
 async def bench_stack(
-    *, worker_args: list[str] | None = None, **overrides: str
+    *,
+    worker_args: list[str] | None = None,
+    extra_env: dict[str, str] | None = None,
+    **overrides: str,
 ) -> AsyncIterator[BenchStack]:
-    """The whole stack as separate processes; ``overrides`` are extra TASKYARD_* values."""
+    """The whole stack as separate processes; ``overrides`` are extra TASKYARD_* values,
+    ``extra_env`` other variables for the children (OTEL_*)."""
     with tempfile.TemporaryDirectory(prefix="taskyard-bench-") as tmp:
         state = Path(tmp)
         port, ui_port, api_port = free_port(), free_port(), free_port()
@@ -152,6 +156,7 @@ async def bench_stack(
             "TASKYARD_TASK_QUEUE_PREFIX": "bench",
         }
         env.update({f"TASKYARD_{k.upper()}": v for k, v in overrides.items()})
+        env.update(extra_env or {})
         values: dict[str, Any] = {
             k.removeprefix("TASKYARD_").lower(): v
             for k, v in env.items()
@@ -332,5 +337,127 @@ def round_ratios(label: str, api: list[Stats], raw: list[Stats]) -> str:
     return f"{label}: per-round ratios {shown} (median {median:.2f})"
 
 
+def codec_sides() -> list[str]:
+    """``BENCH_CODEC=1``: payload encryption off, on, on, off (ABBA, one stack each), so the
+    codec's cost is measured under the same drift; otherwise no codec comparison."""
+    return ["false", "true", "true", "false"] if os.environ.get("BENCH_CODEC") == "1" else []
+
+
+def codec_line(label: str, off: list[Stats], on: list[Stats]) -> str:
+    """Throughput with encryption on over off (1.00: free) and the p50 it adds."""
+    plain, sealed = combined(off), combined(on)
+    ratio = sealed.rate / plain.rate if plain.rate else 0.0
+    added = sealed.pct(50) - plain.pct(50)
+    return (
+        f"{label}: codec on/off throughput = {ratio:.3f} (cost {1 - ratio:+.1%}), "
+        f"p50 added = {added:+.1f} ms  [{plain.rate:.1f}/s off, {sealed.rate:.1f}/s on]"
+    )
+
+
 def mean(values: list[float]) -> float:
     return statistics.fmean(values) if values else 0.0
+
+
+# Telemetry off and on (BENCH_TELEMETRY=1) ---------------------------------------------
+
+TELEMETRY = os.environ.get("BENCH_TELEMETRY") == "1"
+SCRAPE_SECONDS = float(os.environ.get("BENCH_SCRAPE_SECONDS", "5"))
+
+
+class CollectorStub:
+    """A local OTLP/HTTP trace receiver: accepts every export and counts it."""
+
+    def __init__(self) -> None:
+        self.exports = 0
+        self.bytes = 0
+
+    def app(self) -> Any:
+        from starlette.applications import Starlette
+        from starlette.requests import Request
+        from starlette.responses import Response
+        from starlette.routing import Route
+
+        async def traces(request: Request) -> Response:
+            self.bytes += len(await request.body())
+            self.exports += 1
+            return Response(b"", media_type="application/x-protobuf")
+
+        return Starlette(routes=[Route("/v1/traces", traces, methods=["POST"])])
+
+
+@dataclass
+class TelemetryReport:
+    """What telemetry did during one variant (for the printout)."""
+
+    on: bool
+    stub: CollectorStub | None = None
+    scrapes: int = 0
+    scrape_bytes: int = 0
+
+    def line(self) -> str:
+        if not self.on or self.stub is None:
+            return "telemetry off: no OTEL_* set, API metrics off, no worker metrics port"
+        return (
+            f"telemetry on: {self.stub.exports} trace exports ({self.stub.bytes} bytes) to a "
+            f"local OTLP stub; {self.scrapes} metrics scrapes ({self.scrape_bytes} bytes), "
+            f"every {SCRAPE_SECONDS:g}s of API and worker"
+        )
+
+
+async def _scrape(urls: list[str], report: TelemetryReport, stop: asyncio.Event) -> None:
+    async with httpx.AsyncClient(timeout=10) as http:
+        while not stop.is_set():
+            for url in urls:
+                try:
+                    r = await http.get(url)
+                except httpx.HTTPError:
+                    continue
+                report.scrapes += 1
+                report.scrape_bytes += len(r.content)
+            try:
+                await asyncio.wait_for(stop.wait(), SCRAPE_SECONDS)
+            except TimeoutError:
+                pass
+
+
+@asynccontextmanager
+async def telemetry_stack(
+    on: bool, *, worker_args: list[str] | None = None
+) -> AsyncIterator[tuple[BenchStack, TelemetryReport]]:
+    """``bench_stack`` with telemetry off (nothing configured, API metrics off) or on:
+    traces exported to a local collector stub, the API's and the worker's metrics served
+    and scraped every ``SCRAPE_SECONDS``."""
+    from tests.fakes.server import serve
+
+    report = TelemetryReport(on)
+    if not on:
+        async with bench_stack(worker_args=worker_args, api_metrics="false") as stack:
+            yield stack, report
+        return
+    report.stub = CollectorStub()
+    worker_port = free_port()
+    async with serve(report.stub.app()) as collector:
+        env = {"OTEL_EXPORTER_OTLP_ENDPOINT": collector, "OTEL_TRACES_EXPORTER": "otlp"}
+        async with bench_stack(
+            worker_args=worker_args,
+            extra_env=env,
+            api_metrics="true",
+            worker_metrics_port=str(worker_port),
+        ) as stack:
+            stop = asyncio.Event()
+            urls = [stack.base_url + "/metrics", f"http://127.0.0.1:{worker_port}/metrics"]
+            scraper = asyncio.create_task(_scrape(urls, report, stop))
+            try:
+                yield stack, report
+            finally:
+                stop.set()
+                await scraper
+
+
+def cost_line(label: str, off: Stats, on: Stats) -> str:
+    """Throughput with telemetry on over off, and the cost it stands for."""
+    ratio = on.rate / off.rate if off.rate else 0.0
+    return (
+        f"{label}: throughput on/off = {ratio:.3f} (cost {100 * (1 - ratio):+.1f} %), "
+        f"p50 {off.pct(50):.1f} -> {on.pct(50):.1f} ms"
+    )

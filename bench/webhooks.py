@@ -6,6 +6,9 @@ that POST the same kind of signed body, in the same run, on the same Temporal se
 Taskyard's path per event: a fan-out workflow (event stored, subscribers found, one
 ``webhook_delivery`` workflow started per endpoint) and per delivery: secrets decrypted,
 both signature schemes, the POST through netguard, the attempt and health recorded.
+
+``BENCH_TELEMETRY=1`` runs all of it twice, telemetry off and on (traces to a local
+collector stub, metrics scraped), and prints what telemetry costs in deliveries/s.
 """
 
 from __future__ import annotations
@@ -18,25 +21,31 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 
-from engine.events import publish_event
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
+from activities.events import DeliveryStarter
 from bench.harness import (
     ROOT,
+    TELEMETRY,
     BenchStack,
     Stats,
     abba,
     bench_stack,
+    codec_line,
+    codec_sides,
     combined,
+    cost_line,
     cpu_delta,
     cpu_seconds,
     round_ratios,
+    telemetry_stack,
 )
 from bench.webhook_raw import RAW_QUEUE, RawDelivery, RawWebhookWorkflow
 from engine.models.events import delivery_id_for, event_id_for
+from engine.services.events import EventPublisher
 from store.db import Database
 from tests.fakes.server import serve
 
@@ -121,20 +130,21 @@ async def endpoints(stack: BenchStack, key: str, url: str, count: int) -> list[s
         return list(await asyncio.gather(*(one(i) for i in range(count))))
 
 
-async def run(stack: BenchStack, receiver: Receiver, url: str, db: Database) -> list[str]:
-    prefix = stack.settings.task_queue_prefix
+def publisher(stack: BenchStack, db: Database) -> Callable[[str, str], Awaitable[None]]:
+    events = EventPublisher(stack.client, DeliveryStarter.from_settings(stack.settings), db)
 
     async def publish(user: str, event_id: str) -> None:
         # As the API publishes (lead.created): with the database at hand.
-        await publish_event(
-            stack.client,
-            user,
-            "lead.created",
-            {"leadId": event_id},
-            event_id,
-            task_queue_prefix=prefix,
-            db=db,
-        )
+        await events.publish_one(user, "lead.created", {"leadId": event_id}, event_id)
+
+    return publish
+
+
+async def run(
+    stack: BenchStack, receiver: Receiver, url: str, db: Database
+) -> tuple[list[str], Stats, Stats]:
+    """The printout, and the 1xN and Nx1 stats of Taskyard's side."""
+    publish = publisher(stack, db)
 
     async def raw(delivery_id: str) -> None:
         await stack.client.start_workflow(
@@ -205,55 +215,135 @@ async def run(stack: BenchStack, receiver: Receiver, url: str, db: Database) -> 
     def ratio(ours: Stats, base: Stats) -> str:
         return f"{ours.rate / base.rate:.2f}" if base.rate else "n/a"
 
-    return [
-        f"1 event x {FANOUT} endpoints; {EVENTS} events x 1 endpoint "
-        f"(published {CONCURRENCY} at a time); loopback receiver; each shape in {phases} "
-        f"phases a side, ABBA order x{ROUNDS}",
-        fan.line(f"taskyard 1x{FANOUT} (x{phases})"),
-        raw_fan.line(f"raw temporalio {FANOUT} wf (x{phases})"),
-        fan.cpu_line(f"taskyard 1x{FANOUT}"),
-        raw_fan.cpu_line(f"raw temporalio {FANOUT} wf"),
-        f"1x{FANOUT}: deliveries/s ratio taskyard/raw = {ratio(fan, raw_fan)}",
-        round_ratios(f"1x{FANOUT}", fans["api"], fans["raw"]),
-        *(h.line(f"raw ({i}/{phases})") for i, h in enumerate(halves["raw"], 1)),
-        *(h.line(f"taskyard ({i}/{phases})") for i, h in enumerate(halves["api"], 1)),
-        many_events.line(f"taskyard {EVENTS}x1"),
-        raw_many.line(f"raw temporalio {EVENTS} wf"),
-        many_events.cpu_line(f"taskyard {EVENTS}x1"),
-        raw_many.cpu_line(f"raw temporalio {EVENTS} wf"),
-        f"{EVENTS}x1: deliveries/s ratio taskyard/raw = {ratio(many_events, raw_many)}",
-        round_ratios(f"{EVENTS}x1", halves["api"], halves["raw"]),
-        f"receiver saw {receiver.requests} requests for "
-        f"{len(receiver.arrived)} distinct deliveries (repeated: "
-        f"{sum(n for d, n in receiver.repeats.items() if not d.startswith('raw_'))} taskyard, "
-        f"{sum(n for d, n in receiver.repeats.items() if d.startswith('raw_'))} raw)",
-    ]
+    return (
+        [
+            f"1 event x {FANOUT} endpoints; {EVENTS} events x 1 endpoint "
+            f"(published {CONCURRENCY} at a time); loopback receiver; each shape in {phases} "
+            f"phases a side, ABBA order x{ROUNDS}",
+            fan.line(f"taskyard 1x{FANOUT} (x{phases})"),
+            raw_fan.line(f"raw temporalio {FANOUT} wf (x{phases})"),
+            fan.cpu_line(f"taskyard 1x{FANOUT}"),
+            raw_fan.cpu_line(f"raw temporalio {FANOUT} wf"),
+            f"1x{FANOUT}: deliveries/s ratio taskyard/raw = {ratio(fan, raw_fan)}",
+            round_ratios(f"1x{FANOUT}", fans["api"], fans["raw"]),
+            *(h.line(f"raw ({i}/{phases})") for i, h in enumerate(halves["raw"], 1)),
+            *(h.line(f"taskyard ({i}/{phases})") for i, h in enumerate(halves["api"], 1)),
+            many_events.line(f"taskyard {EVENTS}x1"),
+            raw_many.line(f"raw temporalio {EVENTS} wf"),
+            many_events.cpu_line(f"taskyard {EVENTS}x1"),
+            raw_many.cpu_line(f"raw temporalio {EVENTS} wf"),
+            f"{EVENTS}x1: deliveries/s ratio taskyard/raw = {ratio(many_events, raw_many)}",
+            round_ratios(f"{EVENTS}x1", halves["api"], halves["raw"]),
+            f"receiver saw {receiver.requests} requests for "
+            f"{len(receiver.arrived)} distinct deliveries (repeated: "
+            f"{sum(n for d, n in receiver.repeats.items() if not d.startswith('raw_'))} taskyard, "
+            f"{sum(n for d, n in receiver.repeats.items() if d.startswith('raw_'))} raw)",
+        ],
+        fan,
+        many_events,
+    )
+
+
+async def measure_stack(
+    stack: BenchStack, receiver: Receiver, url: str
+) -> tuple[list[str], Stats, Stats]:
+    """Everything against one stack, with the raw baseline's worker beside it."""
+    log = (stack.state_dir / "raw-worker.log").open("ab")
+    raw_worker = subprocess.Popen(  # noqa: ASYNC220 (a child process)
+        [sys.executable, "-m", "bench.webhook_raw"],
+        cwd=ROOT,
+        env=stack.env,
+        start_new_session=True,
+        stdout=log,
+        stderr=log,
+    )
+    db = Database(stack.settings.database_url)
+    try:
+        return await run(stack, receiver, url, db)
+    finally:
+        await db.close()
+        raw_worker.terminate()
+        try:
+            raw_worker.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            raw_worker.kill()
+        log.close()
+
+
+async def codec_side(side: str, receiver: Receiver, url: str) -> tuple[Stats, Stats]:
+    """One stack with ``payload_encryption`` = ``side``: 1 x FANOUT, then EVENTS/4 x 1."""
+    async with bench_stack(worker_args=["--queue", "webhooks"], payload_encryption=side) as stack:
+        db = Database(stack.settings.database_url)
+        try:
+            publish = publisher(stack, db)
+            fan_user, fan_key = await stack.new_user()
+            many = await endpoints(stack, fan_key, url, FANOUT)
+            one_user, one_key = await stack.new_user()
+            [single] = await endpoints(stack, one_key, url, 1)
+            warm = [event_id_for(uuid.uuid4().hex, "lead.created") for _ in range(20)]
+            await phase(
+                receiver,
+                [[delivery_id_for(e, single)] for e in warm],
+                lambda i: publish(one_user, warm[i]),
+                5,
+            )
+            await stack.drain()
+            event = event_id_for(uuid.uuid4().hex, "lead.created")
+            fan = await phase(
+                receiver,
+                [[delivery_id_for(event, e) for e in many]],
+                lambda _i: publish(fan_user, event),
+                1,
+            )
+            await stack.drain()
+            events = [event_id_for(uuid.uuid4().hex, "lead.created") for _ in range(EVENTS // 4)]
+            ones = await phase(
+                receiver,
+                [[delivery_id_for(e, single)] for e in events],
+                lambda i: publish(one_user, events[i]),
+                CONCURRENCY,
+            )
+            return fan, ones
+        finally:
+            await db.close()
+
+
+async def codec_main(sides: list[str]) -> None:
+    """Taskyard's deliveries with payload encryption off and on, one stack per side (ABBA)."""
+    receiver = Receiver()
+    fans: dict[str, list[Stats]] = {}
+    singles: dict[str, list[Stats]] = {}
+    async with serve(receiver.app()) as url:
+        for side in sides:
+            fan, ones = await codec_side(side, receiver, url)
+            print(fan.line(f"encryption {side}: 1x{FANOUT}"), flush=True)
+            print(ones.line(f"encryption {side}: {EVENTS // 4}x1"), flush=True)
+            fans.setdefault(side, []).append(fan)
+            singles.setdefault(side, []).append(ones)
+    print(f"sides in order {', '.join(sides)}")
+    print(codec_line(f"1x{FANOUT}", fans["false"], fans["true"]))
+    print(codec_line(f"{EVENTS // 4}x1", singles["false"], singles["true"]))
 
 
 async def main() -> None:
+    if sides := codec_sides():
+        await codec_main(sides)
+        return
+    worker_args = ["--queue", "webhooks"]
     receiver = Receiver()
-    async with (
-        serve(receiver.app()) as url,
-        bench_stack(worker_args=["--queue", "webhooks"]) as stack,
-    ):
-        log = (stack.state_dir / "raw-worker.log").open("ab")
-        raw_worker = subprocess.Popen(  # noqa: ASYNC220 (a child process)
-            [sys.executable, "-m", "bench.webhook_raw"],
-            cwd=ROOT,
-            env=stack.env,
-            start_new_session=True,
-            stdout=log,
-            stderr=log,
-        )
-        db = Database(stack.settings.database_url)
-        try:
-            lines = await run(stack, receiver, url, db)
-        finally:
-            await db.close()
-            raw_worker.terminate()
-            try:
-                raw_worker.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                raw_worker.kill()
-            log.close()
-    print("\n".join(lines))
+    async with serve(receiver.app()) as url:
+        if not TELEMETRY:
+            async with bench_stack(worker_args=worker_args) as stack:
+                lines, _fan, _many = await measure_stack(stack, receiver, url)
+            print("\n".join(lines))
+            return
+        found: dict[bool, tuple[Stats, Stats]] = {}
+        for on in (False, True):
+            async with telemetry_stack(on, worker_args=worker_args) as (stack, report):
+                lines, fan, many = await measure_stack(stack, receiver, url)
+            found[on] = (fan, many)
+            print(f"--- {report.line()}")
+            print("\n".join(lines), flush=True)
+    print("--- what telemetry costs (Taskyard deliveries/s, on over off)")
+    print(cost_line(f"1x{FANOUT}", found[False][0], found[True][0]))
+    print(cost_line(f"{EVENTS}x1", found[False][1], found[True][1]))

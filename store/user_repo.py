@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import func, select
+from sqlmodel import col, func, select
 
 from store.db import Database
 from store.errors import ConflictError
@@ -35,3 +35,9 @@ async def create_user(db: Database, email: str, name: str) -> User:
 async def get_user(db: Database, user_id: str) -> User | None:
     async with db.session() as session:
         return await session.get(User, user_id)
+
+
+async def list_users(db: Database) -> list[User]:
+    """Every user, oldest first (the operators' command line)."""
+    async with db.session() as session:
+        return list((await session.exec(select(User).order_by(col(User.created_at)))).all())

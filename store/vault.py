@@ -33,11 +33,37 @@ class Vault:
             if len(key) != 32 or "." in kid:
                 raise ValueError(f"key {kid!r} must be 32 bytes with no '.' in its id")
         self._keys = dict(keys)
+        self._ciphers = {kid: AESGCM(key) for kid, key in keys.items()}
         self.primary_kid = next(iter(keys))
+
+    def key_ids(self) -> list[str]:
+        """Every key id in the ring, the primary first."""
+        return list(self._keys)
+
+    def seal(self, plaintext: bytes, aad: bytes) -> tuple[str, bytes]:
+        """Raw form for binary containers (Temporal payloads): (key id, nonce ‖ ciphertext+tag).
+
+        The same cipher, nonce size and ring as ``encrypt``, without the text envelope; the
+        caller keeps the key id beside the blob.
+        """
+        nonce = os.urandom(12)
+        return self.primary_kid, nonce + self._ciphers[self.primary_kid].encrypt(
+            nonce, plaintext, aad
+        )
+
+    def open(self, kid: str, blob: bytes, aad: bytes) -> bytes:
+        """Opens what ``seal`` made under any key of the ring; VaultError otherwise."""
+        cipher = self._ciphers.get(kid)
+        if cipher is None:
+            raise VaultError(f"unknown key id {kid!r}")
+        try:
+            return cipher.decrypt(blob[:12], blob[12:], aad)
+        except InvalidTag as exc:
+            raise VaultError("ciphertext does not open with this key") from exc
 
     def encrypt(self, plaintext: bytes, aad: bytes) -> str:
         nonce = os.urandom(12)
-        sealed = AESGCM(self._keys[self.primary_kid]).encrypt(nonce, plaintext, aad)
+        sealed = self._ciphers[self.primary_kid].encrypt(nonce, plaintext, aad)
         body = base64.urlsafe_b64encode(nonce + sealed).decode("ascii").rstrip("=")
         return f"v1.{self.primary_kid}.{body}"
 
@@ -50,7 +76,7 @@ class Vault:
             raise VaultError(f"unknown key id {kid!r}")
         raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
         try:
-            return AESGCM(self._keys[kid]).decrypt(raw[:12], raw[12:], aad)
+            return self._ciphers[kid].decrypt(raw[:12], raw[12:], aad)
         except InvalidTag as exc:
             raise VaultError("ciphertext does not open with this key and record") from exc
 

@@ -188,12 +188,15 @@ def subscribes(patterns: list[str], event: str) -> bool:
 class Subscription(Protocol):
     id: str
     events: list[str]
+    url: str
 
 
 async def live_subscriptions(session: Any, user_id: str) -> list[Subscription]:
-    """Id and event patterns of each endpoint that may receive deliveries (not deleted, not
-    disabled): what publishing an event needs."""
-    statement = sa_select(col(WebhookEndpoint.id), col(WebhookEndpoint.events)).where(
+    """Id, event patterns and URL of each endpoint that may receive deliveries (not deleted,
+    not disabled): what publishing an event needs."""
+    statement = sa_select(
+        col(WebhookEndpoint.id), col(WebhookEndpoint.events), col(WebhookEndpoint.url)
+    ).where(
         col(WebhookEndpoint.user_id) == user_id,
         col(WebhookEndpoint.deleted_at).is_(None),
         col(WebhookEndpoint.status) != "disabled",

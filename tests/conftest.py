@@ -21,12 +21,14 @@ from typing import Any
 import httpx
 import pytest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.deps import ActivityDeps
 from api.app import create_app
 from engine.models.jobs import SEARCH_ATTRIBUTES
+from engine.services.codec import taskyard_converter
+from engine.services.temporal import data_converter
 from settings import Settings
 from store.migrate import upgrade
 from tests.fakes.server import serve
@@ -38,12 +40,27 @@ POSTGRES_URL = os.environ.get("TASKYARD_TEST_POSTGRES_URL")
 REDIS_URL = os.environ.get("TASKYARD_TEST_REDIS_URL")
 
 
+def master_keys() -> str:
+    return "test1:" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+# The ring of the session's stacks unless a test gives its own: the session client
+# (``temporal_env.client``) encrypts and decrypts with it, as the stacks' workers do.
+TEST_MASTER_KEYS = master_keys()
+
+
+def session_converter() -> DataConverter:
+    """The converter of the session's stacks (recorded plain histories pass through it)."""
+    kid, _, key = TEST_MASTER_KEYS.partition(":")
+    return taskyard_converter({kid: base64.b64decode(key)})
+
+
 @pytest.fixture(scope="session")
 async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(BIN / "temporal"),
         search_attributes=SEARCH_ATTRIBUTES,
-        data_converter=pydantic_data_converter,
+        data_converter=session_converter(),
         dev_server_log_level="error",
     )
     try:
@@ -82,10 +99,6 @@ def fresh_postgres_database() -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def master_keys() -> str:
-    return "test1:" + base64.b64encode(secrets.token_bytes(32)).decode()
-
-
 def make_settings(
     temporal_env: WorkflowEnvironment, database_url: str, state_dir: Path, **overrides: Any
 ) -> Settings:
@@ -95,7 +108,7 @@ def make_settings(
         "database_url": database_url,
         "temporal_address": temporal_env.client.service_client.config.target_host,
         "admin_key": ADMIN_KEY,
-        "master_keys": master_keys(),
+        "master_keys": TEST_MASTER_KEYS,
         "allow_private_urls": True,
         "rate_limit_per_minute": 100_000,
         "invalid_key_attempts_per_minute": 100_000,  # the suite sends invalid keys on purpose
@@ -123,18 +136,29 @@ class Stack:
         return self.api(ADMIN_KEY)
 
 
+def stack_client(temporal_env: WorkflowEnvironment, settings: Settings) -> Client:
+    shared = temporal_env.client
+    return Client(
+        shared.service_client, namespace=shared.namespace, data_converter=data_converter(settings)
+    )
+
+
 @contextlib.asynccontextmanager
 async def run_stack(
     temporal_env: WorkflowEnvironment, settings: Settings, *, with_worker: bool = True
 ) -> AsyncIterator[Stack]:
-    """Migrations, an in-process worker for every queue, and the API on a loopback port."""
+    """Migrations, an in-process worker for every queue, and the API on a loopback port.
+
+    The stack's client shares the session's connection with the stack's own data converter
+    (its master keys and encryption setting), as ``connect(settings)`` would build it."""
     await asyncio.to_thread(upgrade, settings.database_url)
     deps = ActivityDeps.from_settings(settings)
-    workers = build_workers(temporal_env.client, deps) if with_worker else []
+    client = stack_client(temporal_env, settings)
+    workers = build_workers(client, deps) if with_worker else []
     tasks = [asyncio.create_task(w.run()) for w in workers]
     try:
         async with serve(create_app(settings), lifespan="on") as base_url:
-            yield Stack(base_url, settings, temporal_env.client, deps)
+            yield Stack(base_url, settings, client, deps)
     finally:
         await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
         for task in tasks:

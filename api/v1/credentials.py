@@ -26,7 +26,7 @@ from api.errors import BadRequest, NotFound
 from api.spec import operation
 from api.state import services
 from api.v1.acting import user_for
-from engine.models import queues
+from engine.models import queues, summaries
 from engine.models.tools import CREDENTIAL_TEST_WORKFLOW, CredentialTestInput, CredentialTestOutput
 from engine.services import catalog
 from store import credentials as store
@@ -258,6 +258,7 @@ async def test_credential(request: Request) -> JSONResponse:
         message=f"Queued {kit.type} credential test",
         metadata={"credentialId": row.id, "provider": row.provider},
         result_type=CredentialTestOutput,
+        summary=summaries.credential_test(row.provider),
     )
     try:
         outcome = await asyncio.wait_for(s.jobs.outcome(handle), TEST_WAIT_SECONDS)

@@ -17,7 +17,7 @@ from api.catalog_schemas import with_tools
 from api.errors import BadRequest, NotFound
 from api.spec import operation
 from api.state import services
-from engine.models import queues
+from engine.models import queues, summaries
 from engine.models.tools import TOOL_WORKFLOW, ToolExecutionInput, ToolExecutionOutput
 from engine.services import catalog
 from engine.services.jobs import ExecutionResult
@@ -151,6 +151,7 @@ async def start_tool_job(
         message=f"Queued {canonical}",
         metadata={"toolName": canonical, **(metadata or {})},
         result_type=ToolExecutionOutput,
+        summary=summaries.tool(canonical),
     )
     return execution_id, handle
 

@@ -29,7 +29,7 @@ from api.v2.lead_schemas import (
     PageQuery,
 )
 from api.v2.leads import lead_user
-from engine.models import queues
+from engine.models import queues, summaries
 from engine.models.enrichment import EnrichmentBatchInput, EnrichmentBatchOutput
 from engine.services import catalog
 from engine.services.sealing import seal
@@ -122,6 +122,7 @@ async def create_batch(request: Request) -> JSONResponse:
         message="Processing lead enrichment batch",
         metadata={"batchSize": len(data.leadIds or []), "processed": 0},
         result_type=EnrichmentBatchOutput,
+        summary=summaries.enrichment(names),
     )
     return JSONResponse(
         {"success": True, "data": {"jobId": job_id, "status": "pending"}}, status_code=202

@@ -36,23 +36,23 @@ class Health(BaseModel):
     response_time: int
 
 
-async def _database(s: Services) -> str:
+async def database_status(s: Services) -> str:
     await s.db.ping()
     return "healthy"
 
 
-async def _temporal(s: Services) -> str:
+async def temporal_status(s: Services) -> str:
     ok = await s.temporal.service_client.check_health()
     return "healthy" if ok else "down"
 
 
-async def _redis(s: Services) -> str:
+async def redis_status(s: Services) -> str:
     if not isinstance(s.limiter, RedisRateLimiter):
         return "disabled"
     return "healthy" if await s.limiter.ping() else "down"
 
 
-async def _check(probe: object) -> str:
+async def checked(probe: object) -> str:
     try:
         return await asyncio.wait_for(probe, CHECK_TIMEOUT)  # type: ignore[arg-type]
     except Exception:
@@ -71,7 +71,7 @@ async def health(request: Request) -> JSONResponse:
     started = time.perf_counter()
     s = services(request)
     database, temporal, redis = await asyncio.gather(
-        _check(_database(s)), _check(_temporal(s)), _check(_redis(s))
+        checked(database_status(s)), checked(temporal_status(s)), checked(redis_status(s))
     )
     checks = {"database": database, "temporal": temporal, "redis": redis, "api": "healthy"}
     if database == "down":

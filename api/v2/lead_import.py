@@ -35,7 +35,7 @@ from api.v2.lead_schemas import (
     PageQuery,
 )
 from api.v2.leads import lead_user
-from engine.models import queues
+from engine.models import queues, summaries
 from engine.models.leads import LeadImportInput, LeadImportOutput
 from store import import_repo
 from store.import_repo import INVALID_ROW, ON_DUPLICATE
@@ -204,6 +204,7 @@ async def import_leads(request: Request) -> JSONResponse:
         message=f"Importing {len(rows)} leads",
         metadata={"totalRows": len(rows)},
         result_type=LeadImportOutput,
+        summary=summaries.lead_import(len(rows), fmt),
     )
     return JSONResponse(
         {"success": True, "data": {"jobId": job_id, "status": "pending", "totalRows": len(rows)}},

@@ -76,6 +76,7 @@ class DeliveryStart(BaseModel):
     event_id: str
     event: str
     round: int = 0
+    host: str = ""  # the endpoint's host name, for the job's summary
 
 
 def derive_id(prefix: str, *parts: str) -> str:

@@ -6,7 +6,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
-from engine.models import queues
+from engine.models import queues, summaries
 from engine.models.connections import (
     CONNECTION_WORKFLOW,
     UPDATE_AUTHORIZE,
@@ -60,6 +60,7 @@ class ConnectionService:
             id=connection_id,
             task_queue=queues.task_queue(self.prefix, queues.TOOLS),
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            static_summary=summaries.connection(toolkit, app_id),
         )
 
     async def authorize(self, connection_id: str, data: AuthorizeInput) -> ConnectionOutcome:

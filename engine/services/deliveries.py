@@ -14,6 +14,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from activities.events import DeliveryStarter
+from engine.models import summaries
 from engine.models.events import DeliveryStart
 from engine.services.pagination import InvalidPageToken, PageTokens
 from engine.services.webhooks import WebhookConflict, WebhookService
@@ -97,7 +98,7 @@ class DeliveryLog:
             return False
         return described.status == WorkflowExecutionStatus.RUNNING
 
-    async def _redeliver(self, row: WebhookDelivery) -> int:
+    async def _redeliver(self, row: WebhookDelivery, host: str) -> int:
         """Start the next round of one delivery; its row goes back to ``pending`` first."""
         if row.status in ("pending", "retrying") and await self._running(row.id):
             raise WebhookConflict("Delivery is still in progress", code="DELIVERY_IN_PROGRESS")
@@ -110,6 +111,7 @@ class DeliveryLog:
             event_id=row.event_id,
             event=row.event,
             round=next_round,
+            host=host,
         )
         try:
             await self.starter.start(self.client, start, redeliver=True)
@@ -119,23 +121,25 @@ class DeliveryLog:
             ) from exc
         return next_round
 
-    async def _live_endpoint(self, user_id: str, endpoint_id: str) -> None:
+    async def _live_endpoint(self, user_id: str, endpoint_id: str) -> str:
+        """The endpoint's host if it may receive deliveries; a conflict if it is disabled."""
         endpoint = await self.service.get(user_id, endpoint_id)
         if endpoint.status == "disabled":
             raise WebhookConflict("Webhook is disabled; enable it first", code="WEBHOOK_DISABLED")
+        return summaries.host_of(endpoint.url)
 
     async def retry(self, user_id: str, endpoint_id: str, delivery_id: str) -> int:
         """Deliver again (same delivery id, next round); returns the round number."""
         row, _attempts, _event = await self.get(user_id, endpoint_id, delivery_id)
-        await self._live_endpoint(user_id, endpoint_id)
-        return await self._redeliver(row)
+        host = await self._live_endpoint(user_id, endpoint_id)
+        return await self._redeliver(row, host)
 
     async def recover(
         self, user_id: str, endpoint_id: str, since: datetime
     ) -> tuple[list[str], bool]:
         """Redeliver every failed delivery created since ``since`` (oldest first, at most
         ``RECOVER_LIMIT`` per call); returns the ids and whether more remain."""
-        await self._live_endpoint(user_id, endpoint_id)
+        host = await self._live_endpoint(user_id, endpoint_id)
         rows = await webhook_repo.failed_deliveries(
             self.db, user_id, endpoint_id, since, RECOVER_LIMIT + 1
         )
@@ -143,7 +147,7 @@ class DeliveryLog:
         started: list[str] = []
         for row in rows[:RECOVER_LIMIT]:
             try:
-                await self._redeliver(row)
+                await self._redeliver(row, host)
             except WebhookConflict:
                 continue
             started.append(row.id)

@@ -14,7 +14,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from activities.events import DeliveryStarter, store_and_plan
-from engine.models import queues
+from engine.models import queues, summaries
 from engine.models.events import FANOUT_WORKFLOW, EventInput, PublishEventsInput, event_id_for
 from settings import Settings
 from store.db import Database
@@ -67,6 +67,7 @@ class EventPublisher:
                 task_queue=queues.task_queue(self.starter.task_queue_prefix, queues.WEBHOOKS),
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                static_summary=summaries.event_fanout([e.name for e in stamped]),
             )
         except WorkflowAlreadyStartedError:
             return False

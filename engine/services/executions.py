@@ -18,7 +18,7 @@ from temporalio.client import (
 from temporalio.common import SearchAttributePair
 from temporalio.exceptions import ApplicationError
 
-from engine.models import queues
+from engine.models import queues, summaries
 from engine.models.jobs import SA_WORKFLOW_ID
 from engine.models.runs import (
     QUERY_RUN_STATE,
@@ -64,6 +64,7 @@ class ExecutionService:
             message=message,
             metadata=metadata,
             extra_attributes=[SearchAttributePair(SA_WORKFLOW_ID, data.workflow_id)],
+            summary=summaries.workflow_run(data.workflow_id, data.version, data.schedule_id),
         )
 
     async def describe(self, user_id: str, execution_id: str) -> WorkflowExecutionDescription:

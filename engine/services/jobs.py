@@ -37,6 +37,8 @@ from engine.models.jobs import (
     start_attributes,
     start_memo,
 )
+from engine.models.metrics import JOBS_STARTED
+from engine.services import telemetry
 from engine.services.pagination import PageTokens
 from store.errors import ConflictError, NotFoundError
 
@@ -208,11 +210,15 @@ class JobService:
         metadata: dict[str, Any] | None = None,
         result_type: type | None = None,
         extra_attributes: list[SearchAttributePair[Any]] | None = None,
+        summary: str | None = None,
     ) -> WorkflowHandle[Any, Any]:
+        """Start one job. ``summary`` (engine.models.summaries) is what the Temporal UI lists
+        it as; it never carries personal data."""
         attributes = start_attributes(user_id, job_type)
         if extra_attributes:  # a job kind's own search attributes (workflow_run: the workflow)
             attributes = TypedSearchAttributes([*attributes.search_attributes, *extra_attributes])
-        return await self.client.start_workflow(
+        telemetry.annotate_job(job_id)
+        handle = await self.client.start_workflow(
             cast(Any, workflow),  # a workflow name or a run method; the SDK overloads both
             arg,
             id=job_id,
@@ -221,7 +227,10 @@ class JobService:
             memo=start_memo(message, metadata or {}),
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             result_type=result_type,
+            static_summary=summary or job_type,
         )
+        JOBS_STARTED.labels(job_type).inc()
+        return handle
 
     async def owned(self, user_id: str, job_id: str) -> WorkflowExecutionDescription:
         """The job's description if ``user_id`` owns it, else ``JobNotFound`` (never 403)."""

@@ -12,7 +12,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from connectors import linkedin, linkedin_sandbox
 from connectors.errors import InvalidInputError
-from engine.models import queues
+from engine.models import queues, summaries
 from engine.models.linkedin import (
     ACTION_WORKFLOW,
     CONNECT_WORKFLOW,
@@ -83,6 +83,7 @@ def _governor_start(account_id: str, settings: LinkedInSettings, queue: str) -> 
         "id": governor_id(account_id),
         "task_queue": queue,
         "id_conflict_policy": WorkflowIDConflictPolicy.USE_EXISTING,
+        "static_summary": summaries.linkedin_governor(account_id),
     }
 
 
@@ -150,6 +151,7 @@ async def run_connect(
         task_queue=queue,
         execution_timeout=timedelta(seconds=timeout),
         id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        static_summary="LinkedIn connect",
     )
     return out
 
@@ -189,4 +191,5 @@ async def start_action(
             **data.metadata,
         },
         result_type=LinkedInActionOutput,
+        summary=summaries.linkedin_action(data.action_type, data.profile_url, data.account_id),
     )

@@ -27,7 +27,7 @@ from temporalio.client import (
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError, RPCStatusCode
 
-from engine.models import queues
+from engine.models import queues, summaries
 from engine.models.jobs import SA_WORKFLOW_ID, start_attributes, start_memo
 from engine.models.runs import RUN_WORKFLOW, WorkflowRunInput, start_job_memo
 from engine.services.jobs import JobService
@@ -92,6 +92,7 @@ class ScheduleService:
                 ]
             ),
             memo=start_memo(*start_job_memo(run)),  # what its run begins with (lean begin)
+            static_summary=summaries.workflow_run(run.workflow_id, run.version, schedule_id),
         )
 
     async def create(

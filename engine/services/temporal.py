@@ -8,17 +8,31 @@ from temporalio.api.operatorservice.v1 import (
     ListSearchAttributesRequest,
 )
 from temporalio.client import Client, TLSConfig
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
+from temporalio.runtime import Runtime
 
 from engine.models.jobs import SEARCH_ATTRIBUTES
+from engine.services import telemetry
+from engine.services.codec import taskyard_converter
 from settings import Settings
 
 
-async def connect(settings: Settings, *, lazy: bool = False) -> Client:
-    """A client with the pydantic data converter, as every Taskyard process uses.
+def data_converter(settings: Settings) -> DataConverter:
+    """The converter every Taskyard client and worker of a namespace uses: pydantic payloads,
+    encrypted with the master-key ring unless ``payload_encryption`` is off (then written
+    plain, while encrypted ones still read)."""
+    return taskyard_converter(settings.master_key_ring(), encrypt=settings.payload_encryption)
+
+
+async def connect(
+    settings: Settings, *, lazy: bool = False, runtime: Runtime | None = None
+) -> Client:
+    """A client with Taskyard's data converter (``data_converter``), as every process uses.
 
     ``lazy`` connects on first use, so the API can start (and report itself degraded)
-    while Temporal is unreachable.
+    while Temporal is unreachable. With tracing on, the client carries the tracing
+    interceptor (and so do workers built on it); ``runtime`` is a worker's runtime with
+    SDK metrics (``telemetry.sdk_metrics_runtime``).
     """
     tls: TLSConfig | bool = False
     if settings.temporal_tls or settings.temporal_api_key is not None:
@@ -38,8 +52,10 @@ async def connect(settings: Settings, *, lazy: bool = False) -> Client:
         namespace=settings.temporal_namespace,
         tls=tls,
         api_key=settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None,
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(settings),
         lazy=lazy,
+        interceptors=telemetry.client_interceptors(),
+        runtime=runtime,
     )
 
 

@@ -48,6 +48,7 @@ class CredentialTestWorkflow(JobWorkflow):
                 result_type=dict[str, Any],
                 start_to_close_timeout=timedelta(seconds=data.timeout_seconds),
                 heartbeat_timeout=timedelta(seconds=data.heartbeat_timeout_seconds),
+                summary=f"test {data.provider} credential",
                 retry_policy=RetryPolicy(
                     initial_interval=timedelta(seconds=1),
                     maximum_interval=timedelta(seconds=10),

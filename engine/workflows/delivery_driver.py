@@ -120,6 +120,7 @@ class DeliveryDriver:
                 start_to_close_timeout=timedelta(seconds=data.attempt_timeout_seconds),
                 heartbeat_timeout=timedelta(seconds=data.heartbeat_timeout_seconds),
                 retry_policy=INFRA_RETRY,
+                summary=f"{data.event} attempt {attempt}",
             )
             if result.outcome == "throttled":
                 reserved = True

@@ -96,6 +96,7 @@ class EnrichmentBatchWorkflow(JobWorkflow):
                     retry_policy=_retry(),
                     # A cancelled job reports only after the chunk has stopped writing.
                     cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+                    summary=f"leads {cursor + 1}-{min(total, cursor + data.chunk_size)} of {total}",
                 )
                 cursor += data.chunk_size
                 chunks += 1

@@ -81,6 +81,9 @@ class JobTracker:
             s.message = message
         if metadata:
             s.metadata.update(metadata)
+        # What the Temporal UI shows for the running job: not a command, so histories are
+        # unchanged by it.
+        workflow.set_current_details(f"{s.status} · {s.progress}% · {s.message}")
         self._mirror(force=force_mirror or message is not None or metadata is not None)
 
     def complete(self, message: str, result: Any = None) -> None:

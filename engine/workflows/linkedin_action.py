@@ -216,6 +216,7 @@ class LinkedInActionWorkflow(JobWorkflow):
                     **data.model_dump(include=set(ActionFields.model_fields)), attempt=attempt
                 ),
                 result_type=PerformOutput,
+                summary=f"LinkedIn {data.action_type} (attempt {attempt})",
                 start_to_close_timeout=timedelta(seconds=data.activity_timeout_seconds),
                 heartbeat_timeout=timedelta(seconds=data.heartbeat_timeout_seconds),
                 cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,

@@ -305,6 +305,7 @@ class StepRunner:
                     start_to_close_timeout=timeout,
                     heartbeat_timeout=self.heartbeat_timeout,
                     retry_policy=ONE_ATTEMPT,
+                    summary=f"step {step.name}: {step.tool or 'action'}",
                 )
             except ActivityError as err:
                 if is_cancelled_exception(err):

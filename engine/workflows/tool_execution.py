@@ -55,6 +55,7 @@ class ToolExecutionWorkflow(JobWorkflow):
                     maximum_attempts=data.max_attempts,
                     non_retryable_error_types=list(PERMANENT_ERROR_TYPES),
                 ),
+                summary=data.tool_name,
             )
         except (asyncio.CancelledError, ActivityError) as err:
 

@@ -52,8 +52,13 @@ async def serve(app: Any, *, lifespan: Literal["on", "off"] = "off") -> AsyncIte
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
-        server.force_exit = True
+        server.force_exit = True  # no wait for idle keep-alive connections
         await task
+        # force_exit skips the app's lifespan shutdown: run it here, so the app closes what
+        # it opened and its lifespan task ends in this loop. Left pending, that task would
+        # be finalized by whichever thread next collects garbage (an SMTP fake's, say),
+        # running app code there.
+        await asyncio.wait_for(server.lifespan.shutdown(), STARTUP_DEADLINE_SECONDS)
         sock.close()
 
 

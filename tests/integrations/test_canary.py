@@ -19,6 +19,7 @@ from store.db import Database
 from tests.conftest import Stack, new_user
 from tests.integrations.conftest import Fakes, bearer, new_app, user_jwt
 from tests.integrations.test_oauth_flow import connect_gmail
+from tests.plain import plain
 
 
 def canary(label: str) -> str:
@@ -58,7 +59,8 @@ async def database_text(db: Database) -> bytes:
 
 
 async def histories_since(stack: Stack, started: datetime) -> tuple[int, bytes]:
-    """Every workflow history (events serialized, payloads as stored) since ``started``."""
+    """Every workflow history since ``started``, serialized with its payloads decrypted (so a
+    secret would show even where payload encryption hides it from the server)."""
     query = f"StartTime >= '{started.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}'"
     blobs: list[bytes] = []
     count = 0
@@ -66,6 +68,7 @@ async def histories_since(stack: Stack, started: datetime) -> tuple[int, bytes]:
         history = await stack.client.get_workflow_handle(
             execution.id, run_id=execution.run_id
         ).fetch_history()
+        history = await plain(history, stack.client)
         blobs += [event.SerializeToString() for event in history.events]
         count += 1
     return count, b"".join(blobs)

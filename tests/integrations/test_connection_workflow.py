@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 from temporalio import activity
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -33,9 +32,10 @@ from store.db import Database
 from store.migrate import upgrade
 from store.models import User
 from store.vault import Vault
-from tests.conftest import wait_for
+from tests.conftest import session_converter, wait_for
 from tests.integrations.conftest import Fakes
 from tests.integrations.fake_oauth import CLIENT_ID, CLIENT_SECRET
+from tests.plain import plain
 
 BIN = Path(sys.executable).parent
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
@@ -56,7 +56,7 @@ async def world(database_url: str, fakes: Fakes) -> AsyncIterator[World]:
     await asyncio.to_thread(upgrade, database_url)
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(BIN / "temporal-test-server"),
-        data_converter=pydantic_data_converter,
+        data_converter=session_converter(),
     )
     db = Database(database_url)
     vault = Vault({"k1": os.urandom(32)})
@@ -118,6 +118,7 @@ async def connection(w: World, fakes: Fakes, *, status: str = "ACTIVE") -> tuple
 async def save(w: World, workflow_id: str, name: str) -> None:
     if os.environ.get("TASKYARD_RECORD_HISTORIES"):
         history = await w.client.get_workflow_handle(workflow_id).fetch_history()
+        history = await plain(history, w.client)
         await asyncio.to_thread((HISTORIES / f"{name}.json").write_text, history.to_json())
 
 

@@ -13,15 +13,15 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from engine.workflows.connections import ConnectionWorkflow
 from engine.workflows.credential_check import CredentialTestWorkflow
-from tests.conftest import Stack, new_user, wait_for
+from tests.conftest import Stack, new_user, session_converter, wait_for
 from tests.fakes.slack import VALID_TOKEN
 from tests.integrations.conftest import Fakes, bearer, new_app, user_jwt
 from tests.integrations.test_oauth_flow import connect_gmail
+from tests.plain import plain
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
 PATTERNS = ("connection_*.json", "credential_test_*.json")
@@ -46,7 +46,7 @@ async def test_history_replays(path: Path) -> None:
     history = WorkflowHistory.from_json(path.stem, await asyncio.to_thread(path.read_text))
     replayer = Replayer(
         workflows=[ConnectionWorkflow, CredentialTestWorkflow],
-        data_converter=pydantic_data_converter,
+        data_converter=session_converter(),
     )
     await replayer.replay_workflow(history)
 
@@ -58,6 +58,7 @@ async def _save(stack: Stack, workflow_id: str, name: str) -> None:
 
     await wait_for(closed)
     history = await stack.client.get_workflow_handle(workflow_id).fetch_history()
+    history = await plain(history, stack.client)
     await asyncio.to_thread((HISTORIES / f"{name}.json").write_text, history.to_json())
 
 

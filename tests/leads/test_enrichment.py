@@ -11,6 +11,7 @@ import httpx
 from tests.conftest import Stack, new_user, wait_for
 from tests.leads.conftest import wait_job
 from tests.leads.fake_providers import FakeHunter, FakePDL, hunter_person, pdl_person
+from tests.plain import plain
 
 
 async def make_leads(api: httpx.AsyncClient, n: int, **extra: Any) -> list[dict[str, Any]]:
@@ -177,6 +178,7 @@ async def test_pdl_with_a_sealed_key_and_a_rate_limit(
         assert lead["phone"] == "(415) 555-2671", "never overwritten unless asked"
         assert lead["enrichment"]["providers"]["pdl"]["likelihood"] == 9
         history = await leads_stack.client.get_workflow_handle(job_id).fetch_history()
+        history = await plain(history, leads_stack.client)  # decrypted: the key is not inside
         assert fake_pdl.key not in json.dumps(history.to_json_dict())
 
 

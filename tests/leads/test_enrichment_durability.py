@@ -28,6 +28,7 @@ from store.leads import EnrichmentBatch
 from tests.conftest import Stack, make_settings, new_user, run_stack, settings_env, wait_for
 from tests.leads.conftest import leads_settings_overrides
 from tests.leads.fake_providers import FakeHunter, FakePDL, pdl_person
+from tests.plain import plain
 
 ROOT = Path(__file__).resolve().parents[2]
 HISTORIES = ROOT / "tests" / "histories"
@@ -92,11 +93,13 @@ async def test_long_batches_continue_as_new(leads_stack: Stack) -> None:
     await written_once(leads_stack, user_id, job_id, ids)
     if os.environ.get("TASKYARD_RECORD_HISTORIES"):
         await asyncio.to_thread(
-            (HISTORIES / "enrichment_batch_continued_v1.json").write_text, first.to_json()
+            (HISTORIES / "enrichment_batch_continued_v1.json").write_text,
+            (await plain(first, leads_stack.client)).to_json(),
         )
         last = await handle.fetch_history()
         await asyncio.to_thread(
-            (HISTORIES / "enrichment_batch_completed_v1.json").write_text, last.to_json()
+            (HISTORIES / "enrichment_batch_completed_v1.json").write_text,
+            (await plain(last, leads_stack.client)).to_json(),
         )
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tests.conftest import Stack, new_user
 from tests.leads.conftest import wait_job
+from tests.plain import plain
 
 HISTORIES = Path(__file__).resolve().parents[1] / "histories"
 
@@ -106,7 +107,8 @@ async def test_json_import_with_duplicates_skip_and_update(leads_stack: Stack) -
         if os.environ.get("TASKYARD_RECORD_HISTORIES"):
             history = await leads_stack.client.get_workflow_handle(job["id"]).fetch_history()
             await asyncio.to_thread(
-                (HISTORIES / "lead_import_completed_v1.json").write_text, history.to_json()
+                (HISTORIES / "lead_import_completed_v1.json").write_text,
+                (await plain(history, leads_stack.client)).to_json(),
             )
         status = (await api.get(f"/api/v2/leads/import/{job['id']}")).json()["data"]
         assert (status["imported"], status["updated"], status["failed"]) == (1, 1, 1)

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from engine.workflows.enrichment import EnrichmentBatchWorkflow
 from engine.workflows.lead_import import LeadImportWorkflow
+from tests.conftest import session_converter
 
 HISTORIES = Path(__file__).resolve().parents[1] / "histories"
 PATTERNS = ("enrichment_batch_*.json", "lead_import_*.json")
@@ -39,6 +39,6 @@ async def test_history_replays(path: Path) -> None:
     history = WorkflowHistory.from_json(path.stem, await asyncio.to_thread(path.read_text))
     replayer = Replayer(
         workflows=[EnrichmentBatchWorkflow, LeadImportWorkflow],
-        data_converter=pydantic_data_converter,
+        data_converter=session_converter(),
     )
     await replayer.replay_workflow(history)

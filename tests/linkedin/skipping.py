@@ -22,7 +22,6 @@ from temporalio import activity
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
@@ -42,6 +41,7 @@ from engine.models.linkedin import (
 )
 from engine.workflows.linkedin_action import LinkedInActionWorkflow
 from engine.workflows.linkedin_governor import LinkedInGovernorWorkflow
+from tests.conftest import session_converter
 
 BIN = Path(sys.executable).parent
 _OUTCOMES = {
@@ -243,7 +243,7 @@ class Rig:
 async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(BIN / "temporal-test-server"),
-        data_converter=pydantic_data_converter,
+        data_converter=session_converter(),
     )
     # The test server has no ListSearchAttributes, but it registers new ones.
     await env.client.operator_service.add_search_attributes(

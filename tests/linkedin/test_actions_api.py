@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from temporalio.api.enums.v1 import EventType
@@ -26,9 +25,9 @@ async def _input(stack: Stack, job_id: str) -> dict[str, Any]:
     handle = stack.client.get_workflow_handle(job_id)
     async for event in handle.fetch_history_events():
         if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
-            payload = event.workflow_execution_started_event_attributes.input.payloads[0]
-            data: dict[str, Any] = json.loads(payload.data)
-            return data
+            payloads = event.workflow_execution_started_event_attributes.input.payloads
+            [data] = await stack.client.data_converter.decode(payloads[:1], [dict])
+            return data  # type: ignore[no-any-return]
     raise AssertionError("no start event")
 
 

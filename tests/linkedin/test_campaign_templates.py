@@ -48,6 +48,9 @@ async def started_input(stack: Stack, job_id: str) -> dict[str, Any]:
     async for event in handle.fetch_history_events():
         if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
             payload = event.workflow_execution_started_event_attributes.input.payloads[0]
+            codec = stack.client.data_converter.payload_codec
+            if codec is not None:  # payloads are encrypted in history
+                payload = (await codec.decode([payload]))[0]
             data: dict[str, Any] = json.loads(payload.data)
             return data
     raise AssertionError("no start event")

@@ -15,6 +15,7 @@ from engine.models.linkedin import LinkedInSettings, WorkingHours, governor_id
 from engine.workflows.linkedin_schedule import DAY, WEEK
 from tests.conftest import wait_for
 from tests.linkedin.skipping import Rig, gaps
+from tests.plain import plain
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
 SLACK = timedelta(seconds=5)  # provider calls are recorded a moment after their grant
@@ -104,6 +105,7 @@ async def test_a_limit_pauses_the_account(rig: Rig) -> None:
         history = await rig.client.get_workflow_handle(
             governor_id("limit"), run_id=first_run
         ).fetch_history()
+        history = await plain(history, rig.client)
         (HISTORIES / "linkedin_governor_continued_v1.json").write_text(history.to_json())
 
 

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from engine.models.linkedin import connect_workflow_id, governor_id
@@ -22,8 +21,9 @@ from engine.workflows.linkedin_action import LinkedInActionWorkflow
 from engine.workflows.linkedin_connect import LinkedInConnectWorkflow
 from engine.workflows.linkedin_governor import LinkedInGovernorWorkflow
 from store import linkedin as store
-from tests.conftest import Stack, new_user, wait_for
+from tests.conftest import Stack, new_user, session_converter, wait_for
 from tests.linkedin.helpers import fast_settings, follow, job, wait_status
+from tests.plain import plain
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
 NAMES = (
@@ -48,13 +48,14 @@ async def test_history_replays(path: Path) -> None:
     history = WorkflowHistory.from_json(path.stem, await asyncio.to_thread(path.read_text))
     replayer = Replayer(
         workflows=[LinkedInGovernorWorkflow, LinkedInActionWorkflow, LinkedInConnectWorkflow],
-        data_converter=pydantic_data_converter,
+        data_converter=session_converter(),
     )
     await replayer.replay_workflow(history)
 
 
 async def _save(stack: Stack, workflow_id: str, name: str) -> None:
     history = await stack.client.get_workflow_handle(workflow_id).fetch_history()
+    history = await plain(history, stack.client)
     await asyncio.to_thread((HISTORIES / f"{name}.json").write_text, history.to_json())
 
 

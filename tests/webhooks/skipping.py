@@ -17,7 +17,6 @@ import pytest
 from temporalio.api.enums.v1 import EventType, IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client, WorkflowFailureError
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.deps import ActivityDeps
@@ -34,6 +33,7 @@ from store.db import Database
 from store.migrate import upgrade
 from store.models import User
 from store.webhooks import WebhookDelivery
+from tests.conftest import session_converter
 from tests.fakes.server import serve
 from tests.webhooks.receiver import Receiver
 from worker import QueuePlan, queue_plans, queue_worker
@@ -99,7 +99,7 @@ class Skipping:
 async def skipping(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Skipping]:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(BIN / "temporal-test-server"),
-        data_converter=pydantic_data_converter,
+        data_converter=session_converter(),
     )
     # The test server has no ListSearchAttributes, but it does register new ones.
     await env.client.operator_service.add_search_attributes(

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowFailureError, WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from engine.models import queues
@@ -24,6 +23,8 @@ from engine.models.tools import ToolExecutionInput
 from engine.workflows.events import EventFanoutWorkflow
 from engine.workflows.tool_execution import ToolExecutionWorkflow
 from engine.workflows.webhook_delivery import WebhookDeliveryWorkflow
+from tests.conftest import session_converter
+from tests.plain import plain
 from tests.webhooks.helpers import received
 from tests.webhooks.skipping import Skipping
 
@@ -40,7 +41,7 @@ async def test_history_replays(path: Path) -> None:
     history = WorkflowHistory.from_json(path.stem, await asyncio.to_thread(path.read_text))
     replayer = Replayer(
         workflows=[ToolExecutionWorkflow, WebhookDeliveryWorkflow, EventFanoutWorkflow],
-        data_converter=pydantic_data_converter,
+        data_converter=session_converter(),
     )
     await replayer.replay_workflow(history)
 
@@ -58,6 +59,7 @@ def test_pre_event_histories_are_kept() -> None:
 
 async def _save(s: Skipping, workflow_id: str, name: str) -> None:
     history = await s.client.get_workflow_handle(workflow_id).fetch_history()
+    history = await plain(history, s.client)
     await asyncio.to_thread((HISTORIES / f"{name}.json").write_text, history.to_json())
 
 

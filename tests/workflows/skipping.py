@@ -20,7 +20,6 @@ import pytest
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client, WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.deps import ActivityDeps
@@ -30,6 +29,7 @@ from engine.models.runs import RunState, WorkflowRunInput, start_job_memo
 from engine.services.definitions import compile_plan
 from settings import Settings
 from store.migrate import upgrade
+from tests.conftest import session_converter
 from tests.fakes.server import serve
 from tests.workflows.server import StepTarget
 from worker import queue_plans, queue_worker
@@ -77,7 +77,7 @@ class Skipping:
 async def skipping(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Skipping]:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(BIN / "temporal-test-server"),
-        data_converter=pydantic_data_converter,
+        data_converter=session_converter(),
     )
     await env.client.operator_service.add_search_attributes(
         AddSearchAttributesRequest(

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowFailureError, WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from engine.workflows.workflow_run import WorkflowRunWorkflow
-from tests.conftest import wait_for
+from tests.conftest import session_converter, wait_for
+from tests.plain import plain
 from tests.workflows.helpers import memo_writes
 from tests.workflows.skipping import Skipping, skipping
 
@@ -42,7 +42,7 @@ def test_every_history_is_recorded() -> None:
 @pytest.mark.parametrize("path", recorded(), ids=lambda p: p.stem)
 async def test_history_replays(path: Path) -> None:
     history = WorkflowHistory.from_json(path.stem, await asyncio.to_thread(path.read_text))
-    replayer = Replayer(workflows=[WorkflowRunWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=[WorkflowRunWorkflow], data_converter=session_converter())
     await replayer.replay_workflow(history)
 
 
@@ -86,6 +86,7 @@ async def test_short_run_writes_visibility_twice(skipping: Skipping) -> None:
 
 async def _save(s: Skipping, workflow_id: str, name: str, run_id: str | None = None) -> None:
     history = await s.client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+    history = await plain(history, s.client)
     await asyncio.to_thread((HISTORIES / f"{name}.json").write_text, history.to_json())
 
 

@@ -131,7 +131,9 @@ def test_scanning_is_linear(text: str) -> None:
         templates.render({"body": text}, CTX)
     except templates.TemplateError:
         pass
-    assert time.perf_counter() - started < 0.5
+    # A quadratic scanner took seconds on these; linear ones take tens of milliseconds (the
+    # bound leaves room for a loaded CI machine).
+    assert time.perf_counter() - started < 2.0
 
 
 def test_an_unclosed_template_is_text_and_the_first_close_ends_a_template() -> None:
