@@ -25,7 +25,9 @@ class ActionContext:
     ``credentials`` holds decrypted credential fields (never logged);
     ``base_urls`` maps names such as ``"slack"`` to the vendor base URL (a setting,
     so tests can point the SDK at a local server); ``idempotency_key`` is stable
-    across retries of the same activity.
+    across retries of the same activity; ``throttle``, when set, is awaited before each
+    request to a vendor whose budget is shared by every worker process (it replaces
+    the connector's own pacing).
     """
 
     credentials: Mapping[str, Any] = field(default_factory=dict)
@@ -35,6 +37,7 @@ class ActionContext:
     allow_private_urls: bool = False
     timeout_seconds: float = 30.0
     heartbeat: Callable[..., None] = _no_heartbeat
+    throttle: Callable[[], Awaitable[None]] | None = None
 
 
 Handler = Callable[[ActionContext, Any], Awaitable[BaseModel]]

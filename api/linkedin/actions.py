@@ -78,8 +78,14 @@ def _queue(s: Services) -> str:
 
 
 async def _start_all(
-    s: Services, account: store.LinkedInAccount, inputs: list[LinkedInActionInput]
+    s: Services,
+    account: store.LinkedInAccount,
+    inputs: list[LinkedInActionInput],
+    *,
+    bulk: bool = False,
 ) -> list[str]:
+    """Start the actions (``bulk``: a campaign's, bulk work; else one interactive action)."""
+    await s.fair.check_running(account.user_id, "linkedin_action", adding=len(inputs))
     try:
         seen = _governors_seen.get(account.id)
         if seen is None or time.monotonic() - seen > GOVERNOR_CHECK_SECONDS:
@@ -88,6 +94,7 @@ async def _start_all(
                 account_id=account.id,
                 settings=account_settings(account),
                 queue=_queue(s),
+                user_id=account.user_id,
             )
             _governors_seen[account.id] = time.monotonic()
         gate = asyncio.Semaphore(START_CONCURRENCY)
@@ -100,6 +107,7 @@ async def _start_all(
                     data,
                     job_id=job_id,
                     message="Queued: waiting for a slot from the LinkedIn governor",
+                    bulk=bulk,
                 )
             return job_id
 
@@ -232,6 +240,7 @@ async def _targets(s: Services, user_id: str, body: BulkSchedule) -> list[dict[s
 async def schedule_bulk(s: Services, user_id: str, body: BulkSchedule) -> BulkScheduled:
     account = await connected_account(s, user_id)
     targets = await _targets(s, user_id, body)
+    await s.fair.check_bulk(user_id, "bulkLinkedinTargets", len(targets))
     problems: list[dict[str, Any]] = []
     inputs: list[LinkedInActionInput] = []
     seen: set[str] = set()
@@ -287,7 +296,7 @@ async def schedule_bulk(s: Services, user_id: str, body: BulkSchedule) -> BulkSc
             f"{len(problems)} problem(s) in the campaign; nothing was scheduled",
             details={"errors": problems[:100]},
         )
-    job_ids = await _start_all(s, account, inputs)
+    job_ids = await _start_all(s, account, inputs, bulk=True)
     return BulkScheduled(
         campaignId=campaign_id,
         actionType=body.actionType,
@@ -339,7 +348,11 @@ async def change_settings(s: Services, user_id: str, patch: SettingsPatch) -> Se
     if account.status == "connected":
         try:
             await configure_governor(
-                s.temporal, account_id=account.id, settings=settings, queue=_queue(s)
+                s.temporal,
+                account_id=account.id,
+                settings=settings,
+                queue=_queue(s),
+                user_id=user_id,
             )
         except RPCError as exc:
             raise Unavailable(

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import JSONResponse
 
+from engine.models.fairness import RequestedPriority
 from engine.models.runs import Definition, StepState
 
 OverlapPolicy = Literal["skip", "buffer_one", "allow_all", "cancel_previous"]
@@ -75,6 +76,8 @@ class ExecuteBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     input: dict[str, Any] = Field(default_factory=dict)
+    # Among the caller's own work: high runs before normal, low after (docs/fairness.md).
+    priority: RequestedPriority | None = None
 
 
 class ExecuteResponse(BaseModel):
@@ -83,6 +86,8 @@ class ExecuteResponse(BaseModel):
     startedAt: datetime
     workflowId: str
     version: int
+    # Why a run waits: queued behind the user's running-executions cap.
+    message: str | None = None
 
 
 class ExecutionAction(BaseModel):

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from engine.models.fairness import RequestedPriority
 from engine.services.catalog import ENRICHABLE_FIELDS
 from store.db import as_utc
 from store.leads import LEAD_STATUSES, Lead
@@ -220,6 +221,8 @@ class CreateBatch(BaseModel):
     overwrite: bool = False
     credentials: dict[str, str] | None = None
     apiKeys: dict[str, str] | None = None
+    # Among the caller's own work: high runs before normal, low after (docs/fairness.md).
+    priority: RequestedPriority | None = None
 
 
 class BatchItem(BaseModel):

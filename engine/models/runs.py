@@ -13,6 +13,8 @@ from engine.models.events import EventInput
 
 RUN_WORKFLOW = "WorkflowRunWorkflow"
 QUERY_RUN_STATE = "run_state"
+# A run queued behind its user's running-executions cap waits for this (store.slot_repo).
+SIGNAL_SLOT_GRANTED = "slot_granted"
 RUN_WORKFLOW_STEP = "run_workflow_step"
 LOAD_STEP_OUTPUTS = "load_step_outputs"
 RECORD_WORKFLOW_RUN = "record_workflow_run"
@@ -184,9 +186,11 @@ class RecordRunInput(BaseModel):
 
 
 class FinishRunInput(RecordRunInput):
-    """How a run ended and the events that announce it (ids stamped by the workflow)."""
+    """How a run ended and the events that announce it (ids stamped by the workflow);
+    ``release_slot``: the run was counted against its user's running cap."""
 
     events: list[EventInput] = Field(default_factory=list)
+    release_slot: bool = False
 
 
 def json_size(value: Any) -> int:
@@ -215,6 +219,10 @@ class WorkflowRunInput(BaseModel):
     history_limit: int = 8000
     heartbeat_timeout_seconds: float = 10.0
     default_timeout_seconds: float = 60.0
+    # Under a running-executions cap: ``counted`` runs release their slot when they end;
+    # a ``queued`` one first waits for ``slot_granted`` (as a ``pending`` job).
+    counted: bool = False
+    queued: bool = False
 
 
 def start_job_memo(data: WorkflowRunInput) -> tuple[str, dict[str, Any]]:

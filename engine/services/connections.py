@@ -6,7 +6,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
-from engine.models import queues
+from engine.models import fairness, queues
 from engine.models.connections import (
     CONNECTION_WORKFLOW,
     UPDATE_AUTHORIZE,
@@ -60,6 +60,12 @@ class ConnectionService:
             id=connection_id,
             task_queue=queues.task_queue(self.prefix, queues.TOOLS),
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            # The end user waits at the OAuth callback: the system class, under the app's
+            # end user as the tenant.
+            priority=fairness.job_priority(
+                fairness.fairness_key(owner_user_id, app_id=app_id, end_user_id=end_user_id),
+                fairness.SYSTEM,
+            ),
         )
 
     async def authorize(self, connection_id: str, data: AuthorizeInput) -> ConnectionOutcome:

@@ -9,7 +9,7 @@ from temporalio.client import Client, WithStartWorkflowOperation, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
-from engine.models import queues
+from engine.models import fairness, queues
 from engine.models.linkedin import (
     ACTION_WORKFLOW,
     CONNECT_WORKFLOW,
@@ -32,33 +32,49 @@ from engine.services.jobs import JobService
 JOB_TYPE = "linkedin_action"
 
 
-def _governor_start(account_id: str, settings: LinkedInSettings, queue: str) -> dict[str, Any]:
+def _governor_start(
+    account_id: str, settings: LinkedInSettings, queue: str, user_id: str | None
+) -> dict[str, Any]:
     return {
         "id": governor_id(account_id),
         "task_queue": queue,
         "id_conflict_policy": WorkflowIDConflictPolicy.USE_EXISTING,
+        # Control work its actions wait on: the system class, under the owner's key.
+        "priority": fairness.job_priority(
+            fairness.fairness_key(user_id or f"linkedin:{account_id}"), fairness.SYSTEM
+        ),
     }
 
 
 async def ensure_governor(
-    client: Client, *, account_id: str, settings: LinkedInSettings, queue: str
+    client: Client,
+    *,
+    account_id: str,
+    settings: LinkedInSettings,
+    queue: str,
+    user_id: str | None = None,
 ) -> None:
     """Start the account's governor unless it runs (then the settings given are not used)."""
     await client.start_workflow(
         GOVERNOR_WORKFLOW,
         GovernorInput(account_id=account_id, settings=settings),
-        **_governor_start(account_id, settings, queue),
+        **_governor_start(account_id, settings, queue, user_id),
     )
 
 
 async def configure_governor(
-    client: Client, *, account_id: str, settings: LinkedInSettings, queue: str
+    client: Client,
+    *,
+    account_id: str,
+    settings: LinkedInSettings,
+    queue: str,
+    user_id: str | None = None,
 ) -> LinkedInSettings:
     """Apply settings to the running governor (starting it if needed); returns once applied."""
     start: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
         GOVERNOR_WORKFLOW,
         GovernorInput(account_id=account_id, settings=settings),
-        **_governor_start(account_id, settings, queue),
+        **_governor_start(account_id, settings, queue, user_id),
     )
     applied: LinkedInSettings = await client.execute_update_with_start_workflow(
         UPDATE_CONFIGURE, settings, start_workflow_operation=start, result_type=LinkedInSettings
@@ -104,14 +120,23 @@ async def run_connect(
         task_queue=queue,
         execution_timeout=timedelta(seconds=timeout),
         id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        # A person waits at the OAuth callback for it.
+        priority=fairness.job_priority(fairness.fairness_key(user_id), fairness.SYSTEM),
     )
     return out
 
 
 async def start_action(
-    jobs: JobService, data: LinkedInActionInput, *, job_id: str, message: str
+    jobs: JobService,
+    data: LinkedInActionInput,
+    *,
+    job_id: str,
+    message: str,
+    bulk: bool = False,
 ) -> WorkflowHandle[Any, LinkedInActionOutput]:
-    """Start one action job; it asks the governor for its slot itself."""
+    """Start one action job; it asks the governor for its slot itself. A single action is
+    interactive, one of a campaign (``bulk``) is bulk work."""
+    priority = await jobs.priority(data.user_id, fairness.BULK if bulk else fairness.INTERACTIVE)
     return await jobs.start(
         ACTION_WORKFLOW,
         data,
@@ -128,4 +153,5 @@ async def start_action(
             **data.metadata,
         },
         result_type=LinkedInActionOutput,
+        priority=priority,
     )
