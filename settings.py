@@ -133,6 +133,10 @@ class Settings(BaseSettings):
     enrichment_operator_keys: bool = False
     quota_operator_enrichment_per_month: int = 1000
 
+    # Tasks one worker (per queue) takes at once; 0: the SDK's default (100 each).
+    worker_max_concurrent_workflow_tasks: int = 0
+    worker_max_concurrent_activities: int = 0
+
     # Provider budgets, held across every worker process by one rate governor workflow per
     # vendor account (docs/fairness.md); off, each activity paces itself alone.
     provider_rate_limits: bool = True

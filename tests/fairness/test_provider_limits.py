@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -12,6 +13,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.testing import WorkflowEnvironment
@@ -21,6 +23,7 @@ from store import lead_repo
 from store.lead_fields import clean_fields
 from tests.conftest import make_settings, new_user, run_stack, settings_env, wait_for
 from tests.fakes.server import serve
+from tests.fakes.slack import VALID_TOKEN, FakeSlack
 from tests.leads.fake_providers import FakeHunter
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -154,3 +157,59 @@ async def test_hunter_budget_holds_across_two_worker_processes(
     assert busiest_second(times) <= RATE + 1, busiest_second(times)
     assert max(times) - min(times) >= (len(times) - 1) / RATE * 0.9
     assert governor.granted >= len(times) and governor.budget.rate == RATE
+
+
+async def test_slack_messages_keep_to_the_channel_budget(
+    temporal_env: WorkflowEnvironment, database_url: str, tmp_path: Path
+) -> None:
+    """Seven messages at once to one channel: a burst of three, then two a second; another
+    channel has its own budget."""
+    slack = FakeSlack()
+    slack.requests = Timed()
+    async with serve(slack.app()) as slack_url:
+        settings = make_settings(
+            temporal_env,
+            database_url,
+            tmp_path,
+            slack_base_url=slack_url + "/api/",
+            slack_messages_per_second=2.0,
+            task_queue_prefix="sl" + uuid.uuid4().hex[:8],
+        )
+        async with run_stack(temporal_env, settings) as stack:
+            _user, key = await new_user(stack)
+            async with stack.api(key) as api:
+                cred = (
+                    await api.post(
+                        "/api/v1/credentials",
+                        json={
+                            "name": "bot",
+                            "provider": "slack",
+                            "data": {"bot_token": VALID_TOKEN},
+                        },
+                    )
+                ).json()
+
+                async def send(channel: str, text: str) -> httpx.Response:
+                    return await api.post(
+                        "/api/v1/tools/execute",
+                        json={
+                            "toolName": "SLACK_SEND_MESSAGE",
+                            "params": {"channel": channel, "text": text},
+                            "credentialId": cred["id"],
+                        },
+                    )
+
+                sent = await asyncio.gather(*(send("C0GENERAL", f"m{i}") for i in range(7)))
+                other_started = time.monotonic()
+                other = await send("C0RANDOM", "elsewhere")
+                other_took = time.monotonic() - other_started
+    assert all(r.status_code == 200 for r in [*sent, other]), [r.text for r in sent]
+    general = [
+        t
+        for t, r in zip(slack.requests.times, slack.requests, strict=True)  # type: ignore[attr-defined]
+        if r.form.get("channel") == "C0GENERAL" or (r.json or {}).get("channel") == "C0GENERAL"
+    ]
+    assert len(general) == 7
+    assert busiest_second(general) <= 3 + 2
+    assert max(general) - min(general) >= (7 - 3) / 2.0 * 0.9
+    assert other_took < 1.5  # not behind C0GENERAL's budget

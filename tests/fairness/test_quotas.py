@@ -78,6 +78,11 @@ async def test_running_tool_executions_cap_answers_429(
 
         first = await execute(hold)
         assert first.status_code == 202, first.text
+
+        async def holding() -> bool:
+            return steps_target.held["tool-cap"] == 1
+
+        await wait_for(holding)
         over = await execute(quick)
         stats = (await api.get("/api/v2/users/jobs")).json()["data"]["statistics"]
         steps_target.release("tool-cap")
