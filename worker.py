@@ -163,17 +163,6 @@ def build_workers(
     return [queue_worker(client, deps, name, plans[name]) for name in names]
 
 
-def worker_slots(settings: Settings) -> dict[str, int]:
-    """Tasks a worker takes at once, when the operator sized them (0: the SDK's default).
-    Fewer slots leave a backlog waiting in Temporal, where priority and fairness order it,
-    rather than in the worker (docs/fairness.md)."""
-    chosen = {
-        "max_concurrent_workflow_tasks": settings.worker_max_concurrent_workflow_tasks,
-        "max_concurrent_activities": settings.worker_max_concurrent_activities,
-    }
-    return {k: v for k, v in chosen.items() if v > 0}
-
-
 def queue_worker(client: Client, deps: ActivityDeps, name: str, plan: QueuePlan) -> Worker:
     """The worker for one queue's plan (tests pass a plan with an activity swapped)."""
     return Worker(
@@ -183,7 +172,11 @@ def queue_worker(client: Client, deps: ActivityDeps, name: str, plan: QueuePlan)
         # Every job workflow emits its events through this local activity on its own worker.
         activities=[*plan.activities, event_publisher(deps).publish_events],
         graceful_shutdown_timeout=timedelta(seconds=5),
-        **worker_slots(deps.settings),
+        # Tasks taken at once, when the operator sized them (None: the SDK's default). Fewer
+        # leave a backlog waiting in Temporal, where priority and fairness order it, rather
+        # than in the worker (docs/fairness.md).
+        max_concurrent_workflow_tasks=deps.settings.worker_max_concurrent_workflow_tasks or None,
+        max_concurrent_activities=deps.settings.worker_max_concurrent_activities or None,
     )
 
 
