@@ -146,6 +146,44 @@ class Settings(BaseSettings):
     leads_import_max_rows: int = 100_000
     leads_import_max_bytes: int = 25 * 1024 * 1024
 
+    # Fair share (docs/fairness.md). ``fairness`` stamps every start with its tenant's
+    # fairness key and weight and its priority class, and makes the dev stack start Temporal
+    # with fairness on; off, starts carry only the class (priority still orders them).
+    fairness: bool = True
+    fairness_default_weight: float = 1.0  # a user without an override (admin API) gets this
+    quota_cache_seconds: float = 5.0  # how long a process trusts a user's weight and quotas
+    # Running jobs per kind and user; 0 = no cap. Over the cap a start answers 429
+    # QUOTA_EXCEEDED, except a workflow execution, which waits as ``pending`` for a slot.
+    quota_running_tool_executions: int = 0
+    quota_running_workflow_runs: int = 0
+    quota_running_enrichment_batches: int = 0
+    quota_running_lead_imports: int = 0
+    quota_running_linkedin_actions: int = 0
+    # Things a user keeps (403 QUOTA_EXCEEDED past them); 0 = no cap.
+    quota_webhook_endpoints: int = 100
+    quota_schedules: int = 100
+    quota_schedule_min_interval_seconds: int = 300  # no every-minute cron by default
+    # Items per request (403 QUOTA_EXCEEDED past them).
+    quota_bulk_linkedin_targets: int = 1000
+    quota_bulk_import_rows: int = 100_000
+    quota_bulk_enrichment_leads: int = 50_000
+    # Enrichment on the operator's provider keys (hunter_api_key / pdl_api_key) bills the
+    # operator: refused unless allowed, and then capped per user and calendar month (leads).
+    enrichment_operator_keys: bool = False
+    quota_operator_enrichment_per_month: int = 1000
+
+    # Tasks one worker (per queue) takes at once; 0: the SDK's default (100 each).
+    worker_max_concurrent_workflow_tasks: int = 0
+    worker_max_concurrent_activities: int = 0
+
+    # Provider budgets, held across every worker process by one rate governor workflow per
+    # vendor account (docs/fairness.md); off, each activity paces itself alone.
+    provider_rate_limits: bool = True
+    pdl_requests_per_minute: float = 100.0
+    slack_messages_per_second: float = 1.0  # chat.postMessage, per channel
+    slack_tier3_per_minute: float = 50.0  # chat.update, reactions.add, per workspace
+    gmail_daily_send_limit: int = 2000  # per mailbox; Google Workspace (a consumer one: 500)
+
     @field_validator(
         "rate_limit_per_minute",
         "invalid_key_attempts_per_minute",

@@ -26,6 +26,8 @@ from activities.enrichment import EnrichmentActivities
 from activities.events import DeliveryStarter, EventActivities
 from activities.lead_import import ImportActivities
 from activities.linkedin import LinkedInActivities
+from activities.rate_limits import ProviderLimits
+from activities.run_slots import SlotKeeper
 from activities.tools import ToolActivities
 from activities.webhook_delivery import WebhookDeliveryActivities
 from activities.workflow_steps import WorkflowStepActivities
@@ -42,6 +44,7 @@ from engine.workflows.lead_import import LeadImportWorkflow
 from engine.workflows.linkedin_action import LinkedInActionWorkflow
 from engine.workflows.linkedin_connect import LinkedInConnectWorkflow
 from engine.workflows.linkedin_governor import LinkedInGovernorWorkflow
+from engine.workflows.rate_governor import RateGovernorWorkflow
 from engine.workflows.tool_execution import ToolExecutionWorkflow
 from engine.workflows.webhook_delivery import WebhookDeliveryWorkflow
 from engine.workflows.workflow_run import WorkflowRunWorkflow
@@ -59,7 +62,7 @@ class QueuePlan:
 def event_publisher(deps: ActivityDeps) -> EventActivities:
     """The ``publish_events`` activity: every job workflow emits its events through it as a
     local activity on its own worker, so it is registered on every queue."""
-    return EventActivities(deps.db, DeliveryStarter.from_settings(deps.settings))
+    return EventActivities(deps.db, DeliveryStarter.from_settings(deps.settings, deps.db))
 
 
 def webhook_delivery(deps: ActivityDeps) -> WebhookDeliveryActivities:
@@ -84,6 +87,7 @@ def queue_plans(deps: ActivityDeps) -> dict[str, QueuePlan]:
         deps.secrets,
         base_urls=settings.base_urls(),
         allow_private_urls=settings.allow_private_urls,
+        limits=ProviderLimits(settings),
     )
     credential_tests = CredentialTestActivities(
         deps.secrets,
@@ -101,7 +105,9 @@ def queue_plans(deps: ActivityDeps) -> dict[str, QueuePlan]:
     )
     enrichment = EnrichmentActivities.from_deps(deps)
     lead_import = ImportActivities.from_deps(deps)
-    workflow_steps = WorkflowStepActivities(tools, deps.db, event_publisher(deps))
+    workflow_steps = WorkflowStepActivities(
+        tools, deps.db, event_publisher(deps), SlotKeeper(deps.db, settings)
+    )
     linkedin = LinkedInActivities(deps.db, deps.vault, settings)
     delivery = webhook_delivery(deps)
     return {
@@ -141,6 +147,8 @@ def queue_plans(deps: ActivityDeps) -> dict[str, QueuePlan]:
                 connections.mark_connection,
             ],
         ),
+        # Served by every process whatever it was asked for (build_workers).
+        queues.RATES: QueuePlan([RateGovernorWorkflow]),
     }
 
 
@@ -152,6 +160,8 @@ def build_workers(
     unknown = [n for n in names if n not in plans]
     if unknown:
         raise SystemExit(f"unknown queue(s): {', '.join(unknown)}; known: {', '.join(plans)}")
+    if queues.RATES not in names:  # provider budgets hold only if every process serves them
+        names.append(queues.RATES)
     return [queue_worker(client, deps, name, plans[name]) for name in names]
 
 
@@ -165,6 +175,11 @@ def queue_worker(client: Client, deps: ActivityDeps, name: str, plan: QueuePlan)
         activities=[*plan.activities, event_publisher(deps).publish_events],
         graceful_shutdown_timeout=timedelta(seconds=5),
         interceptors=telemetry.worker_interceptors(client),
+        # Tasks taken at once, when the operator sized them (None: the SDK's default). Fewer
+        # leave a backlog waiting in Temporal, where priority and fairness order it, rather
+        # than in the worker (docs/fairness.md).
+        max_concurrent_workflow_tasks=deps.settings.worker_max_concurrent_workflow_tasks or None,
+        max_concurrent_activities=deps.settings.worker_max_concurrent_activities or None,
     )
 
 

@@ -11,7 +11,7 @@ are slept here; long ones go back to Temporal as a retry with that delay.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from temporalio import activity
@@ -20,6 +20,7 @@ from temporalio.exceptions import ApplicationError
 from activities.deps import ActivityDeps
 from activities.errors import to_application_error
 from activities.heartbeat import heartbeating
+from activities.rate_limits import ProviderLimits
 from activities.secrets import SecretStore
 from connectors.base import ActionContext
 from connectors.enrichment import PersonMatch, PersonQuery, Provider
@@ -104,6 +105,7 @@ class EnrichmentActivities:
         sub_batch_sizes: Mapping[str, int] | None = None,
         timeout_seconds: float = 30.0,
         heartbeat_interval: float = 1.0,
+        limits: ProviderLimits | None = None,
     ) -> None:
         self.db = db
         self.secrets = secrets
@@ -113,11 +115,15 @@ class EnrichmentActivities:
         self.sub_batch_sizes = dict(sub_batch_sizes or {})
         self.timeout_seconds = timeout_seconds
         self.heartbeat_interval = heartbeat_interval
+        self.limits = limits  # provider budgets shared by every worker (Hunter, PDL)
 
     @classmethod
     def from_deps(cls, deps: ActivityDeps) -> EnrichmentActivities:
         s = deps.settings
+        # The operator's keys bill the operator: used only when the operator allows it.
         keys = {"hunter": s.hunter_api_key, "pdl": s.pdl_api_key}
+        if not s.enrichment_operator_keys:
+            keys = {}
         return cls(
             deps.db,
             deps.secrets,
@@ -129,6 +135,7 @@ class EnrichmentActivities:
             },
             sub_batch_sizes={"pdl": max(1, min(100, s.pdl_bulk_size))},
             timeout_seconds=s.http_timeout_seconds,
+            limits=ProviderLimits(s),
         )
 
     @activity.defn(name=PREPARE_BATCH)
@@ -204,6 +211,18 @@ class EnrichmentActivities:
             base_urls=self.base_urls,
             timeout_seconds=self.timeout_seconds,
             heartbeat=activity.heartbeat,
+            throttle=self._throttle(provider.name, key),
+        )
+
+    def _throttle(self, provider: str, key: str | None) -> Callable[[], Awaitable[None]] | None:
+        """The key's request budget, kept with every other worker's calls on that key."""
+        if self.limits is None or key is None or provider not in self.limits.budgets:
+            return None
+        budget = self.limits.budgets[provider]
+        # One reservation per second's worth of requests (Hunter: ten), or per request.
+        block = max(1, int(budget.rate / budget.per_seconds)) if budget.burst == 1 else 1
+        return self.limits.pacer(
+            provider, f"key:{key}", block=block, max_wait_seconds=MAX_INLINE_WAIT_SECONDS
         )
 
     async def _key(self, batch: EnrichmentBatch, provider: str) -> str:

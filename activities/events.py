@@ -17,7 +17,7 @@ from typing import Any
 
 from temporalio import activity
 from temporalio.client import Client
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import Priority, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from engine.models import queues, summaries
@@ -29,6 +29,7 @@ from engine.models.events import (
     PublishEventsOutput,
     delivery_id_for,
 )
+from engine.models.fairness import INTERACTIVE, NORMAL, fairness_key, job_priority
 from engine.models.jobs import start_attributes, start_memo
 from engine.models.metrics import JOBS_STARTED
 from engine.models.webhooks import (
@@ -38,8 +39,11 @@ from engine.models.webhooks import (
 )
 from settings import Settings
 from store.db import Database, utcnow
+from store.quota_repo import LimitsCache
 from store.webhook_repo import Plan, store_events
 from store.webhooks import Subscription, subscribes
+
+TEST_EVENT = "webhook.test"  # a test send: interactive, someone watches for it
 
 
 @dataclass(frozen=True)
@@ -50,15 +54,36 @@ class DeliveryStarter:
     heartbeat_timeout_seconds: float
     attempt_timeout_seconds: float
     concurrency: int = 32
+    # Fair share: deliveries carry their user's fairness key and weight (``limits`` reads
+    # an operator's override of the weight; without it the default weight applies).
+    fairness: bool = True
+    default_weight: float = 1.0
+    limits: LimitsCache | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> DeliveryStarter:
+    def from_settings(cls, settings: Settings, db: Database | None = None) -> DeliveryStarter:
         return cls(
             task_queue_prefix=settings.task_queue_prefix,
             heartbeat_timeout_seconds=settings.activity_heartbeat_timeout_seconds,
             # An attempt may wait for the slowest endpoint timeout, plus its own bookkeeping.
             attempt_timeout_seconds=max(settings.webhook_timeout_seconds, MAX_ENDPOINT_TIMEOUT)
             + 30.0,
+            fairness=settings.fairness,
+            default_weight=settings.fairness_default_weight,
+            limits=LimitsCache(db, settings.quota_cache_seconds) if db is not None else None,
+        )
+
+    async def priority(self, user_id: str, event: str) -> Priority:
+        """A test send is interactive (someone watches for it); other deliveries normal."""
+        weight = None
+        if self.fairness:
+            override = (await self.limits.get(user_id)).fairness_weight if self.limits else None
+            weight = override if override is not None else self.default_weight
+        return job_priority(
+            fairness_key(user_id),
+            INTERACTIVE if event == TEST_EVENT else NORMAL,
+            weight=weight,
+            fairness=self.fairness,
         )
 
     async def start_all(self, client: Client, starts: list[DeliveryStart]) -> None:
@@ -81,6 +106,7 @@ class DeliveryStarter:
 
     async def start(self, client: Client, s: DeliveryStart, *, redeliver: bool) -> None:
         """Start one delivery; ``redeliver`` starts the next round of a closed one."""
+        priority = await self.priority(s.user_id, s.event)
         await client.start_workflow(
             DELIVERY_WORKFLOW,
             WebhookDeliveryInput(
@@ -94,7 +120,7 @@ class DeliveryStarter:
             ),
             id=s.delivery_id,
             task_queue=queues.task_queue(self.task_queue_prefix, queues.WEBHOOKS),
-            search_attributes=start_attributes(s.user_id, "webhook_delivery"),
+            search_attributes=start_attributes(s.user_id, "webhook_delivery", priority),
             memo=start_memo(
                 f"Queued {s.event}",
                 {"event": s.event, "endpointId": s.endpoint_id, "eventId": s.event_id},
@@ -112,6 +138,7 @@ class DeliveryStarter:
             static_summary=summaries.webhook_delivery(
                 s.event, host=s.host, endpoint_id=s.endpoint_id
             ),
+            priority=priority,
         )
         JOBS_STARTED.labels("webhook_delivery").inc()
 

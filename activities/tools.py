@@ -12,6 +12,7 @@ from temporalio import activity
 
 from activities.errors import to_application_error
 from activities.heartbeat import heartbeating
+from activities.rate_limits import ProviderLimits, account_of
 from activities.sandbox import SandboxRecorder
 from activities.secrets import SecretStore
 from activities.tracing import vendor_span
@@ -19,6 +20,9 @@ from connectors.base import ActionContext
 from connectors.errors import InvalidInputError
 from connectors.registry import find_tool
 from engine.models.tools import RUN_TOOL_ACTION, RunToolInput
+
+# Longer waits for a provider budget go back to Temporal as a retry after that delay.
+MAX_BUDGET_WAIT_SECONDS = 20.0
 
 
 def merge_params(params: dict[str, Any], sealed: dict[str, Any]) -> dict[str, Any]:
@@ -42,11 +46,13 @@ class ToolActivities:
         base_urls: dict[str, str],
         allow_private_urls: bool,
         heartbeat_interval: float = 1.0,
+        limits: ProviderLimits | None = None,
     ) -> None:
         self.secrets = secrets
         self.base_urls = base_urls
         self.allow_private_urls = allow_private_urls
         self.heartbeat_interval = heartbeat_interval
+        self.limits = limits  # provider budgets shared by every worker (Slack, Gmail)
 
     @activity.defn(name=RUN_TOOL_ACTION)
     async def run_tool_action(self, data: RunToolInput) -> dict[str, Any]:
@@ -70,6 +76,16 @@ class ToolActivities:
                 if row is not None:
                     sandbox = SandboxRecorder(self.secrets.db, row, info.workflow_id)
             model = action.input_model.model_validate(params)
+            if self.limits is not None:
+                await heartbeating(
+                    self.limits.for_tool(
+                        connector.tool_name(action.name),
+                        params,
+                        account_of(credentials, data.credential_id),
+                        max_wait_seconds=MAX_BUDGET_WAIT_SECONDS,
+                    ),
+                    self.heartbeat_interval,
+                )
             ctx = ActionContext(
                 credentials=credentials,
                 config=data.config,

@@ -18,6 +18,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.errors import to_application_error
 from activities.events import EventActivities
+from activities.run_slots import SlotKeeper
 from activities.tools import ToolActivities
 from connectors.errors import InvalidInputError, NotFoundError
 from connectors.registry import find_tool
@@ -93,10 +94,17 @@ class WorkflowStepActivities:
     """Holds the tool activities it delegates to, the database for outputs and records, and
     the event publisher a run's end goes through."""
 
-    def __init__(self, tools: ToolActivities, db: Database, events: EventActivities) -> None:
+    def __init__(
+        self,
+        tools: ToolActivities,
+        db: Database,
+        events: EventActivities,
+        slots: SlotKeeper | None = None,
+    ) -> None:
         self.tools = tools
         self.db = db
         self.events = events
+        self.slots = slots  # hands on the slot of a run counted against its user's cap
 
     async def _connector(self, data: StepRunInput) -> tuple[str | None, dict[str, Any]]:
         """(credential id, config) of a connector instance the user owns."""
@@ -183,8 +191,12 @@ class WorkflowStepActivities:
 
     @activity.defn(name=FINISH_WORKFLOW_RUN)
     async def finish_workflow_run(self, data: FinishRunInput) -> PublishEventsOutput:
-        """Record the end and publish its events: one local activity (one marker) per run."""
+        """Record the end and publish its events: one local activity (one marker) per run.
+        A run counted against its user's running cap then hands its slot on."""
         await self.record_workflow_run(data)
-        return await self.events.publish_events(
+        published = await self.events.publish_events(
             PublishEventsInput(user_id=data.user_id, events=data.events)
         )
+        if data.release_slot and self.slots is not None:
+            await self.slots.release(activity.client(), data.user_id, data.state.executionId)
+        return published

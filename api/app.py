@@ -43,6 +43,7 @@ from api.v2 import linkedin as v2_linkedin
 from api.v2 import user_integrations as v2_user_integrations
 from engine.services import telemetry
 from engine.services.events import EventPublisher
+from engine.services.fair_share import FairShare
 from engine.services.jobs import JobService
 from engine.services.pagination import PageTokens
 from engine.services.temporal import connect
@@ -99,6 +100,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         if key_file:
             # Only where it is: stdout ends up in logs, the key must not.
             print(f"\n  Bootstrap admin key written to {key_file} (mode 0600)\n", flush=True)
+        fair = FairShare(settings, db, temporal)
         svc = Services(
             settings=settings,
             db=db,
@@ -108,11 +110,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 temporal,
                 task_queue_prefix=settings.task_queue_prefix,
                 tokens=PageTokens(master_keys),
+                fair=fair,
             ),
             events=EventPublisher.from_settings(temporal, settings, db),
             limiter=limiter,
             bad_keys=bad_keys,
             auth_cache=AuthCache(0.0 if settings.redis_url else settings.auth_cache_seconds),
+            fair=fair,
         )
         try:
             yield svc.as_state()

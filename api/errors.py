@@ -7,7 +7,7 @@ Hierarchy::
     │   └── GlobalKeyOnUserRoute  the seed's ``availableRoute`` body
     ├── Unauthorized (401)
     ├── PermissionDenied (403)    ``permissionHelp`` on /api/v2
-    ├── QuotaExceeded (403)       a per-user limit (e.g. active API keys) is reached
+    ├── QuotaExceeded (403/429)   a per-user quota is used up (429: work in flight, wait)
     ├── NotFound (404)
     ├── Conflict (409)
     ├── Unprocessable (422)
@@ -15,7 +15,8 @@ Hierarchy::
     └── Unavailable (503)
 
 Domain errors (``store.errors.DomainError``) raised by services and repos are rendered here
-too: not found → 404, conflict → 409, invalid → 422, with the error's own code.
+too: not found → 404, conflict → 409, invalid → 422, quota → 403 or 429 (``QuotaError``),
+with the error's own code.
 
 Families: ``/api/v2`` → ``{"error": true, "code", "message", "version", "timestamp"}``;
 ``/api/v1`` → ``{"error": "message", "code"}``; ``/v1/{appId}`` →
@@ -25,6 +26,7 @@ Families: ``/api/v2`` → ``{"error": true, "code", "message", "version", "times
 from __future__ import annotations
 
 import logging
+import math
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,7 +34,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from store.errors import DomainError
+from store.errors import DomainError, QuotaError
 
 log = logging.getLogger("taskyard.api")
 DOCS_URL = "https://github.com/taskyard/taskyard/blob/main/docs/authentication.md"
@@ -89,6 +91,16 @@ class PermissionDenied(ApiError):
 
 class QuotaExceeded(ApiError):
     status, code = 403, "QUOTA_EXCEEDED"
+
+    @classmethod
+    def of(cls, exc: QuotaError) -> QuotaExceeded:
+        """A used-up quota as the service reported it: 403, or 429 with ``Retry-After``."""
+        headers = {}
+        if exc.retry_after is not None:
+            headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+        err = cls(exc.message, code=exc.code, details=exc.details, headers=headers)
+        err.status = exc.status
+        return err
 
 
 class NotFound(ApiError):
@@ -177,6 +189,8 @@ def from_domain(exc: DomainError) -> ApiError:
         return NotFound(exc.message, code=exc.code)
     if exc.kind == "conflict":
         return Conflict(exc.message, code=exc.code, details=details)
+    if isinstance(exc, QuotaError):
+        return QuotaExceeded.of(exc)
     return Unprocessable(exc.message, code=exc.code, details=details)
 
 

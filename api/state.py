@@ -11,6 +11,7 @@ from temporalio.client import Client
 from api.auth import AuthCache
 from api.ratelimit import RateLimiter
 from engine.services.events import EventPublisher
+from engine.services.fair_share import FairShare
 from engine.services.jobs import JobService
 from settings import Settings
 from store.db import Database
@@ -28,6 +29,7 @@ class Services:
     limiter: RateLimiter
     bad_keys: RateLimiter  # invalid-key attempts per client address
     auth_cache: AuthCache
+    fair: FairShare  # fair share: priorities of starts, per-user quotas
 
     def as_state(self) -> dict[str, Any]:
         return {

@@ -56,7 +56,9 @@ class ActionContext:
     ``base_urls`` maps names such as ``"slack"`` to the vendor base URL (a setting,
     so tests can point the SDK at a local server); ``idempotency_key`` is stable
     across retries of the same activity; ``sandbox``, when set, sends every call to
-    the connector's sandbox vendor instead of the network.
+    the connector's sandbox vendor instead of the network; ``throttle``, when set, is
+    awaited before each request to a vendor whose budget is shared by every worker
+    process (it replaces the connector's own pacing).
     """
 
     credentials: Mapping[str, Any] = field(default_factory=dict)
@@ -67,6 +69,7 @@ class ActionContext:
     timeout_seconds: float = 30.0
     heartbeat: Callable[..., None] = _no_heartbeat
     sandbox: SandboxStore | None = None
+    throttle: Callable[[], Awaitable[None]] | None = None
 
 
 Handler = Callable[[ActionContext, Any], Awaitable[BaseModel]]

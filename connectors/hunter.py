@@ -79,7 +79,7 @@ class HunterClient:
         self.pacer = Pacer(float(ctx.config.get("requests_per_second") or 10.0))
 
     async def get(self, path: str, params: dict[str, str]) -> tuple[int, Any]:
-        await self.pacer.wait()
+        await (self.ctx.throttle or self.pacer.wait)()
         try:
             response = await self.http.get(
                 f"{self.base}/{path}",

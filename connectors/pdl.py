@@ -120,6 +120,8 @@ async def bulk(ctx: ActionContext, people: list[PersonQuery]) -> list[Any]:
         "titlecase": True,
         "requests": [{"params": params_for(p), "metadata": {"ref": p.ref}} for p in people],
     }
+    if ctx.throttle is not None:
+        await ctx.throttle()
     try:
         async with httpx.AsyncClient() as http:
             response = await http.post(

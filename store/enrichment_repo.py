@@ -278,3 +278,15 @@ async def list_items(
             .all()
         )
     return list(rows), total
+
+
+async def count_matching(db: Database, user_id: str, lead_filter: dict[str, Any]) -> int:
+    """How many of the user's leads a batch ``filter`` chooses (before it is prepared)."""
+    async with db.session() as session:
+        found = await run(
+            session,
+            select(func.count())
+            .select_from(Lead)
+            .where(*filtered(user_id, LeadFilter(**lead_filter))),
+        )
+        return int(found.scalar_one())

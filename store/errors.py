@@ -6,7 +6,8 @@ Hierarchy (the API renders each in the family's error shape, in one place)::
     ├── NotFoundError         not_found: no such thing belongs to the caller
     ├── ConflictError         conflict: the thing's state forbids it now
     │   └── StateError        an OAuth state unknown, used, expired or for another app
-    └── InvalidError          invalid: the request itself is wrong
+    ├── InvalidError          invalid: the request itself is wrong
+    └── QuotaError            quota: a per-user quota is used up (403, or 429 for work in flight)
 
 They live at the bottom of the house, beside the tables, so the store, the services and
 the API raise and catch the same classes.
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-Kind = Literal["not_found", "conflict", "invalid"]
+Kind = Literal["not_found", "conflict", "invalid", "quota"]
 
 
 class DomainError(Exception):
@@ -60,3 +61,36 @@ class StateError(ConflictError):
     """The OAuth state is unknown, already used, expired, or for another app."""
 
     code = "INVALID_STATE"
+
+
+class QuotaError(DomainError):
+    """A per-user quota is used up; ``details`` name the quota, its limit and the current use.
+
+    ``status`` 403 for what a user keeps or sends at once (keys, endpoints, schedules,
+    request sizes), 429 for work in flight or a period's allowance, where waiting helps
+    (``retry_after`` seconds, when known).
+    """
+
+    kind = "quota"
+    code = "QUOTA_EXCEEDED"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        quota: str,
+        limit: int,
+        current: int,
+        status: int = 403,
+        retry_after: float | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(
+            message,
+            details={"quota": quota, "limit": limit, "current": current, **(details or {})},
+        )
+        self.quota = quota
+        self.limit = limit
+        self.current = current
+        self.status = status
+        self.retry_after = retry_after

@@ -6,7 +6,7 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Text
+from sqlalchemy import JSON, Column, DateTime, Float, Text
 from sqlmodel import Field, SQLModel
 
 from store.db import utcnow
@@ -27,6 +27,9 @@ class User(SQLModel, table=True):
     email: str = Field(index=True, unique=True, max_length=320)
     name: str = Field(default="", max_length=200)
     created_at: datetime = _ts(nullable=False)
+    # Fair share, set by an operator (``PATCH /api/v2/users/{id}``); None: the settings' value.
+    fairness_weight: float | None = Field(default=None, sa_column=Column(Float, nullable=True))
+    quotas: dict[str, int] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class ApiKey(SQLModel, table=True):

@@ -74,6 +74,9 @@ class ExecutionRecord(SQLModel, table=True):
     secret_input_id: str | None = Field(default=None, max_length=40)
     created_at: datetime = _ts(nullable=False)
     completed_at: datetime | None = _optional_ts()
+    # Under a running-executions cap (store.slot_repo): "running" holds one of the user's
+    # slots, "queued" waits for one; None: not counted (no cap, or the run has ended).
+    slot: str | None = Field(default=None, max_length=10)
 
 
 class WorkflowSchedule(SQLModel, table=True):

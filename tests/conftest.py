@@ -26,6 +26,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.deps import ActivityDeps
 from api.app import create_app
+from deploy.devstack import FAIRNESS_DYNAMIC_CONFIG
 from engine.models.jobs import SEARCH_ATTRIBUTES
 from engine.services.codec import taskyard_converter
 from engine.services.temporal import data_converter
@@ -62,6 +63,10 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
         search_attributes=SEARCH_ATTRIBUTES,
         data_converter=session_converter(),
         dev_server_log_level="error",
+        # Task queue priority and fairness, as `make run` starts the server.
+        dev_server_extra_args=[
+            arg for value in FAIRNESS_DYNAMIC_CONFIG for arg in ("--dynamic-config-value", value)
+        ],
     )
     try:
         yield env

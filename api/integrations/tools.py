@@ -193,6 +193,8 @@ async def execute(request: Request) -> JSONResponse:
             params=data.params,
             credential_id=connection.id if connection else None,
             metadata=metadata,
+            app_id=caller.app.id,  # fair share: the app's end user is the tenant
+            end_user_id=str(caller.end_user_id),
         )
     except (ApiError, catalog.InvalidParams) as exc:  # bad params, in this family's terms
         raise ExecutionFailed(exc.message, details=exc.details) from exc

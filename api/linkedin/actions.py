@@ -74,8 +74,14 @@ def _queue(s: Services) -> str:
 
 
 async def _start_all(
-    s: Services, account: store.LinkedInAccount, inputs: list[LinkedInActionInput]
+    s: Services,
+    account: store.LinkedInAccount,
+    inputs: list[LinkedInActionInput],
+    *,
+    bulk: bool = False,
 ) -> list[str]:
+    """Start the actions (``bulk``: a campaign's, bulk work; else one interactive action)."""
+    await s.fair.check_running(account.user_id, "linkedin_action", adding=len(inputs))
     try:
         seen = _governors_seen.get(account.id)
         if seen is None or time.monotonic() - seen > GOVERNOR_CHECK_SECONDS:
@@ -84,6 +90,7 @@ async def _start_all(
                 account_id=account.id,
                 settings=account_settings(account),
                 queue=_queue(s),
+                user_id=account.user_id,
             )
             _governors_seen[account.id] = time.monotonic()
         gate = asyncio.Semaphore(START_CONCURRENCY)
@@ -96,6 +103,7 @@ async def _start_all(
                     data,
                     job_id=job_id,
                     message="Queued: waiting for a slot from the LinkedIn governor",
+                    bulk=bulk,
                 )
             return job_id
 
@@ -167,6 +175,7 @@ async def schedule_bulk(s: Services, user_id: str, body: BulkSchedule) -> BulkSc
     targets = await campaign_targets(
         s.db, user_id, profile_urls=body.profileUrls, leads=body.leads, lead_ids=body.leadIds
     )
+    await s.fair.check_bulk(user_id, "bulkLinkedinTargets", len(targets))
     plan = await plan_campaign(targets, message=body.message, note=body.note)
     if plan.problems:
         raise Unprocessable(
@@ -195,7 +204,7 @@ async def schedule_bulk(s: Services, user_id: str, body: BulkSchedule) -> BulkSc
                 metadata=meta,
             )
         )
-    job_ids = await _start_all(s, account, inputs)
+    job_ids = await _start_all(s, account, inputs, bulk=True)
     return BulkScheduled(
         campaignId=campaign_id,
         actionType=body.actionType,
@@ -247,7 +256,11 @@ async def change_settings(s: Services, user_id: str, patch: SettingsPatch) -> Se
     if account.status == "connected":
         try:
             await configure_governor(
-                s.temporal, account_id=account.id, settings=settings, queue=_queue(s)
+                s.temporal,
+                account_id=account.id,
+                settings=settings,
+                queue=_queue(s),
+                user_id=user_id,
             )
         except RPCError as exc:
             raise Unavailable(

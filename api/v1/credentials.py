@@ -27,6 +27,7 @@ from api.spec import operation
 from api.state import services
 from api.v1.acting import user_for
 from engine.models import queues, summaries
+from engine.models.fairness import INTERACTIVE
 from engine.models.tools import CREDENTIAL_TEST_WORKFLOW, CredentialTestInput, CredentialTestOutput
 from engine.services import catalog
 from store import credentials as store
@@ -259,6 +260,7 @@ async def test_credential(request: Request) -> JSONResponse:
         metadata={"credentialId": row.id, "provider": row.provider},
         result_type=CredentialTestOutput,
         summary=summaries.credential_test(row.provider),
+        priority=await s.jobs.priority(user_id, INTERACTIVE),  # the caller waits for it
     )
     try:
         outcome = await asyncio.wait_for(s.jobs.outcome(handle), TEST_WAIT_SECONDS)

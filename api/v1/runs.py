@@ -31,6 +31,7 @@ def started(run: Started) -> ExecuteResponse:
         startedAt=as_utc(record.created_at),  # type: ignore[arg-type]
         workflowId=record.workflow_id,
         version=record.version,
+        message=run.message,
     )
 
 

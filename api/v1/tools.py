@@ -18,6 +18,7 @@ from api.errors import BadRequest, NotFound
 from api.spec import operation
 from api.state import services
 from engine.models import queues, summaries
+from engine.models.fairness import INTERACTIVE, NORMAL, RequestedPriority
 from engine.models.tools import TOOL_WORKFLOW, ToolExecutionInput, ToolExecutionOutput
 from engine.services import catalog
 from engine.services.jobs import ExecutionResult
@@ -36,6 +37,8 @@ class ExecuteTool(BaseModel):
     run_async: bool = Field(default=False, alias="async")
     userId: str | None = None
     credentialId: str | None = Field(default=None, max_length=40)
+    # Among the caller's own work: high runs before normal, low after (docs/fairness.md).
+    priority: RequestedPriority | None = None
 
 
 class ToolResult(BaseModel):
@@ -116,17 +119,32 @@ async def start_tool_job(
     credential_id: str | None = None,
     config: dict[str, Any] | None = None,
     metadata: dict[str, Any] | None = None,
+    run_async: bool = False,
+    priority: str | None = None,
+    app_id: str | None = None,
+    end_user_id: str | None = None,
 ) -> tuple[str, Any]:
     """Validate, seal secrets and start the workflow; returns (execution id, handle).
 
     An unknown tool is ``BadRequest``; params the action refuses raise
-    ``catalog.InvalidParams`` (422 ``VALIDATION_ERROR`` with ``details.errors``).
+    ``catalog.InvalidParams`` (422 ``VALIDATION_ERROR`` with ``details.errors``); a user
+    at their running tool executions cap gets 429 ``QUOTA_EXCEEDED``. A synchronous call is
+    interactive work, an asynchronous one normal; ``app_id``/``end_user_id`` make the app's
+    end user the tenant its tasks are balanced by.
     """
     tool = catalog.find_tool(tool_name)
     if tool is None:
         raise BadRequest(f"Unknown tool {tool_name!r}", code="UNKNOWN_TOOL")
     catalog.validate_params(tool, params)
     s = services(request)
+    await s.fair.check_running(user_id, "tool_execution")
+    start_priority = await s.jobs.priority(
+        user_id,
+        NORMAL if run_async else INTERACTIVE,
+        requested=priority,
+        app_id=app_id,
+        end_user_id=end_user_id,
+    )
     public, secret = split_secrets(params)
     sealed_id = await seal(s.db, s.vault, user_id, secret) if secret else None
     execution_id = new_execution_id()
@@ -152,6 +170,7 @@ async def start_tool_job(
         metadata={"toolName": canonical, **(metadata or {})},
         result_type=ToolExecutionOutput,
         summary=summaries.tool(canonical),
+        priority=start_priority,
     )
     return execution_id, handle
 
@@ -181,6 +200,7 @@ async def check_credential(request: Request, user_id: str, credential_id: str, t
         404: None,
         409: ToolFailure,
         422: ToolFailure,
+        429: None,
         502: ToolFailure,
     },
     description="Runs a `tool_execution` job and waits for it (up to two minutes); with "
@@ -198,6 +218,8 @@ async def execute_tool(request: Request) -> JSONResponse:
         tool_name=data.toolName,
         params=data.params,
         credential_id=data.credentialId,
+        run_async=data.run_async,
+        priority=data.priority,
     )
     return await tool_job_response(request, execution_id, handle, run_async=data.run_async)
 

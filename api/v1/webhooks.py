@@ -191,7 +191,7 @@ class UserQuery(BaseModel):
 
 def service(request: Request) -> WebhookService:
     s = services(request)
-    return WebhookService(s.db, s.vault, s.events, s.settings)
+    return WebhookService(s.db, s.vault, s.events, s.settings, s.fair)
 
 
 def iso(value: datetime | None) -> str | None:

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import JSONResponse
 
 from api.catalog_schemas import with_definition
+from engine.models.fairness import RequestedPriority
 from engine.models.runs import Definition, StepState
 
 # Plain five-field cron (minute hour day month weekday, each * or one number): what the
@@ -82,6 +83,8 @@ class ExecuteBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     input: dict[str, Any] = Field(default_factory=dict)
+    # Among the caller's own work: high runs before normal, low after (docs/fairness.md).
+    priority: RequestedPriority | None = None
 
 
 class ExecuteResponse(BaseModel):
@@ -90,6 +93,8 @@ class ExecuteResponse(BaseModel):
     startedAt: datetime
     workflowId: str
     version: int
+    # Why a run waits: queued behind the user's running-executions cap.
+    message: str | None = None
 
 
 class ExecutionAction(BaseModel):

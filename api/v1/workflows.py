@@ -175,7 +175,7 @@ async def execute_workflow(request: Request) -> JSONResponse:
             code="INVALID_IDEMPOTENCY_KEY",
         )
     started = await runs.service(request).execute(
-        user_id, request.path_params["id"], data.input, key
+        user_id, request.path_params["id"], data.input, key, data.priority
     )
     headers = {"Idempotent-Replayed": "true"} if started.replayed else None
     return reply(runs.started(started), 202, headers)

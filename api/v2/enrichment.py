@@ -5,7 +5,8 @@ answers 202 ``{success, data: {jobId}}``; cancel through the jobs API
 (``DELETE /api/v2/users/jobs/{jobId}``). Provider keys come from a stored
 credential (``credentials: {provider: credentialId}``), from ``apiKeys``
 (sealed here, so only an id reaches the workflow), or from the operator's
-settings (``TASKYARD_HUNTER_API_KEY``, ``TASKYARD_PDL_API_KEY``).
+settings (``TASKYARD_HUNTER_API_KEY``, ``TASKYARD_PDL_API_KEY``) when the operator allows it
+(``TASKYARD_ENRICHMENT_OPERATOR_KEYS``), counted against a monthly per-user quota.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ import uuid
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from temporalio.common import Priority
 
 from api import bodies
 from api.errors import BadRequest, NotFound, Unprocessable
 from api.spec import operation
-from api.state import services
+from api.state import Services, services
 from api.v2.jobs import job_view
 from api.v2.lead_schemas import (
     Accepted,
@@ -31,6 +33,7 @@ from api.v2.lead_schemas import (
 from api.v2.leads import lead_user
 from engine.models import queues, summaries
 from engine.models.enrichment import EnrichmentBatchInput, EnrichmentBatchOutput
+from engine.models.fairness import BULK
 from engine.services import catalog
 from engine.services.sealing import seal
 from store import enrichment_repo
@@ -55,21 +58,26 @@ def providers_of(data: CreateBatch) -> list[str]:
     return sorted(names, key=lambda n: n != "local")
 
 
-def check_keys(request: Request, data: CreateBatch, names: list[str]) -> None:
+def check_keys(request: Request, data: CreateBatch, names: list[str]) -> list[str]:
+    """Every provider needing a key has one; returns those that would run on the operator's
+    keys (billed to the operator: only when the operator allows it)."""
     known = catalog.enrichment_providers()
     settings = services(request).settings
     operator = {"hunter": settings.hunter_api_key, "pdl": settings.pdl_api_key}
+    on_operator: list[str] = []
     for name in names:
         if not known[name].needs_key:
             continue
         if (data.credentials or {}).get(name) or (data.apiKeys or {}).get(name):
             continue
-        if operator.get(name) is None:
+        if operator.get(name) is None or not settings.enrichment_operator_keys:
             raise Unprocessable(
                 f"Provider {name!r} needs an API key: pass credentials.{name} (a credential id)"
                 f" or apiKeys.{name}",
                 code="PROVIDER_KEY_REQUIRED",
             )
+        on_operator.append(name)
+    return on_operator
 
 
 @operation(
@@ -77,7 +85,7 @@ def check_keys(request: Request, data: CreateBatch, names: list[str]) -> None:
     tag=TAG,
     scope="leads:write",
     body=CreateBatch,
-    responses={202: Accepted, 400: None, 422: None},
+    responses={202: Accepted, 400: None, 403: None, 422: None, 429: None},
 )
 async def create_batch(request: Request) -> JSONResponse:
     user_id = lead_user(request, "leads:write")
@@ -87,8 +95,19 @@ async def create_batch(request: Request) -> JSONResponse:
     if data.leadIds is not None and not data.leadIds:
         raise BadRequest("leadIds is empty", code="INVALID_BODY")
     names = providers_of(data)
-    check_keys(request, data, names)
+    on_operator = check_keys(request, data, names)
     s = services(request)
+    await s.fair.check_running(user_id, "data_enrichment")
+    size = (
+        len(data.leadIds)
+        if data.leadIds is not None
+        else await enrichment_repo.count_matching(
+            s.db, user_id, data.filter.model_dump(exclude_none=True) if data.filter else {}
+        )
+    )
+    await s.fair.check_bulk(user_id, "bulkEnrichmentLeads", size)
+    if on_operator:  # billed to the operator: counted against the user's monthly allowance
+        await s.fair.take_operator_enrichment(user_id, size)
     job_id = "enrich_" + uuid.uuid4().hex
     secret = {k: v for k, v in (data.apiKeys or {}).items() if k in names and v}
     batch = EnrichmentBatch(
@@ -105,6 +124,28 @@ async def create_batch(request: Request) -> JSONResponse:
     await enrichment_repo.save_batch(s.db, batch)
     known = catalog.enrichment_providers()
     http = any(known[n].needs_key for n in names)
+    priority = await s.jobs.priority(user_id, BULK, requested=data.priority)
+    try:
+        await _start_batch(s, job_id, user_id, data, http=http, priority=priority, names=names)
+    except BaseException:
+        if on_operator:
+            await s.fair.give_back_operator_enrichment(user_id, size)
+        raise
+    return JSONResponse(
+        {"success": True, "data": {"jobId": job_id, "status": "pending"}}, status_code=202
+    )
+
+
+async def _start_batch(
+    s: Services,
+    job_id: str,
+    user_id: str,
+    data: CreateBatch,
+    *,
+    http: bool,
+    priority: Priority,
+    names: list[str],
+) -> None:
     await s.jobs.start(
         "EnrichmentBatchWorkflow",
         EnrichmentBatchInput(
@@ -123,9 +164,7 @@ async def create_batch(request: Request) -> JSONResponse:
         metadata={"batchSize": len(data.leadIds or []), "processed": 0},
         result_type=EnrichmentBatchOutput,
         summary=summaries.enrichment(names),
-    )
-    return JSONResponse(
-        {"success": True, "data": {"jobId": job_id, "status": "pending"}}, status_code=202
+        priority=priority,
     )
 
 

@@ -63,6 +63,8 @@ class JobOut(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
     result: Any = None
     error: str | None = None
+    fairnessKey: str | None = None
+    priority: int | None = None
 
 
 class JobsPagination(BaseModel):
@@ -157,22 +159,35 @@ async def _apply_notes(request: Request, jobs: list[Job]) -> None:
             job.message = note.message
 
 
+async def _nothing() -> None:
+    return None
+
+
 async def _jobs_payload(
     request: Request, user_id: str | None, q: JobQuery, *, with_jobs: bool = True
 ) -> dict[str, Any]:
     jobs_service = services(request).jobs
     f = _filter(user_id, q)
+    # A user's own listing adds their use of each quota to the statistics (in parallel).
+    usage = services(request).fair.usage(user_id) if user_id is not None else _nothing()
     try:
         if with_jobs:
-            page, stats = await asyncio.gather(
+            page, stats, quotas = await asyncio.gather(
                 jobs_service.list(f, limit=q.limit, page_token=q.pageToken),
                 jobs_service.statistics(f),
+                usage,
             )
         else:
-            page, stats = None, await jobs_service.statistics(f)
+            page = None
+            stats, quotas = await asyncio.gather(jobs_service.statistics(f), usage)
     except ValueError as exc:
         raise BadRequest(str(exc), code="INVALID_QUERY") from exc
-    data: dict[str, Any] = {"statistics": stats.model_dump()}
+    statistics = stats.model_dump()
+    if quotas is None:
+        statistics.pop("quotas", None)
+    else:
+        statistics["quotas"] = quotas
+    data: dict[str, Any] = {"statistics": statistics}
     if page is not None:
         await _apply_notes(request, page.jobs)
         data["jobs"] = [job_public(j) for j in page.jobs]

@@ -154,7 +154,10 @@ async def create_key(request: Request) -> JSONResponse:
             svc.db,
             new,
             parent_key_id=principal.key_id,
-            max_active_per_user=svc.settings.max_active_keys_per_user,
+            # (the operator's per-user override, else max_active_keys_per_user; 0: no cap)
+            max_active_per_user=(await svc.fair.limit(user_id, "activeApiKeys") or None)
+            if user_id is not None
+            else None,
         )
     except key_repo.KeyQuotaExceeded as exc:  # a limit, not a conflict: 403, not 409
         raise QuotaExceeded(exc.message, details=exc.details) from exc

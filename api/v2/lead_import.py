@@ -155,7 +155,7 @@ def parse_json(raw: bytes) -> tuple[list[dict[str, Any]], str | None]:
     tag=TAG,
     scope="leads:write",
     body=ImportJson,
-    responses={202: Accepted, 400: None},
+    responses={202: Accepted, 400: None, 403: None, 429: None},
     description="text/csv with a header row, or JSON. onDuplicate (query or body): "
     "error (default; the row fails), skip, or update the existing lead.",
 )
@@ -186,6 +186,8 @@ async def import_leads(request: Request) -> JSONResponse:
         raise BadRequest(
             f"At most {s.settings.leads_import_max_rows} rows per import", code="TOO_MANY_ROWS"
         )
+    await s.fair.check_bulk(user_id, "bulkImportRows", len(rows))
+    await s.fair.check_running(user_id, "lead_import")
     job_id = "import_" + uuid.uuid4().hex
     record = LeadImport(id=job_id, user_id=user_id, source_format=fmt, on_duplicate=on_duplicate)
     await import_repo.stage_import(s.db, record, rows)

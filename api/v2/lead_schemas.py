@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
+from engine.models.fairness import RequestedPriority
 from engine.services.catalog import ENRICHABLE_FIELDS
 from engine.services.catalog import enrichment_providers as ENRICHMENT_PROVIDERS
 from store.db import as_utc
@@ -316,6 +317,8 @@ class CreateBatch(BaseModel):
     overwrite: bool = False
     credentials: dict[str, str] | None = None
     apiKeys: dict[str, str] | None = None
+    # Among the caller's own work: high runs before normal, low after (docs/fairness.md).
+    priority: RequestedPriority | None = None
 
 
 class BatchItem(BaseModel):

@@ -12,7 +12,12 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, Field
 from temporalio.client import WorkflowExecutionStatus
-from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+from temporalio.common import (
+    Priority,
+    SearchAttributeKey,
+    SearchAttributePair,
+    TypedSearchAttributes,
+)
 
 JobType = Literal[
     "linkedin_action",
@@ -42,12 +47,18 @@ SA_JOB_STATUS = SearchAttributeKey.for_keyword("TaskyardJobStatus")
 SA_PROGRESS = SearchAttributeKey.for_int("TaskyardProgress")
 # workflow_run only: the definition an execution runs, so executions list by workflow.
 SA_WORKFLOW_ID = SearchAttributeKey.for_keyword("TaskyardWorkflowId")
+# Fair share: the tenant a job's tasks are balanced by, and their priority class (1..5),
+# as started (engine.models.fairness), so operators can filter on them in the Temporal UI.
+SA_FAIRNESS_KEY = SearchAttributeKey.for_keyword("TaskyardFairnessKey")
+SA_PRIORITY = SearchAttributeKey.for_int("TaskyardPriority")
 SEARCH_ATTRIBUTES: tuple[SearchAttributeKey[Any], ...] = (
     SA_USER_ID,
     SA_JOB_TYPE,
     SA_JOB_STATUS,
     SA_PROGRESS,
     SA_WORKFLOW_ID,
+    SA_FAIRNESS_KEY,
+    SA_PRIORITY,
 )
 
 QUERY_JOB_STATE = "job_state"
@@ -68,16 +79,30 @@ class JobState(BaseModel):
     error_type: str | None = None
 
 
-def start_attributes(user_id: str, job_type: str) -> TypedSearchAttributes:
-    """Search attributes a job workflow is started with."""
-    return TypedSearchAttributes(
-        [
-            SearchAttributePair(SA_USER_ID, user_id),
-            SearchAttributePair(SA_JOB_TYPE, job_type),
-            SearchAttributePair(SA_JOB_STATUS, "pending"),
-            SearchAttributePair(SA_PROGRESS, 0),
-        ]
-    )
+def start_attributes(
+    user_id: str, job_type: str, priority: Priority | None = None
+) -> TypedSearchAttributes:
+    """Search attributes a job workflow is started with (``priority``: its fair-share key
+    and class, shown as ``TaskyardFairnessKey`` and ``TaskyardPriority``)."""
+    pairs: list[SearchAttributePair[Any]] = [
+        SearchAttributePair(SA_USER_ID, user_id),
+        SearchAttributePair(SA_JOB_TYPE, job_type),
+        SearchAttributePair(SA_JOB_STATUS, "pending"),
+        SearchAttributePair(SA_PROGRESS, 0),
+    ]
+    if priority is not None:
+        pairs += priority_attributes(priority)
+    return TypedSearchAttributes(pairs)
+
+
+def priority_attributes(priority: Priority) -> list[SearchAttributePair[Any]]:
+    """``TaskyardFairnessKey`` and ``TaskyardPriority`` of a start's priority (those set)."""
+    pairs: list[SearchAttributePair[Any]] = []
+    if priority.fairness_key:
+        pairs.append(SearchAttributePair(SA_FAIRNESS_KEY, priority.fairness_key))
+    if priority.priority_key:
+        pairs.append(SearchAttributePair(SA_PRIORITY, priority.priority_key))
+    return pairs
 
 
 def start_memo(message: str, metadata: dict[str, Any]) -> dict[str, Any]:

@@ -9,6 +9,9 @@ LINKEDIN = "linkedin"
 ENRICHMENT = "enrichment"
 
 ALL: tuple[str, ...] = (TOOLS, WORKFLOWS, WEBHOOKS, LINKEDIN, ENRICHMENT)
+# Provider rate governors (engine.workflows.rate_governor): every worker process serves it
+# besides the queues it was asked for, so a governor never lacks a worker.
+RATES = "rates"
 
 
 def task_queue(prefix: str, name: str) -> str:

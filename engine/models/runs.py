@@ -13,6 +13,8 @@ from engine.models.events import EventInput
 
 RUN_WORKFLOW = "WorkflowRunWorkflow"
 QUERY_RUN_STATE = "run_state"
+# A run queued behind its user's running-executions cap waits for this (store.slot_repo).
+SIGNAL_SLOT_GRANTED = "slot_granted"
 RUN_WORKFLOW_STEP = "run_workflow_step"
 LOAD_STEP_OUTPUTS = "load_step_outputs"
 RECORD_WORKFLOW_RUN = "record_workflow_run"
@@ -196,9 +198,11 @@ class RecordRunInput(BaseModel):
 
 
 class FinishRunInput(RecordRunInput):
-    """How a run ended and the events that announce it (ids stamped by the workflow)."""
+    """How a run ended and the events that announce it (ids stamped by the workflow);
+    ``release_slot``: the run was counted against its user's running cap."""
 
     events: list[EventInput] = Field(default_factory=list)
+    release_slot: bool = False
 
 
 def json_size(value: Any) -> int:
@@ -231,6 +235,10 @@ class WorkflowRunInput(BaseModel):
     # placeholder for each, which the step activity replaces with the sealed value.
     secret_input_keys: list[str] = Field(default_factory=list)
     secret_input_id: str | None = None
+    # Under a running-executions cap: ``counted`` runs release their slot when they end;
+    # a ``queued`` one first waits for ``slot_granted`` (as a ``pending`` job).
+    counted: bool = False
+    queued: bool = False
 
 
 SECRET_MARK = "\x1f"

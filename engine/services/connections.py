@@ -6,7 +6,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
-from engine.models import queues, summaries
+from engine.models import fairness, queues, summaries
 from engine.models.connections import (
     CONNECTION_WORKFLOW,
     UPDATE_AUTHORIZE,
@@ -61,6 +61,12 @@ class ConnectionService:
             task_queue=queues.task_queue(self.prefix, queues.TOOLS),
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             static_summary=summaries.connection(toolkit, app_id),
+            # The end user waits at the OAuth callback: the system class, under the app's
+            # end user as the tenant.
+            priority=fairness.job_priority(
+                fairness.fairness_key(owner_user_id, app_id=app_id, end_user_id=end_user_id),
+                fairness.SYSTEM,
+            ),
         )
 
     async def authorize(self, connection_id: str, data: AuthorizeInput) -> ConnectionOutcome:

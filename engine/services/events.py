@@ -30,7 +30,7 @@ class EventPublisher:
 
     @classmethod
     def from_settings(cls, client: Client, settings: Settings, db: Database) -> EventPublisher:
-        return cls(client, DeliveryStarter.from_settings(settings), db)
+        return cls(client, DeliveryStarter.from_settings(settings, db), db)
 
     async def publish(self, user_id: str, events: list[EventInput], *, fanout_id: str) -> bool:
         """Publish ``events`` without sending anything from this process.
@@ -59,6 +59,7 @@ class EventPublisher:
                 return False
             if len(starts) == 1:
                 return await self.starter.start_new(self.client, starts[0])
+        priority = await self.starter.priority(user_id, stamped[0].name if stamped else "")
         try:
             await self.client.start_workflow(
                 FANOUT_WORKFLOW,
@@ -68,6 +69,7 @@ class EventPublisher:
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 static_summary=summaries.event_fanout([e.name for e in stamped]),
+                priority=priority,  # (its deliveries are started with their own)
             )
         except WorkflowAlreadyStartedError:
             return False

@@ -15,7 +15,7 @@ from temporalio.client import (
     WorkflowExecutionStatus,
     WorkflowFailureError,
 )
-from temporalio.common import SearchAttributePair
+from temporalio.common import Priority, SearchAttributePair
 from temporalio.exceptions import ApplicationError
 
 from engine.models import queues, summaries
@@ -52,8 +52,17 @@ class ExecutionService:
         self.jobs = jobs
         self.client = jobs.client
 
-    async def start(self, execution_id: str, data: WorkflowRunInput) -> None:
-        message, metadata = start_job_memo(data)
+    async def start(
+        self,
+        execution_id: str,
+        data: WorkflowRunInput,
+        *,
+        priority: Priority | None = None,
+        message: str | None = None,
+    ) -> None:
+        """``message``: what the job says instead of the usual (why a queued run waits)."""
+        default_message, metadata = start_job_memo(data)
+        message = message or default_message
         await self.jobs.start(
             RUN_WORKFLOW,
             data,
@@ -65,6 +74,7 @@ class ExecutionService:
             metadata=metadata,
             extra_attributes=[SearchAttributePair(SA_WORKFLOW_ID, data.workflow_id)],
             summary=summaries.workflow_run(data.workflow_id, data.version, data.schedule_id),
+            priority=priority,
         )
 
     async def describe(self, user_id: str, execution_id: str) -> WorkflowExecutionDescription:

@@ -21,17 +21,24 @@ from temporalio.client import (
     WorkflowFailureError,
     WorkflowHandle,
 )
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
+from temporalio.common import (
+    Priority,
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+)
 from temporalio.exceptions import ApplicationError, CancelledError, TerminatedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from engine.models import queues
+from engine.models import fairness, queues
 from engine.models.jobs import (
     CLOSED_STATUS,
     JOB_TYPES,
     QUERY_JOB_STATE,
+    SA_FAIRNESS_KEY,
     SA_JOB_STATUS,
     SA_JOB_TYPE,
+    SA_PRIORITY,
     SA_USER_ID,
     JobState,
     start_attributes,
@@ -39,6 +46,7 @@ from engine.models.jobs import (
 )
 from engine.models.metrics import JOBS_STARTED
 from engine.services import telemetry
+from engine.services.fair_share import FairShare
 from engine.services.pagination import PageTokens
 from store.errors import ConflictError, NotFoundError
 
@@ -73,6 +81,9 @@ class Job(BaseModel):
     message: str = ""
     progress: int = 0
     metadata: dict[str, Any] = {}
+    # Fair share as started: the tenant's key and the priority class (1 first .. 5 last).
+    fairnessKey: str | None = None
+    priority: int | None = None
 
 
 class Statistics(BaseModel):
@@ -83,6 +94,9 @@ class Statistics(BaseModel):
     failed: int
     cancelled: int
     successRate: float
+    # The user's current use against each quota (engine.services.fair_share.usage); only on
+    # a user's own listing.
+    quotas: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -161,6 +175,8 @@ async def job_from_execution(execution: WorkflowExecution) -> Job:
         message=message,
         progress=100 if status == "completed" else int(memo.get("progress") or 0),
         metadata=dict(memo.get("metadata") or {}),
+        fairnessKey=execution.typed_search_attributes.get(SA_FAIRNESS_KEY),
+        priority=execution.typed_search_attributes.get(SA_PRIORITY),
     )
 
 
@@ -189,13 +205,39 @@ async def list_jobs(
 class JobService:
     """Starts, reads, lists, counts and cancels jobs for one user at a time."""
 
-    def __init__(self, client: Client, *, task_queue_prefix: str, tokens: PageTokens) -> None:
+    def __init__(
+        self,
+        client: Client,
+        *,
+        task_queue_prefix: str,
+        tokens: PageTokens,
+        fair: FairShare | None = None,
+    ) -> None:
         self.client = client
         self.prefix = task_queue_prefix
         self.tokens = tokens
+        self.fair = fair  # gives a start without its own priority the user's weight
 
     def queue(self, name: str) -> str:
         return queues.task_queue(self.prefix, name)
+
+    async def priority(
+        self,
+        user_id: str,
+        job_class: int,
+        *,
+        requested: str | None = None,
+        app_id: str | None = None,
+        end_user_id: str | None = None,
+    ) -> Priority:
+        """The ``Priority`` a start of ``job_class`` carries for this tenant (with the user's
+        weight when this service knows the fair-share policy)."""
+        if self.fair is not None:
+            return await self.fair.priority(
+                user_id, job_class, requested=requested, app_id=app_id, end_user_id=end_user_id
+            )
+        key = fairness.fairness_key(user_id, app_id=app_id, end_user_id=end_user_id)
+        return fairness.job_priority(key, job_class, requested=requested)
 
     async def start(
         self,
@@ -211,10 +253,16 @@ class JobService:
         result_type: type | None = None,
         extra_attributes: list[SearchAttributePair[Any]] | None = None,
         summary: str | None = None,
+        priority: Priority | None = None,
     ) -> WorkflowHandle[Any, Any]:
         """Start one job. ``summary`` (engine.models.summaries) is what the Temporal UI lists
-        it as; it never carries personal data."""
-        attributes = start_attributes(user_id, job_type)
+        it as; it never carries personal data. ``priority`` (FairShare.priority): its fairness
+        key, weight and class; without one the job runs at its kind's default class under the
+        user's key."""
+        if priority is None:
+            job_class = fairness.DEFAULT_CLASS.get(job_type, fairness.NORMAL)
+            priority = await self.priority(user_id, job_class)
+        attributes = start_attributes(user_id, job_type, priority)
         if extra_attributes:  # a job kind's own search attributes (workflow_run: the workflow)
             attributes = TypedSearchAttributes([*attributes.search_attributes, *extra_attributes])
         telemetry.annotate_job(job_id)
@@ -228,6 +276,7 @@ class JobService:
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             result_type=result_type,
             static_summary=summary or job_type,
+            priority=priority,
         )
         JOBS_STARTED.labels(job_type).inc()
         return handle

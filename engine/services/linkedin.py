@@ -12,7 +12,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from connectors import linkedin, linkedin_sandbox
 from connectors.errors import InvalidInputError
-from engine.models import queues, summaries
+from engine.models import fairness, queues, summaries
 from engine.models.linkedin import (
     ACTION_WORKFLOW,
     CONNECT_WORKFLOW,
@@ -78,34 +78,50 @@ def sandbox_consent_code(state: str) -> str:
     return linkedin_sandbox.consent_code(state)
 
 
-def _governor_start(account_id: str, settings: LinkedInSettings, queue: str) -> dict[str, Any]:
+def _governor_start(
+    account_id: str, settings: LinkedInSettings, queue: str, user_id: str | None
+) -> dict[str, Any]:
     return {
         "id": governor_id(account_id),
         "task_queue": queue,
         "id_conflict_policy": WorkflowIDConflictPolicy.USE_EXISTING,
         "static_summary": summaries.linkedin_governor(account_id),
+        # Control work its actions wait on: the system class, under the owner's key.
+        "priority": fairness.job_priority(
+            fairness.fairness_key(user_id or f"linkedin:{account_id}"), fairness.SYSTEM
+        ),
     }
 
 
 async def ensure_governor(
-    client: Client, *, account_id: str, settings: LinkedInSettings, queue: str
+    client: Client,
+    *,
+    account_id: str,
+    settings: LinkedInSettings,
+    queue: str,
+    user_id: str | None = None,
 ) -> None:
     """Start the account's governor unless it runs (then the settings given are not used)."""
     await client.start_workflow(
         GOVERNOR_WORKFLOW,
         GovernorInput(account_id=account_id, settings=settings),
-        **_governor_start(account_id, settings, queue),
+        **_governor_start(account_id, settings, queue, user_id),
     )
 
 
 async def configure_governor(
-    client: Client, *, account_id: str, settings: LinkedInSettings, queue: str
+    client: Client,
+    *,
+    account_id: str,
+    settings: LinkedInSettings,
+    queue: str,
+    user_id: str | None = None,
 ) -> LinkedInSettings:
     """Apply settings to the running governor (starting it if needed); returns once applied."""
     start: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
         GOVERNOR_WORKFLOW,
         GovernorInput(account_id=account_id, settings=settings),
-        **_governor_start(account_id, settings, queue),
+        **_governor_start(account_id, settings, queue, user_id),
     )
     applied: LinkedInSettings = await client.execute_update_with_start_workflow(
         UPDATE_CONFIGURE, settings, start_workflow_operation=start, result_type=LinkedInSettings
@@ -152,6 +168,8 @@ async def run_connect(
         execution_timeout=timedelta(seconds=timeout),
         id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
         static_summary="LinkedIn connect",
+        # A person waits at the OAuth callback for it.
+        priority=fairness.job_priority(fairness.fairness_key(user_id), fairness.SYSTEM),
     )
     return out
 
@@ -172,9 +190,16 @@ async def read_automation_profile(
 
 
 async def start_action(
-    jobs: JobService, data: LinkedInActionInput, *, job_id: str, message: str
+    jobs: JobService,
+    data: LinkedInActionInput,
+    *,
+    job_id: str,
+    message: str,
+    bulk: bool = False,
 ) -> WorkflowHandle[Any, LinkedInActionOutput]:
-    """Start one action job; it asks the governor for its slot itself."""
+    """Start one action job; it asks the governor for its slot itself. A single action is
+    interactive, one of a campaign (``bulk``) is bulk work."""
+    priority = await jobs.priority(data.user_id, fairness.BULK if bulk else fairness.INTERACTIVE)
     return await jobs.start(
         ACTION_WORKFLOW,
         data,
@@ -192,4 +217,5 @@ async def start_action(
         },
         result_type=LinkedInActionOutput,
         summary=summaries.linkedin_action(data.action_type, data.profile_url, data.account_id),
+        priority=priority,
     )

@@ -17,12 +17,15 @@ from typing import Any
 
 from temporalio.client import WorkflowExecutionStatus
 
+from activities.run_slots import SlotKeeper
+from engine.models.fairness import NORMAL
 from engine.models.jobs import CLOSED_STATUS
 from engine.models.runs import RunState, StepState, WorkflowRunInput
 from engine.services import run_plans
 from engine.services.definitions import descendants
 from engine.services.executions import ExecutionPage, ExecutionService
 from engine.services.jobs import JobAlreadyFinished, JobNotFound, JobService
+from engine.services.run_slots import RunSlots
 from engine.services.sealing import seal_secret_inputs
 from settings import Settings
 from store import execution_repo, workflow_repo
@@ -65,10 +68,12 @@ def _missing() -> ExecutionNotFound:
 @dataclass(frozen=True)
 class Started:
     """An execution's record as started (``replayed``: an earlier call with the same
-    ``Idempotency-Key`` had started it)."""
+    ``Idempotency-Key`` had started it; ``message``: why it waits, when it is queued behind
+    the user's running-executions cap)."""
 
     record: ExecutionRecord
     replayed: bool = False
+    message: str | None = None
 
 
 @dataclass(frozen=True)
@@ -86,19 +91,39 @@ class RunService:
         self.settings = settings
         self.db = db
         self.vault = vault
+        self.jobs = jobs
         self.executions = ExecutionService(jobs)
+        limits = jobs.fair.cache if jobs.fair is not None else None
+        self.slots = RunSlots(jobs.client, db, SlotKeeper(db, settings, limits))
 
-    async def _start(self, record: ExecutionRecord, data: WorkflowRunInput) -> None:
+    async def _start(
+        self, record: ExecutionRecord, data: WorkflowRunInput, requested: str | None = None
+    ) -> str | None:
+        """Start the recorded execution at the requested priority; under the user's
+        running cap it takes a slot or waits for one (returns why it waits)."""
+        placement = await self.slots.place(record.user_id, record.id, data)
         try:
-            await self.executions.start(record.id, data)
+            priority = await self.jobs.priority(record.user_id, NORMAL, requested=requested)
+            await self.executions.start(
+                record.id, data, priority=priority, message=placement.message
+            )
         except BaseException:
+            await self.slots.not_started(record.user_id, record.id, placement)
             await execution_repo.delete_execution(self.db, record.id)
             raise
+        await self.slots.started(record.user_id, record.id, placement)
+        return placement.message
 
     async def execute(
-        self, user_id: str, workflow_id: str, data: dict[str, Any], idempotency_key: str | None
+        self,
+        user_id: str,
+        workflow_id: str,
+        data: dict[str, Any],
+        idempotency_key: str | None,
+        priority: str | None = None,
     ) -> Started:
-        """Start an execution of the current version of the caller's workflow.
+        """Start an execution of the current version of the caller's workflow (``priority``:
+        high, normal or low among the caller's own work).
 
         One read gives the version number, and the version itself only when its plan is not
         compiled yet (a version never changes)."""
@@ -131,9 +156,10 @@ class RunService:
                 secret_input_id=run.secret_input_id,
             ),
         )
+        message = None
         if not replayed:
-            await self._start(record, run)
-        return Started(record, replayed)
+            message = await self._start(record, run, priority)
+        return Started(record, replayed, message)
 
     async def _skeleton(self, record: ExecutionRecord) -> RunState:
         """A not-yet-answering execution: every step pending."""
@@ -260,8 +286,8 @@ class RunService:
                 from_step=from_step,
             ),
         )
-        await self._start(record, run)
-        return Started(record)
+        message = await self._start(record, run)
+        return Started(record, message=message)
 
     async def step_output(self, user_id: str, execution_id: str, step: str) -> FullOutput:
         """A step's whole output, also one too large for workflow history."""

@@ -24,10 +24,11 @@ from temporalio.client import (
     ScheduleUpdate,
     ScheduleUpdateInput,
 )
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.common import Priority, SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError, RPCStatusCode
 
 from engine.models import queues, summaries
+from engine.models.fairness import BULK
 from engine.models.jobs import SA_WORKFLOW_ID, start_attributes, start_memo
 from engine.models.runs import RUN_WORKFLOW, WorkflowRunInput, start_job_memo
 from engine.services.jobs import JobService
@@ -78,8 +79,13 @@ class ScheduleService:
         self.jobs = jobs
         self.client = jobs.client
 
-    def _action(self, schedule_id: str, run: WorkflowRunInput) -> ScheduleActionStartWorkflow:
-        attributes = start_attributes(run.user_id, "workflow_run")
+    async def _priority(self, user_id: str) -> Priority:
+        """Scheduled runs are bulk work: nobody waits on them as they start."""
+        return await self.jobs.priority(user_id, BULK)
+
+    async def _action(self, schedule_id: str, run: WorkflowRunInput) -> ScheduleActionStartWorkflow:
+        priority = await self._priority(run.user_id)
+        attributes = start_attributes(run.user_id, "workflow_run", priority)
         return ScheduleActionStartWorkflow(
             RUN_WORKFLOW,
             run,
@@ -93,6 +99,7 @@ class ScheduleService:
             ),
             memo=start_memo(*start_job_memo(run)),  # what its run begins with (lean begin)
             static_summary=summaries.workflow_run(run.workflow_id, run.version, schedule_id),
+            priority=priority,
         )
 
     async def create(
@@ -109,7 +116,7 @@ class ScheduleService:
         await self.client.create_schedule(
             schedule_id,
             Schedule(
-                action=self._action(schedule_id, run),
+                action=await self._action(schedule_id, run),
                 spec=ScheduleSpec(cron_expressions=[cron], time_zone_name=timezone),
                 policy=SchedulePolicy(overlap=OVERLAP[overlap]),
                 state=ScheduleState(paused=paused, note=note),
@@ -146,11 +153,12 @@ class ScheduleService:
         paused: bool | None = None,
     ) -> None:
         handle = self.client.get_schedule_handle(schedule_id)
+        action = await self._action(schedule_id, run) if run is not None else None
 
         def change(current: ScheduleUpdateInput) -> ScheduleUpdate:
             schedule = current.description.schedule
-            if run is not None:
-                schedule.action = self._action(schedule_id, run)
+            if action is not None:
+                schedule.action = action
             if cron is not None or timezone is not None:
                 spec = schedule.spec
                 schedule.spec = ScheduleSpec(

@@ -22,6 +22,7 @@ from connectors import netguard
 from connectors.errors import InvalidInputError
 from engine.models.events import EVENT_CATALOG, delivery_id_for, event_id_for
 from engine.services.events import EventPublisher
+from engine.services.fair_share import FairShare
 from settings import Settings
 from store import webhook_repo
 from store.db import Database, as_utc, utcnow
@@ -125,12 +126,18 @@ class WebhookService:
     """Endpoint management for one user at a time; another user's endpoint is not found."""
 
     def __init__(
-        self, db: Database, vault: Vault, events: EventPublisher, settings: Settings
+        self,
+        db: Database,
+        vault: Vault,
+        events: EventPublisher,
+        settings: Settings,
+        fair: FairShare | None = None,
     ) -> None:
         self.db = db
         self.vault = vault
         self.events = events
         self.settings = settings
+        self.fair = fair  # the webhook endpoints quota (none checked without it)
 
     def _aad(self, endpoint: WebhookEndpoint, kind: str) -> bytes:
         return associated_data(endpoint.user_id, kind, endpoint.id)
@@ -172,6 +179,8 @@ class WebhookService:
     async def create(self, user_id: str, spec: EndpointSpec) -> tuple[WebhookEndpoint, str]:
         """The new endpoint and its signing secret (the only time it is returned)."""
         assert spec.name is not None and spec.url is not None and spec.events is not None
+        if self.fair is not None:
+            await self.fair.check_keep(user_id, "webhookEndpoints")
         url = await check_url(spec.url, allow_private=self.settings.allow_private_urls)
         row = WebhookEndpoint(
             user_id=user_id,

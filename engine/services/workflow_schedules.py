@@ -112,6 +112,7 @@ class WorkflowSchedules:
         self.db = db
         self.vault = vault
         self.temporal = ScheduleService(jobs)
+        self.fair = jobs.fair  # the schedules quotas (count, smallest interval)
 
     async def info(self, row: WorkflowSchedule) -> ScheduleInfo:
         return ScheduleInfo(row, await self.temporal.status(row.id))
@@ -136,6 +137,8 @@ class WorkflowSchedules:
             input=spec.input,
             note=spec.note,
         )
+        if self.fair is not None:
+            await self.fair.check_schedule(user_id, row.cron, adding=True)
         run = run_plans.version_run_input(
             self.settings, user_id, version, spec.input, schedule_id=row.id
         )
@@ -169,6 +172,8 @@ class WorkflowSchedules:
         row = await self.owned(user_id, schedule_id)
         cron = check_cron(change.cron) if change.cron is not None else None
         timezone = check_timezone(change.timezone) if change.timezone is not None else None
+        if cron is not None and self.fair is not None:
+            await self.fair.check_schedule(user_id, cron, adding=False)
         run = None
         if change.input is not None:
             _workflow, version = await workflow_repo.load(self.db, user_id, row.workflow_id)

@@ -64,6 +64,10 @@ PATCH_ONE_FINISH = "workflow-run-one-finish"
 # they were started with (``start_job_memo``), so beginning writes only the status: one
 # command, one history event and one visibility write fewer per run.
 PATCH_LEAN_BEGIN = "workflow-run-lean-begin"
+# Runs queued behind their user's running-executions cap (``data.queued``, set only for
+# them) first wait as a ``pending`` job for ``slot_granted``; no other run takes this path,
+# so their histories are unchanged.
+PATCH_RUN_QUEUE = "workflow-run-queue"
 
 
 class RunDriver:
@@ -74,9 +78,12 @@ class RunDriver:
         self.job.MIRROR_STEP = 50  # (before the patch) start, half-way and the end of a run
         self.state: RunState | None = None
         self.one_finish = False
+        self.slot_granted = False
 
     async def run(self, data: WorkflowRunInput) -> RunState:
         info = workflow.info()
+        if data.queued and workflow.patched(PATCH_RUN_QUEUE):
+            await self._wait_for_slot(data)
         # (Patched runs record only the newest patch's marker; older runs replay as they ran.)
         lean = workflow.patched(PATCH_LEAN_BEGIN)
         self.one_finish = lean or workflow.patched(PATCH_ONE_FINISH)
@@ -143,6 +150,7 @@ class RunDriver:
                         "prior": carried,
                         "started_at": state.startedAt,
                         "continued": data.continued + 1,
+                        "queued": False,  # (it holds its slot already)
                     }
                 )
             )
@@ -162,6 +170,32 @@ class RunDriver:
         state.output = runner.final_output()
         await self._finish(data, "completed", "Execution completed")
         return state
+
+    async def _wait_for_slot(self, data: WorkflowRunInput) -> None:
+        """Wait, as a ``pending`` job saying why (the message it was started with), until
+        the run that frees a slot of the user's cap signals this one. Cancelled meanwhile,
+        it ends without having run a step (and gives up its place in line)."""
+        self.job.state.message = workflow.memo_value("message", "", type_hint=str)
+        self.job.state.created_at = workflow.info().start_time
+        self.state = RunState(
+            executionId=workflow.info().workflow_id,
+            workflowId=data.workflow_id,
+            version=data.version,
+            status="pending",
+            input=data.input,
+            retryOf=data.retry_of,
+            fromStep=data.from_step,
+            scheduleId=data.schedule_id,
+            steps=[StepState(name=s.name, type=s.type) for s in data.plan.steps],
+        )
+        try:
+            await workflow.wait_condition(lambda: self.slot_granted)
+        except asyncio.CancelledError:
+            for step in self.state.steps:
+                step.status = "cancelled"
+            self.one_finish = True
+            await self._finish(data, "cancelled", "Execution cancelled before it started")
+            raise
 
     async def _drive(self, runner: StepRunner, data: WorkflowRunInput) -> str:
         """Start what is ready, wait for something to finish, repeat."""
@@ -211,7 +245,7 @@ class RunDriver:
         if status == "failed":
             state.error = message
         if self.one_finish:
-            await finish_run(data.user_id, state)
+            await finish_run(data.user_id, state, release_slot=data.counted)
         else:
             record = workflow.execute_local_activity(
                 RECORD_WORKFLOW_RUN,
@@ -252,15 +286,18 @@ def workflow_event(state: RunState) -> EventInput:
     return EventInput(name=event, data=payload)
 
 
-async def finish_run(user_id: str, state: RunState) -> None:
+async def finish_run(user_id: str, state: RunState, *, release_slot: bool = False) -> None:
     """Record the run and publish its event in one local activity, retried until it is done
-    (its every step is idempotent); a cancel arriving meanwhile waits for it."""
+    (its every step is idempotent); a cancel arriving meanwhile waits for it. A run counted
+    against its user's running cap hands its slot on there too (``release_slot``)."""
     events = stamp_events([workflow_event(state)])
     try:
         await shielded(
             workflow.execute_local_activity(
                 FINISH_WORKFLOW_RUN,
-                FinishRunInput(user_id=user_id, state=state, events=events),
+                FinishRunInput(
+                    user_id=user_id, state=state, events=events, release_slot=release_slot
+                ),
                 start_to_close_timeout=PUBLISH_TIMEOUT,
                 retry_policy=PUBLISH_RETRY,
             )

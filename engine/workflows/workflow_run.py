@@ -10,7 +10,13 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from engine.models.runs import QUERY_RUN_STATE, RUN_WORKFLOW, RunState, WorkflowRunInput
+    from engine.models.runs import (
+        QUERY_RUN_STATE,
+        RUN_WORKFLOW,
+        SIGNAL_SLOT_GRANTED,
+        RunState,
+        WorkflowRunInput,
+    )
     from engine.workflows.jobs import JobWorkflow
     from engine.workflows.run_driver import RunDriver
 
@@ -24,6 +30,11 @@ class WorkflowRunWorkflow(JobWorkflow):
     @workflow.query(name=QUERY_RUN_STATE)
     def run_state(self) -> RunState | None:
         return self._driver.state
+
+    @workflow.signal(name=SIGNAL_SLOT_GRANTED)
+    def slot_granted(self) -> None:
+        """A queued run's turn: a slot of its user's running cap is now its own."""
+        self._driver.slot_granted = True
 
     @workflow.run
     async def run(self, data: WorkflowRunInput) -> RunState:

@@ -132,6 +132,7 @@ async def test_worker_killed_mid_batch_never_enriches_a_lead_twice(
             **leads_settings_overrides(fake_hunter, fake_pdl),
             "pdl_bulk_size": 5,
             "pdl_api_key": fake_pdl.key,
+            "enrichment_operator_keys": True,  # (the batch names no key of its own)
         },
     )
     env = settings_env(settings)
