@@ -7,7 +7,6 @@ import json
 from typing import Any
 
 import httpx
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from engine.workflows.run_driver import PATCH_RUN_QUEUE
@@ -80,7 +79,7 @@ async def test_runs_over_the_cap_wait_pending_with_the_reason(
     assert first_end["status"] == "completed" and second_end["status"] == "completed"
     assert done["message"] == "Execution completed" and steps_target.hits["cap"] == 2
 
-    replayer = Replayer(workflows=[WorkflowRunWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=[WorkflowRunWorkflow], data_converter=stack.client.data_converter)
     histories = {}
     for name, run in (("first", first), ("second", second), ("third", third)):
         histories[name] = await stack.client.get_workflow_handle(run["executionId"]).fetch_history()
