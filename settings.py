@@ -87,6 +87,15 @@ class Settings(BaseSettings):
     linkedin_oauth_state_ttl_seconds: int = 600
     linkedin_automation_base_url: str = "https://api.unipile.com"
     linkedin_automation_api_key: SecretStr | None = None
+    # Campaigns. Unipile authenticates its webhooks with a header you configure on the
+    # webhook (``Unipile-Auth: <secret>``); set the same value here, or the events route
+    # refuses every event. Providers without webhooks (the sandbox) are polled.
+    linkedin_webhook_secret: SecretStr | None = None
+    linkedin_poll_max_interval_seconds: float = 3600.0
+    campaign_max_targets: int = 10_000  # enrollments in one campaign
+    campaign_start_concurrency: int = 32  # enrollment starts in flight per request
+    # Workflows' inbound trigger URLs: the largest body that starts an execution.
+    workflow_trigger_max_bytes: int = 256 * 1024
 
     # App integrations (seed 003): platform-managed OAuth clients, state and refresh timing
     google_client_id: str = ""

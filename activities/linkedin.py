@@ -18,7 +18,7 @@ from activities.errors import to_application_error
 from activities.heartbeat import heartbeating
 from connectors import linkedin, linkedin_sandbox
 from connectors.errors import AuthError, ConnectorError, InvalidInputError, RateLimitedError
-from connectors.linkedin import ChallengeError
+from connectors.linkedin import AlreadyConnectedError, ChallengeError
 from connectors.linkedin_automation import ActionResult, UnipileClient
 from engine.models.linkedin import (
     COMPLETE_CONNECTION,
@@ -169,6 +169,12 @@ class LinkedInActivities:
             )
         except ChallengeError as exc:
             return PerformOutput(outcome="challenge", reason=exc.message)
+        except AlreadyConnectedError as exc:
+            if not data.already_connected_ok:
+                raise to_application_error(exc) from None
+            return PerformOutput(
+                outcome="completed", summary="already connected", details={"alreadyConnected": True}
+            )
         except Exception as exc:
             raise to_application_error(exc) from None
         return PerformOutput(

@@ -46,6 +46,7 @@ class JobQuery(BaseModel):
             "tool_execution",
             "webhook_delivery",
             "lead_import",
+            "campaign_enrollment",
         ]
         | None
     ) = None

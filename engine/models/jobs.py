@@ -21,6 +21,7 @@ JobType = Literal[
     "tool_execution",
     "webhook_delivery",
     "lead_import",
+    "campaign_enrollment",
 ]
 JOB_TYPES: tuple[str, ...] = get_args(JobType)
 JobStatus = Literal["pending", "running", "completed", "failed", "cancelled"]
@@ -42,12 +43,16 @@ SA_JOB_STATUS = SearchAttributeKey.for_keyword("TaskyardJobStatus")
 SA_PROGRESS = SearchAttributeKey.for_int("TaskyardProgress")
 # workflow_run only: the definition an execution runs, so executions list by workflow.
 SA_WORKFLOW_ID = SearchAttributeKey.for_keyword("TaskyardWorkflowId")
+# campaign_enrollment only: the LinkedIn campaign an enrollment belongs to, so a campaign's
+# enrollments are selected (paused, resumed, cancelled, counted) by one visibility query.
+SA_CAMPAIGN_ID = SearchAttributeKey.for_keyword("TaskyardCampaignId")
 SEARCH_ATTRIBUTES: tuple[SearchAttributeKey[Any], ...] = (
     SA_USER_ID,
     SA_JOB_TYPE,
     SA_JOB_STATUS,
     SA_PROGRESS,
     SA_WORKFLOW_ID,
+    SA_CAMPAIGN_ID,
 )
 
 QUERY_JOB_STATE = "job_state"

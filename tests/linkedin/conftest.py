@@ -9,6 +9,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from tests.conftest import Stack, make_settings, run_stack
 from tests.fakes.server import serve
+from tests.linkedin.campaign_rig import campaigns  # noqa: F401 (time-skipping fixtures)
 from tests.linkedin.fakes import CLIENT_ID, CLIENT_SECRET, UNIPILE_KEY, FakeLinkedIn, FakeUnipile
 from tests.linkedin.skipping import rig, skipping_env  # noqa: F401 (time-skipping fixtures)
 
