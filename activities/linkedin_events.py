@@ -58,25 +58,26 @@ class LinkedInEventSink:
         self.client = client
         self.starter = starter
 
-    async def account(self, event: ProviderEvent) -> LinkedInAccount | None:
+    async def accounts(self, event: ProviderEvent) -> list[LinkedInAccount]:
         if event.provider == "sandbox":
-            return await accounts.account_by_id(self.db, event.account_ref)
-        return await accounts.account_by_automation_id(self.db, event.account_ref)
+            found = await accounts.account_by_id(self.db, event.account_ref)
+            return [found] if found is not None else []
+        return await accounts.accounts_by_automation_id(self.db, event.account_ref)
 
     async def ingest(self, event: ProviderEvent) -> IngestResult:
-        account = await self.account(event)
-        account_id = account.id if account else None
+        found = await self.accounts(event)
+        account_id = found[0].id if found else None
         claimed = await enrollment_repo.claim_event(
             self.db, event.id, provider=event.provider, kind=event.kind, account_id=account_id
         )
         if not claimed:
             return IngestResult(duplicate=True, account_id=account_id)
         matched = 0
-        if account is not None:
+        for account in found:
             if event.kind == "account_status":
                 await self._account_status(account, event)
             else:
-                matched = await self._member_event(account, event)
+                matched += await self._member_event(account, event)
         await enrollment_repo.event_processed(self.db, event.id)
         return IngestResult(matched=matched, account_id=account_id)
 
@@ -139,7 +140,10 @@ class LinkedInEventSink:
             user_id=account.user_id,
             events=[
                 EventInput(
-                    name=name, id=event_id_for(event.id, name), data=data, occurred_at=occurred
+                    name=name,
+                    id=event_id_for(f"{event.id}:{account.id}", name),
+                    data=data,
+                    occurred_at=occurred,
                 )
             ],
         )

@@ -34,6 +34,8 @@ from api.v2 import health, jobs, keys, users
 from api.v2 import lead_import as v2_lead_import
 from api.v2 import leads as v2_leads
 from api.v2 import linkedin as v2_linkedin
+from api.v2 import linkedin_campaigns as v2_linkedin_campaigns
+from api.v2 import linkedin_events as v2_linkedin_events
 from api.v2 import user_integrations as v2_user_integrations
 from engine.services.events import EventPublisher
 from engine.services.jobs import JobService
@@ -55,6 +57,8 @@ ROUTES: list[BaseRoute] = [
     *v2_enrichment.routes,
     *v2_user_integrations.routes,
     *v2_linkedin.routes,
+    *v2_linkedin_campaigns.routes,
+    *v2_linkedin_events.routes,
     *tools.routes,
     *v1_credentials.routes,
     *v1_connectors.routes,

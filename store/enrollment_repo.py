@@ -255,7 +255,9 @@ async def campaign_counts(db: Database, campaign_id: str) -> dict[str, Any]:
     async with db.session() as session:
         totals = (await run(session, select(*_sums()).where(where))).one()
         by_status = (
-            await run(session, select(col(e.status), func.count()).where(where).group_by(col(e.status)))
+            await run(
+                session, select(col(e.status), func.count()).where(where).group_by(col(e.status))
+            )
         ).all()
         by_account = (
             await run(

@@ -287,13 +287,14 @@ async def account_by_id(db: Database, account_id: str) -> LinkedInAccount | None
         return await session.get(LinkedInAccount, account_id)
 
 
-async def account_by_automation_id(db: Database, automation_id: str) -> LinkedInAccount | None:
-    """The account linked to a provider account (Unipile ``acc_…``), for its webhooks."""
+async def accounts_by_automation_id(db: Database, automation_id: str) -> list[LinkedInAccount]:
+    """The connected accounts linked to a provider account (Unipile ``acc_…``), for its
+    webhooks (one, unless the provider account was linked twice)."""
     async with db.session() as session:
-        return (
-            await session.exec(
-                select(LinkedInAccount).where(
-                    LinkedInAccount.automation_account_id == automation_id
-                )
+        rows = await session.exec(
+            select(LinkedInAccount).where(
+                LinkedInAccount.automation_account_id == automation_id,
+                LinkedInAccount.status == "connected",
             )
-        ).first()
+        )
+        return list(rows.all())

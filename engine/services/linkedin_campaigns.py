@@ -129,7 +129,8 @@ class CampaignService:
         settings: CampaignSettings,
         account_ids: list[str] | None,
         targets: Targets | None,
-    ) -> LinkedInCampaign:
+    ) -> tuple[LinkedInCampaign, dict[str, Any]]:
+        """A draft (with its first targets, when given) and its counts."""
         compile_campaign(steps)
         chosen = await self._account_ids(user_id, account_ids)
         if targets is not None and not targets.empty:
@@ -147,10 +148,16 @@ class CampaignService:
         )
         if targets is not None and not targets.empty:
             await self.add_targets(user_id, campaign.id, targets)
-        return campaign
+        return campaign, await self.counts(campaign.id)
 
     async def get(self, user_id: str, campaign_id: str) -> LinkedInCampaign:
         return await campaign_repo.get_campaign(self.db, user_id, campaign_id)
+
+    async def detail(
+        self, user_id: str, campaign_id: str
+    ) -> tuple[LinkedInCampaign, dict[str, Any]]:
+        campaign = await self.get(user_id, campaign_id)
+        return campaign, await self.counts(campaign_id)
 
     async def counts(self, campaign_id: str) -> dict[str, Any]:
         return await enrollment_repo.campaign_counts(self.db, campaign_id)
@@ -301,20 +308,22 @@ class CampaignService:
         """Take one lead out: its enrollment is cancelled (withdrawn from its governor)."""
         await self.get(user_id, campaign_id)
         row = await campaign_repo.find_enrollment(self.db, campaign_id, ref)
+        # marked first: the enrollment records its own end when cancelled, and would win
+        await campaign_repo.set_enrollment_status(self.db, [row.id], "removed", only_from=OPEN)
         if row.status == "active":
             try:
                 await self.client.get_workflow_handle(row.id).cancel()
             except RPCError as exc:
                 if exc.status != RPCStatusCode.NOT_FOUND:
                     raise
-        await campaign_repo.set_enrollment_status(self.db, [row.id], "removed", only_from=OPEN)
         return await campaign_repo.find_enrollment(self.db, campaign_id, row.id)
 
     # ---- controls -----------------------------------------------------------------------
 
-    async def start(self, user_id: str, campaign_id: str) -> int:
+    async def start(self, user_id: str, campaign_id: str) -> tuple[int, str]:
         """Start a draft (or, on a running campaign, enroll targets not yet started: a
-        repeated start is how an interrupted one finishes). Returns how many started."""
+        repeated start is how an interrupted one finishes). Returns (how many started, the
+        campaign's status)."""
         campaign = await self.get(user_id, campaign_id)
         if campaign.status not in ("draft", "running"):
             raise campaign_repo.CampaignStateConflict(
@@ -334,7 +343,7 @@ class CampaignService:
                 values={"status": "running", "started_at": utcnow()},
             )
             campaign = await self.get(user_id, campaign_id)
-        return await self._enroll(campaign, pending)
+        return await self._enroll(campaign, pending), campaign.status
 
     async def pause(self, user_id: str, campaign_id: str) -> LinkedInCampaign:
         return await self._control(user_id, campaign_id, "pause", "paused by its owner")

@@ -102,7 +102,7 @@ class CampaignRig:
         settings: dict[str, Any] | None = None,
     ) -> tuple[str, list[WorkflowHandle[Any, Any]]]:
         """Create a campaign through the service, start it; the enrollments' handles."""
-        campaign = await self.service.create(
+        campaign, _counts = await self.service.create(
             self.user_id,
             name="rig",
             steps=[CampaignStep.model_validate(s) for s in steps],
