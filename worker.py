@@ -130,6 +130,7 @@ def queue_plans(deps: ActivityDeps) -> dict[str, QueuePlan]:
                 workflow_steps.load_step_outputs,
                 workflow_steps.record_workflow_run,
                 workflow_steps.finish_workflow_run,
+                linkedin.prepare_linkedin_step,
             ],
         ),
         queues.WEBHOOKS: QueuePlan(

@@ -28,6 +28,7 @@ from api.v1 import docs as v1_docs
 from api.v1 import executions as v1_executions
 from api.v1 import schedules as v1_schedules
 from api.v1 import tools, webhook_deliveries, webhooks
+from api.v1 import triggers as v1_triggers
 from api.v1 import workflows as v1_workflows
 from api.v2 import enrichment as v2_enrichment
 from api.v2 import health, jobs, keys, users
@@ -69,6 +70,7 @@ ROUTES: list[BaseRoute] = [
     *webhooks.routes,
     *webhook_deliveries.routes,
     *v1_workflows.routes,
+    *v1_triggers.routes,
     *v1_executions.routes,
     *v1_schedules.routes,
     *v1_docs.routes,

@@ -36,6 +36,7 @@ from engine.models.runs import (
     RECORD_WORKFLOW_RUN,
     FinishRunInput,
     RecordRunInput,
+    RunEvent,
     RunState,
     StepState,
     WorkflowRunInput,
@@ -43,7 +44,7 @@ from engine.models.runs import (
 )
 from engine.workflows.events import emit_events, shielded, stamp_events
 from engine.workflows.jobs import JobTracker
-from engine.workflows.step_runner import StepRunner
+from engine.workflows.step_runner import RunEvents, StepRunner
 
 DONE = ("succeeded", "failed", "skipped")
 RECORD_RETRY = RetryPolicy(
@@ -74,9 +75,16 @@ class RunDriver:
         self.job.MIRROR_STEP = 50  # (before the patch) start, half-way and the end of a run
         self.state: RunState | None = None
         self.one_finish = False
+        self.events = RunEvents()
+
+    def on_event(self, event: RunEvent) -> None:
+        """The ``run_event`` signal (it may arrive before the run's first line)."""
+        self.events.add(event.model_copy(update={"received_at": workflow.now()}))
 
     async def run(self, data: WorkflowRunInput) -> RunState:
         info = workflow.info()
+        if data.events:  # carried across continue-as-new, before any received since
+            self.events.pending[:0] = data.events
         # (Patched runs record only the newest patch's marker; older runs replay as they ran.)
         lean = workflow.patched(PATCH_LEAN_BEGIN)
         self.one_finish = lean or workflow.patched(PATCH_ONE_FINISH)
@@ -123,6 +131,7 @@ class RunDriver:
             user_id=data.user_id,
             heartbeat_timeout=data.heartbeat_timeout_seconds,
             default_timeout=data.default_timeout_seconds,
+            events=self.events,
         )
         try:
             outcome = await self._drive(runner, data)
@@ -141,6 +150,7 @@ class RunDriver:
                         "prior": carried,
                         "started_at": state.startedAt,
                         "continued": data.continued + 1,
+                        "events": self.events.pending,
                     }
                 )
             )

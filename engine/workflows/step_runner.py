@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
         RUN_WORKFLOW_STEP,
         ConditionConfig,
         DelayConfig,
+        LinkedInActionConfig,
         LoadOutputsInput,
         LoadOutputsOutput,
         OutputPath,
@@ -39,9 +40,16 @@ with workflow.unsafe.imports_passed_through():
         StepRunInput,
         StepRunOutput,
         StepState,
+        WaitForEventConfig,
         ref_marker,
     )
     from engine.workflows import templates
+    from engine.workflows.run_steps import (
+        RunEvents,
+        StepFailed,
+        linkedin_action,
+        wait_for_event,
+    )
 
 DONE = ("succeeded", "failed", "skipped")
 INLINE_MAX = 32 * 1024  # one output kept in history at most this big…
@@ -54,13 +62,6 @@ LOAD_RETRY = RetryPolicy(
     maximum_attempts=5,
     non_retryable_error_types=["NotFoundError"],
 )
-
-
-class StepFailed(Exception):
-    def __init__(self, message: str, error_type: str) -> None:
-        super().__init__(message)
-        self.message = message
-        self.error_type = error_type
 
 
 def _classify(err: ActivityError) -> tuple[str, str, bool, timedelta | None, bool]:
@@ -86,8 +87,10 @@ class StepRunner:
         user_id: str,
         heartbeat_timeout: float,
         default_timeout: float,
+        events: RunEvents | None = None,
     ) -> None:
         self.plan = plan
+        self.events = events or RunEvents()
         self.state = state
         self.user_id = user_id
         self.heartbeat_timeout = timedelta(seconds=heartbeat_timeout)
@@ -248,6 +251,20 @@ class StepRunner:
                 rec.attempts = 1
                 expression = str(step.config.get("expression", ""))
                 rec.output = {"result": templates.condition(expression, ctx)}
+            elif step.kind == "wait_for_event":
+                rec.attempts = 1
+                config = WaitForEventConfig.model_validate(templates.render(step.config, ctx))
+                rec.output = await wait_for_event(self.events, config)
+            elif step.kind == "linkedin_action":
+                rec.attempts += 1
+                rec.output = await linkedin_action(
+                    LinkedInActionConfig.model_validate(templates.render(step.config, ctx)),
+                    user_id=self.user_id,
+                    state=self.state,
+                    step=step.name,
+                    attempt=rec.attempts,
+                    heartbeat_timeout=self.heartbeat_timeout,
+                )
             else:
                 await self._action(step, rec, ctx)
             rec.status = "succeeded"

@@ -10,7 +10,14 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from engine.models.runs import QUERY_RUN_STATE, RUN_WORKFLOW, RunState, WorkflowRunInput
+    from engine.models.runs import (
+        QUERY_RUN_STATE,
+        RUN_WORKFLOW,
+        SIGNAL_RUN_EVENT,
+        RunEvent,
+        RunState,
+        WorkflowRunInput,
+    )
     from engine.workflows.jobs import JobWorkflow
     from engine.workflows.run_driver import RunDriver
 
@@ -20,6 +27,10 @@ class WorkflowRunWorkflow(JobWorkflow):
     def __init__(self) -> None:
         self._driver = RunDriver()
         self._job = self._driver.job
+
+    @workflow.signal(name=SIGNAL_RUN_EVENT)
+    def run_event(self, event: RunEvent) -> None:
+        self._driver.on_event(event)
 
     @workflow.query(name=QUERY_RUN_STATE)
     def run_state(self) -> RunState | None:
