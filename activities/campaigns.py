@@ -10,7 +10,7 @@ from temporalio import activity
 
 from activities.events import DeliveryStarter
 from activities.linkedin_events import LinkedInEventSink, batch_signal
-from connectors.linkedin_sandbox import campaign_rules
+from connectors.linkedin_sandbox import answer_jitter, campaign_rules
 from engine.models.campaigns import (
     FINISHED_ENROLLMENT,
     POLL_LINKEDIN_EVENTS,
@@ -47,11 +47,14 @@ def sandbox_answers(
         rules = campaign_rules(row.profile_slug)
         answers: list[tuple[str, datetime]] = []
         invited = as_utc(row.invited_at)
+        slug = row.profile_slug
         if invited and row.accepted_at is None and rules.accepts_after is not None:
-            answers.append(("accepted", invited + rules.accepts_after))
+            due = invited + rules.accepts_after + answer_jitter(slug, "accepted")
+            answers.append(("accepted", due))
         times = item.message_times
         if row.replied_at is None and rules.replies_after and len(times) >= rules.reply_to:
-            answers.append(("replied", times[rules.reply_to - 1] + rules.replies_after))
+            due = times[rules.reply_to - 1] + rules.replies_after + answer_jitter(slug, "replied")
+            answers.append(("replied", due))
         for kind, due in answers:
             if due > now:
                 upcoming.append(due)

@@ -162,6 +162,13 @@ class CampaignRules:
     connected: bool = False  # already a connection before any invitation
 
 
+def answer_jitter(slug: str, kind: str) -> timedelta:
+    """Members answer a little after the stated delay (one to ten minutes, fixed per member
+    and kind), as people do: never on the exact second a sequence's own timers fall on."""
+    spread = int(_digest("answer", slug, kind)[:8], 16) % 540
+    return timedelta(seconds=60 + spread)
+
+
 def _duration(token: str) -> timedelta | None:
     found = _DURATION.match(token)
     return timedelta(**{_UNITS[found[2]]: int(found[1])}) if found else None
@@ -172,7 +179,8 @@ def campaign_rules(slug: str) -> CampaignRules:
     ``replies`` [``2nd``] [duration]. The first other word ends the rules (the name).
 
     ``sandbox-accepts-2d-replies-2nd-4h-ada``: accepts two days after the invitation and
-    replies four hours after the second message. Delays default to one hour."""
+    replies four hours after the second message (each a few minutes more:
+    ``answer_jitter``). Delays default to one hour."""
     words = slug.lower().split("-")
     if len(words) < 2 or words[0] != "sandbox":
         return CampaignRules()

@@ -230,6 +230,7 @@ class EnrollmentView(BaseModel):
     accepted: bool
     replied: bool
     waitUntil: datetime | None = None
+    nextWakeAt: datetime | None = None  # its next timer (a wait's end, or a daily tick)
     waitingForSlot: bool = False
     runs: int = 1
     historyLength: int = 0

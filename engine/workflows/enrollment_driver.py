@@ -87,6 +87,7 @@ class EnrollmentDriver:
         self.slots = SlotClient(data.account_id)
         self.error: tuple[str, str] | None = None
         self._step_label = ""
+        self._wake_at: datetime | None = None
 
     # ---- signals and the query ------------------------------------------------------------
 
@@ -120,6 +121,7 @@ class EnrollmentDriver:
             accepted=self.s.accepted_at is not None or self.s.already_connected,
             replied=self.s.replied_at is not None,
             waitUntil=self.s.wait_until,
+            nextWakeAt=self._wake_at if self.s.wait_until else None,
             waitingForSlot=self.slots.waiting,
             runs=self.s.runs,
             historyLength=workflow.info().get_current_history_length(),
@@ -364,6 +366,7 @@ class EnrollmentDriver:
             elapsed = min(total, (now - started) // unit + 1)
             self._say(f"{self._where()}: waiting for acceptance, {elapsed} of {total} {name}")
             tick = min(until, started + elapsed * unit)
+            self._wake_at = tick
             try:
                 await workflow.wait_condition(
                     lambda: accepted() or self.s.replied_at is not None, timeout=tick - now
@@ -379,6 +382,7 @@ class EnrollmentDriver:
             at = next_open(until, self.data.hours) if self.data.hours else until
             message += f"; next: {LABELS[upcoming.type]} at {self._local(at)}"
         self._say(message)
+        self._wake_at = until
         while workflow.now() < until:
             if self.s.replied_at is not None:
                 return "replied"
