@@ -96,7 +96,6 @@ async def linkedin_action(
     user_id: str,
     state: RunState,
     step: str,
-    attempt: int,
     heartbeat_timeout: timedelta,
 ) -> dict[str, Any]:
     """Run one action as a child job; its output, or StepFailed with the job's reason."""
@@ -129,7 +128,7 @@ async def linkedin_action(
                 metadata=metadata,
                 heartbeat_timeout_seconds=heartbeat_timeout.total_seconds(),
             ),
-            id=f"{state.executionId}-{step}-{attempt}",
+            id="job_" + workflow.uuid4().hex[:24],  # as the API names linkedin_action jobs
             task_queue=account.task_queue,
             search_attributes=start_attributes(user_id, "linkedin_action"),
             memo=start_memo(

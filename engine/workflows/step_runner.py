@@ -262,7 +262,6 @@ class StepRunner:
                     user_id=self.user_id,
                     state=self.state,
                     step=step.name,
-                    attempt=rec.attempts,
                     heartbeat_timeout=self.heartbeat_timeout,
                 )
             else:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from engine.models.campaigns import poller_id
 from store import lead_repo
 from tests.linkedin.campaign_rig import CampaignRig
+from tests.linkedin.helpers import record_history
 
 DAY = timedelta(days=1)
 SLACK = timedelta(minutes=15)  # members answer up to ten minutes after the stated delay
@@ -50,6 +52,8 @@ async def test_a_full_sequence_stops_on_the_reply(campaigns: CampaignRig) -> Non
     now = await campaigns.now()
     await campaigns.env.sleep(7 * DAY)  # nothing more happens, ever
     assert len(campaigns.provider.calls) == 3 and now < await campaigns.now()
+    await record_history(campaigns.client, handle.id, "campaign_enrollment_replied_v1")
+    await record_history(campaigns.client, poller_id(campaigns.account_id), "linkedin_poller_v1")
 
 
 async def test_an_invitation_not_accepted_takes_the_timeout_branch(
@@ -82,6 +86,9 @@ async def test_an_invitation_not_accepted_takes_the_timeout_branch(
     rows = {r.profile_slug: r for r in await campaigns.rows(cid)}
     assert rows["sandbox-accepts-1d-yes"].status == "stopped"
     assert rows["never-answers"].status == "completed"
+    await record_history(
+        campaigns.client, rows["never-answers"].id, "campaign_enrollment_timeout_v1"
+    )
     counts = await campaigns.service.counts(cid)
     assert counts["steps"][1] == {"accepted": 1, "timeout": 1}
     assert counts["steps"][3] == {"true": 1}
@@ -122,6 +129,7 @@ async def test_pause_and_resume_across_working_hours(campaigns: CampaignRig) -> 
     assert follow.at > resumed and (follow.at - resumed) > timedelta(hours=12) - SLACK
     for c in calls:
         assert c.at.weekday() < 5 and 9 <= c.at.hour < 17, c
+    await record_history(campaigns.client, handle.id, "campaign_enrollment_paused_v1")
 
 
 async def test_repeated_and_late_events_change_nothing(campaigns: CampaignRig) -> None:

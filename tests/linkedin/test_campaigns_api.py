@@ -7,8 +7,10 @@ from typing import Any
 
 import httpx
 
+from engine.models.linkedin import governor_id
+from store import linkedin as accounts
 from tests.conftest import Stack, new_user, wait_for
-from tests.linkedin.helpers import connect, fast_settings, job
+from tests.linkedin.helpers import connect, fast_settings, job, record_history
 
 BASE = "/api/v2/linkedin/campaigns"
 SEQUENCE = [
@@ -268,6 +270,7 @@ async def test_pause_holds_enrollments_and_resume_releases_them(stack: Stack) ->
     await wait_for(lambda: queued(0), timeout=60)
     for j in jobs:
         await job_message(stack, key, j["id"], "Cancelled")
+    await record_history(stack.client, jobs[-1]["id"], "campaign_enrollment_cancelled_v1")
 
 
 async def test_webhooks_need_the_configured_secret(stack: Stack) -> None:
@@ -279,7 +282,7 @@ async def test_webhooks_need_the_configured_secret(stack: Stack) -> None:
 
 
 async def test_a_restricted_account_pauses_its_campaigns(stack: Stack, target: Any) -> None:
-    _user, key = await connected_user(stack, minDelaySeconds=3600, maxDelaySeconds=3600)
+    user_id, key = await connected_user(stack, minDelaySeconds=3600, maxDelaySeconds=3600)
     async with stack.api(key) as api:
         r = await api.post(
             "/api/v1/webhooks",
@@ -345,6 +348,9 @@ async def test_a_restricted_account_pauses_its_campaigns(stack: Stack, target: A
     assert len([r for r in target.requests if r.path == "/sink"]) == 1  # told once
     async with stack.api(key) as api:
         await ok(await api.post(f"{BASE}/{cid}/cancel"))
+    account = await accounts.get_account(stack.deps.db, user_id)
+    assert account is not None
+    await record_history(stack.client, governor_id(account.id), "linkedin_governor_restricted_v1")
 
 
 async def test_cancelling_a_campaign_of_500_enrollments(stack: Stack) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.conftest import Stack, new_user
-from tests.linkedin.helpers import connect, fast_settings
+from tests.linkedin.helpers import connect, fast_settings, record_history
 from tests.workflows.helpers import create_workflow, execute, finished, step
 
 PROFILE = "https://www.linkedin.com/in/ada-lovelace"
@@ -54,6 +54,7 @@ async def test_a_workflow_step_runs_a_governed_linkedin_action(stack: Stack) -> 
         jobs = (await api.get("/api/v2/users/jobs", params={"type": "linkedin_action"})).json()[
             "data"
         ]["jobs"]
+    await record_history(stack.client, execution_id, "workflow_run_linkedin_v4")
     mine = [j for j in jobs if j["metadata"].get("executionId") == execution_id]
     assert sorted(j["metadata"]["step"] for j in mine) == ["greet", "view"]
     assert {j["status"] for j in mine} == {"completed"}

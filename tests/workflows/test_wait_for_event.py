@@ -10,6 +10,7 @@ from temporalio.client import WorkflowFailureError
 
 from engine.models.runs import RunEvent, RunState
 from tests.conftest import Stack, new_user
+from tests.linkedin.helpers import record_history
 from tests.workflows.helpers import create_workflow, execute, finished, http_step, step
 from tests.workflows.skipping import Skipping, skipping
 
@@ -46,6 +47,7 @@ async def test_an_event_sent_early_waits_for_its_step(skipping: Skipping) -> Non
     assert steps["approve"].output["payload"] == {"by": "ada"}
     assert steps["approve"].output["timedOut"] is False
     assert steps["after"].output["body"]["query"] == {"by": "ada"}
+    await record_history(skipping.client, handle.id, "workflow_run_wait_for_event_v4")
 
 
 async def test_no_event_times_out(skipping: Skipping) -> None:
