@@ -284,3 +284,20 @@ async def campaign_counts(db: Database, campaign_id: str) -> dict[str, Any]:
         "accounts": [{"accountId": r.account, **_rates(r)} for r in by_account],
         "steps": steps,
     }
+
+
+async def step_times(db: Database, campaign_id: str, step_type: str) -> dict[str, datetime]:
+    """When each enrollment of a campaign finished its (first) step of ``step_type``."""
+    query = select(LinkedInEnrollmentStep).where(
+        col(LinkedInEnrollmentStep.campaign_id) == campaign_id,
+        col(LinkedInEnrollmentStep.step_type) == step_type,
+        col(LinkedInEnrollmentStep.outcome) == "done",
+    )
+    async with db.session() as session:
+        rows = (await run(session, query)).scalars().all()
+    found: dict[str, datetime] = {}
+    for row in rows:
+        at = as_utc(row.at) or row.at
+        if row.enrollment_id not in found or at < found[row.enrollment_id]:
+            found[row.enrollment_id] = at
+    return found
