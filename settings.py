@@ -94,6 +94,7 @@ class Settings(BaseSettings):
     linkedin_poll_max_interval_seconds: float = 3600.0
     campaign_max_targets: int = 10_000  # enrollments in one campaign
     campaign_start_concurrency: int = 32  # enrollment starts in flight per request
+    campaign_history_limit: int = 1000  # an enrollment continues as new past this many events
     # Workflows' inbound trigger URLs: the largest body that starts an execution.
     workflow_trigger_max_bytes: int = 256 * 1024
 

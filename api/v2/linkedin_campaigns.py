@@ -46,7 +46,7 @@ BASE = "/api/v2/linkedin/campaigns"
 
 def _service(request: Request) -> CampaignService:
     s = services(request)
-    return CampaignService(s.settings, s.db, s.jobs, s.temporal)
+    return CampaignService(s.settings, s.db, s.jobs, s.temporal, s.events)
 
 
 def _reply(user_id: str, data: object, status: int = 200) -> JSONResponse:
@@ -112,16 +112,19 @@ async def create_campaign(request: Request) -> JSONResponse:
     tag=TAG,
     scope=SCOPE,
     query=CampaignQuery,
-    responses={200: CampaignListResponse},
+    responses={200: CampaignListResponse, 400: None},
     description="Newest first; page with pageToken.",
 )
 async def list_campaigns(request: Request) -> JSONResponse:
     principal = require(request, SCOPE)
     q = bodies.query_model(request, CampaignQuery)
     user_id = required_user(principal, q.userId)
-    page = await _service(request).page(
-        user_id, status=q.status, limit=q.limit, page_token=q.pageToken
-    )
+    try:
+        page = await _service(request).page(
+            user_id, status=q.status, limit=q.limit, page_token=q.pageToken
+        )
+    except ValueError as exc:  # a page token this listing did not issue
+        raise BadRequest(str(exc), code="INVALID_QUERY") from exc
     data = CampaignListData(
         campaigns=[campaign_out(c) for c in page.campaigns],
         pagination=Pagination(

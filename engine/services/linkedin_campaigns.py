@@ -34,6 +34,7 @@ from engine.models.campaigns import (
     PollerInput,
     poller_id,
 )
+from engine.models.events import event_id_for
 from engine.models.jobs import SA_CAMPAIGN_ID
 from engine.models.linkedin import LinkedInSettings
 from engine.services.campaign_plans import (
@@ -45,8 +46,10 @@ from engine.services.campaign_plans import (
     render_targets,
 )
 from engine.services.campaigns import campaign_targets, lead_fields
+from engine.services.events import EventPublisher
 from engine.services.jobs import JobService
 from engine.services.linkedin import ensure_governor
+from engine.services.pagination import InvalidPageToken
 from settings import Settings
 from store import campaign_repo, enrollment_repo
 from store import linkedin as accounts
@@ -112,11 +115,19 @@ def account_settings(account: LinkedInAccount) -> LinkedInSettings:
 class CampaignService:
     """Every call names the caller; another user's campaign is a 404."""
 
-    def __init__(self, settings: Settings, db: Database, jobs: JobService, client: Client) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        jobs: JobService,
+        client: Client,
+        events: EventPublisher | None = None,
+    ) -> None:
         self.settings = settings
         self.db = db
         self.jobs = jobs
         self.client = client
+        self.events = events
 
     # ---- campaigns ----------------------------------------------------------------------
 
@@ -173,7 +184,7 @@ class CampaignService:
             try:
                 after = (datetime.fromisoformat(stamp), last_id)
             except ValueError as exc:
-                raise InvalidError("invalid pageToken", field="pageToken") from exc
+                raise InvalidPageToken() from exc
         rows = await campaign_repo.list_campaigns(
             self.db, user_id, status=status, limit=limit + 1, after=after
         )
@@ -370,7 +381,21 @@ class CampaignService:
                 ControlSignal(action=action, reason=reason),  # type: ignore[arg-type]
                 reason=f"{action} campaign {campaign_id}",
             )
+            if after == "running":  # every enrollment may have ended while it was paused
+                await self._completed_meanwhile(campaign)
         return await self.get(user_id, campaign_id)
+
+    async def _completed_meanwhile(self, campaign: LinkedInCampaign) -> None:
+        if not await enrollment_repo.complete_campaign_if_done(self.db, campaign.id):
+            return
+        if self.events is not None:
+            name = "campaign.completed"
+            await self.events.publish_one(
+                campaign.user_id,
+                name,
+                {"campaignId": campaign.id, "campaignName": campaign.name},
+                event_id_for(campaign.id, name),
+            )
 
     async def cancel(self, user_id: str, campaign_id: str) -> LinkedInCampaign:
         """Every open enrollment is cancelled (one batch operation); targets not started
@@ -532,6 +557,7 @@ class CampaignService:
             paused=campaign.status == "paused",
             pause_reason=campaign.pause_reason,
             poller_id=poller_id(account.id) if account.provider == "sandbox" else None,
+            history_limit=self.settings.campaign_history_limit,
             activity_timeout_seconds=self.settings.http_timeout_seconds * 3 + 30,
             heartbeat_timeout_seconds=self.settings.activity_heartbeat_timeout_seconds,
         )

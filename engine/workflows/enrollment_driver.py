@@ -144,8 +144,10 @@ class EnrollmentDriver:
         try:
             outcome = await self._walk()
         except asyncio.CancelledError:
-            await shielded(self._record(status="cancelled"))
-            self.job.cancel(f"Cancelled at step {self._where()}")
+            out = await shielded(self._record(status="cancelled"))
+            if out.campaign_completed:  # the last open enrollment was taken out
+                await emit_events(self.data.user_id, [self._campaign_completed()])
+            self.job.cancel(f"Cancelled at {self._where()}")
             raise
         except GovernorMissing as err:
             self.error = (f"the account's governor is not running: {err}", "GovernorMissing")
@@ -418,14 +420,7 @@ class EnrollmentDriver:
             payload["error"] = error
         events = [EventInput(name="campaign.enrollment.completed", data=payload)]
         if out.campaign_completed:
-            name = "campaign.completed"
-            events.append(
-                EventInput(
-                    name=name,
-                    id=event_id_for(d.campaign_id, name),
-                    data={"campaignId": d.campaign_id, "campaignName": d.campaign_name},
-                )
-            )
+            events.append(self._campaign_completed())
         await emit_events(d.user_id, events)
         result = EnrollmentOutput(
             outcome=status,
@@ -440,6 +435,15 @@ class EnrollmentDriver:
             raise ApplicationError(message, type=error_type, non_retryable=True)
         self.job.complete(ENDINGS[status], result.model_dump(mode="json"))
         return result
+
+    def _campaign_completed(self) -> EventInput:
+        """Announced by whichever enrollment ended last (its id is the campaign's: once)."""
+        d, name = self.data, "campaign.completed"
+        return EventInput(
+            name=name,
+            id=event_id_for(d.campaign_id, name),
+            data={"campaignId": d.campaign_id, "campaignName": d.campaign_name},
+        )
 
     async def _record(self, **fields: Any) -> RecordEnrollmentOutput:
         d = self.data

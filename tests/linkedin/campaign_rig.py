@@ -155,6 +155,20 @@ class CampaignRig:
         handle = self.client.get_workflow_handle(governor_id(self.account_id))
         return await handle.query(LinkedInGovernorWorkflow.view, rpc_timeout=timedelta(seconds=20))
 
+    async def run_lengths(self, workflow_id: str) -> list[int]:
+        """History length of every run of a workflow, oldest first (each run's first event
+        names the run it continues)."""
+        lengths: list[int] = []
+        run_id: str | None = None
+        while True:
+            handle = self.client.get_workflow_handle(workflow_id, run_id=run_id)
+            lengths.append((await handle.describe()).history_length)
+            first = await anext(aiter(handle.fetch_history_events()))
+            previous = first.workflow_execution_started_event_attributes.continued_execution_run_id
+            if not previous:
+                return lengths[::-1]
+            run_id = previous
+
     async def _activity(self, handles: list[WorkflowHandle[Any, Any]]) -> tuple[int, ...] | None:
         """History lengths of every workflow involved, or None while any has a workflow task
         or an activity in flight (then nothing is settled, however long it has been still)."""

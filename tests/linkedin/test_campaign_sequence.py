@@ -158,3 +158,25 @@ async def test_repeated_and_late_events_change_nothing(campaigns: CampaignRig) -
     assert row.status == "replied" and row.messages_sent == 1
     view = await campaigns.view(handle)
     assert view.replied and view.accepted
+
+
+async def test_long_waits_continue_as_new_and_keep_their_deadline(
+    campaigns: CampaignRig,
+) -> None:
+    limit = 40
+    campaigns.service.settings = campaigns.service.settings.model_copy(
+        update={"campaign_history_limit": limit}
+    )
+    steps = [
+        {"type": "sendConnectionRequest"},
+        {"type": "waitForAcceptance", "days": 20},
+        {"type": "sendMessage", "message": "Thanks!"},
+    ]
+    _cid, [handle] = await campaigns.launch(steps, slugs=["sandbox-accepts-9d-slow"])
+    assert await campaigns.drive([handle]) == ["completed"]
+    invited, message = sorted(c.at for c in campaigns.provider.calls)
+    assert 9 * DAY <= message - invited < 9 * DAY + SLACK
+    view = await campaigns.view(handle)
+    assert view.runs >= 3, view  # it continued as new while waiting, and kept the deadline
+    lengths = await campaigns.run_lengths(handle.id)
+    assert len(lengths) == view.runs and max(lengths) <= limit + 30, lengths
