@@ -16,14 +16,10 @@ import asyncio
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from engine.models.events import EventInput, event_id_for
     from engine.models.linkedin import (
         GOVERNOR_WORKFLOW,
-        PAUSE_ACCOUNT_CAMPAIGNS,
         QUERY_VIEW,
         SIGNAL_ACCOUNT_STATUS,
         SIGNAL_DISCONNECT,
@@ -38,8 +34,6 @@ with workflow.unsafe.imports_passed_through():
         GovernorView,
         Lease,
         LinkedInSettings,
-        PauseCampaignsInput,
-        PauseCampaignsOutput,
         Queued,
         Release,
         SlotMessage,
@@ -47,7 +41,7 @@ with workflow.unsafe.imports_passed_through():
         UsageView,
         Withdraw,
     )
-    from engine.workflows.events import emit_events
+    from engine.workflows.linkedin_restriction import announce_restriction
     from engine.workflows.linkedin_schedule import (
         WEEK,
         describe_wait,
@@ -59,11 +53,6 @@ with workflow.unsafe.imports_passed_through():
 LIMIT_BACKOFF = (timedelta(hours=1), timedelta(hours=24))
 CHALLENGE_BACKOFF = (timedelta(hours=24), timedelta(days=7))
 ANNOUNCE_SLACK = timedelta(minutes=5)
-PAUSE_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=2),
-    maximum_interval=timedelta(minutes=1),
-    maximum_attempts=20,
-)
 
 
 def _backoff(strikes: int, bounds: tuple[timedelta, timedelta]) -> timedelta:
@@ -457,42 +446,7 @@ class LinkedInGovernorWorkflow:
         """Pause the account's campaigns and tell the owner, once per restriction."""
         try:
             while self.s.notices:
-                notice = self.s.notices[0]
-                reason = notice.reason or notice.status
-                paused: list[str] = []
-                try:
-                    out: PauseCampaignsOutput = await workflow.execute_activity(
-                        PAUSE_ACCOUNT_CAMPAIGNS,
-                        PauseCampaignsInput(
-                            user_id=notice.user_id,
-                            account_id=self.input.account_id,
-                            reason=f"the LinkedIn account is {reason}",
-                        ),
-                        result_type=PauseCampaignsOutput,
-                        start_to_close_timeout=timedelta(minutes=2),
-                        retry_policy=PAUSE_RETRY,
-                    )
-                    paused = out.campaigns
-                except ActivityError as err:
-                    account = self.input.account_id
-                    workflow.logger.error("campaigns of %s not paused: %s", account, err)
-                name = "linkedin.account.restricted"
-                await emit_events(
-                    notice.user_id,
-                    [
-                        EventInput(
-                            name=name,
-                            id=event_id_for(notice.event_id, name),
-                            data={
-                                "accountId": self.input.account_id,
-                                "status": notice.status,
-                                "reason": reason,
-                                "pausedCampaigns": paused,
-                                "at": notice.at.isoformat() if notice.at else None,
-                            },
-                        )
-                    ],
-                )
+                await announce_restriction(self.input.account_id, self.s.notices[0])
                 self.s.notices.pop(0)
         finally:
             self._notifying = False
