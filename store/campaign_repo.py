@@ -207,7 +207,7 @@ async def find_enrollment(db: Database, campaign_id: str, ref: str) -> LinkedInE
         or_(
             col(LinkedInEnrollment.id) == ref,
             col(LinkedInEnrollment.lead_id) == ref,
-            col(LinkedInEnrollment.profile_slug) == ref,
+            col(LinkedInEnrollment.profile_slug) == ref.lower(),
         ),
     )
     async with db.session() as session:

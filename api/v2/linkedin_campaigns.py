@@ -87,7 +87,7 @@ def _not_connected(exc: AccountNotConnected) -> BadRequest:
     tag=TAG,
     scope=SCOPE,
     body=CampaignCreate,
-    responses={201: CampaignResponse, 422: None},
+    responses={201: CampaignResponse, 400: None, 422: None},
     description="A draft: steps (viewProfile, followProfile, sendConnectionRequest, "
     "waitForAcceptance, sendMessage, wait, likePost, withdrawConnectionRequest, stopIf, "
     "branch), sending accounts (default: yours), settings and optional first targets.",
@@ -96,14 +96,17 @@ async def create_campaign(request: Request) -> JSONResponse:
     principal = require(request, SCOPE)
     body = await bodies.read(request, CampaignCreate)
     user_id = required_user(principal, body.userId)
-    row, counts = await _service(request).create(
-        user_id,
-        name=body.name,
-        steps=body.steps,
-        settings=body.settings or CampaignSettings(),
-        account_ids=body.accountIds,
-        targets=_targets(body.targets),
-    )
+    try:
+        row, counts = await _service(request).create(
+            user_id,
+            name=body.name,
+            steps=body.steps,
+            settings=body.settings or CampaignSettings(),
+            account_ids=body.accountIds,
+            targets=_targets(body.targets),
+        )
+    except AccountNotConnected as exc:
+        raise _not_connected(exc) from exc
     return _reply(user_id, campaign_out(row, counts), 201)
 
 

@@ -147,6 +147,11 @@ class CampaignService:
         if targets is not None and not targets.empty:
             # checked before the campaign exists, so a refused request leaves nothing behind
             await self._rendered(user_id, compile_campaign(steps), targets)
+            if not chosen:
+                raise AccountNotConnected(
+                    "Targets need a LinkedIn account to send from: connect one with "
+                    "POST /api/v2/users/integrations/linkedin"
+                )
         campaign = await campaign_repo.create_campaign(
             self.db,
             LinkedInCampaign(

@@ -198,6 +198,16 @@ async def test_bad_campaigns_are_refused_with_their_reasons(stack: Stack) -> Non
             (1, "profileUrl"),
         }
         assert (await api.get(BASE)).json()["data"]["campaigns"] == []  # nothing was kept
+        r = await api.post(
+            BASE,
+            json={
+                "name": "x",
+                "steps": [{"type": "viewProfile"}],
+                "targets": {"profileUrls": [url("someone")]},
+            },
+        )
+        assert r.status_code == 400 and r.json()["code"] == "LINKEDIN_NOT_CONNECTED"
+        assert (await api.get(BASE)).json()["data"]["campaigns"] == []
         r = await api.post(BASE, json={"name": "x", "steps": [{"type": "viewProfile"}]})
         cid = r.json()["data"]["id"]
         r = await api.post(f"{BASE}/{cid}/start")
