@@ -74,6 +74,11 @@ class CampaignRig:
     async def now(self) -> datetime:
         return await self.env.get_current_time()
 
+    def configure(self, **values: Any) -> None:
+        """Change the settings the campaign service runs with (e.g. the history limit)."""
+        settings = self.service.settings.model_copy(update=values)
+        self.service.settings = self.service.enroller.settings = settings
+
     async def account_settings(self, **values: Any) -> None:
         base: dict[str, Any] = {"min_delay_seconds": 10, "max_delay_seconds": 20}
         base.update(values)

@@ -164,9 +164,7 @@ async def test_long_waits_continue_as_new_and_keep_their_deadline(
     campaigns: CampaignRig,
 ) -> None:
     limit = 40
-    campaigns.service.settings = campaigns.service.settings.model_copy(
-        update={"campaign_history_limit": limit}
-    )
+    campaigns.configure(campaign_history_limit=limit)
     steps = [
         {"type": "sendConnectionRequest"},
         {"type": "waitForAcceptance", "days": 20},
