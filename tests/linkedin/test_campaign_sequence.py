@@ -178,3 +178,22 @@ async def test_long_waits_continue_as_new_and_keep_their_deadline(
     assert view.runs >= 3, view  # it continued as new while waiting, and kept the deadline
     lengths = await campaigns.run_lengths(handle.id)
     assert len(lengths) == view.runs and max(lengths) <= limit + 30, lengths
+
+
+async def test_an_existing_connection_skips_the_wait(campaigns: CampaignRig) -> None:
+    campaigns.provider.plans = {"old-friend": ["connected"]}
+    steps = [
+        {"type": "sendConnectionRequest", "note": "Hi"},
+        {"type": "waitForAcceptance", "days": 7},
+        {"type": "stopIf", "condition": "!alreadyConnected"},
+        {"type": "sendMessage", "message": "Good to see you again"},
+    ]
+    cid, [handle] = await campaigns.launch(steps, slugs=["old-friend"])
+    assert await campaigns.drive([handle]) == ["completed"]
+    invite, message = sorted(campaigns.provider.calls, key=lambda c: c.at)
+    assert (invite.action_type, message.action_type) == ("sendConnectionRequest", "sendMessage")
+    assert message.at - invite.at < SLACK  # no waiting for an acceptance
+    [row] = await campaigns.rows(cid)
+    assert row.status == "completed" and row.invited_at is None
+    counts = await campaigns.service.counts(cid)
+    assert counts["steps"][1] == {"accepted": 1} and counts["steps"][2] == {"false": 1}
