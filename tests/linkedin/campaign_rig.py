@@ -160,6 +160,21 @@ class CampaignRig:
         handle = self.client.get_workflow_handle(governor_id(self.account_id))
         return await handle.query(LinkedInGovernorWorkflow.view, rpc_timeout=timedelta(seconds=20))
 
+    async def dump(self, handles: list[WorkflowHandle[Any, Any]]) -> str:
+        """The last events of every workflow involved (what holds the clock)."""
+        lines = []
+        ids = [governor_id(self.account_id), poller_id(self.account_id), *(h.id for h in handles)]
+        for workflow_id in ids:
+            handle = self.client.get_workflow_handle(workflow_id)
+            try:
+                events = (await handle.fetch_history()).events[-6:]
+            except RPCError as exc:
+                lines.append(f"{workflow_id}: {exc}")
+                continue
+            kinds = [f"{e.event_id}:{e.WhichOneof('attributes')}" for e in events]
+            lines.append(f"{workflow_id}: {kinds}")
+        return "\n".join(lines)
+
     async def run_lengths(self, workflow_id: str) -> list[int]:
         """History length of every run of a workflow, oldest first (each run's first event
         names the run it continues)."""
@@ -255,7 +270,12 @@ class CampaignRig:
             # being handled, which the test server (unlike Temporal) cannot take.
             first = min(due)
             target = max(d for d in due if d <= first + TOGETHER) + timedelta(milliseconds=5)
-            await self.env.sleep(max(target - now, timedelta(milliseconds=10)))
+            try:
+                await self.env.sleep(max(target - now, timedelta(milliseconds=10)))
+            except RPCError as exc:
+                raise AssertionError(
+                    f"the test server's clock is stuck: {await self.dump(handles)}"
+                ) from exc
         raise AssertionError("the enrollments did not finish within the allowed steps")
 
 
@@ -325,6 +345,9 @@ async def _stop_all(rig: CampaignRig) -> None:
     the shared test server's clock (its next task can never complete)."""
     async with rig.db.session() as session:
         rows = (await session.exec(select(LinkedInEnrollment))).all()
+    # Never while a task is in flight: the test server would keep that task's hold on its
+    # clock, and every later test's skip would wait for it.
+    await rig.settle([rig.client.get_workflow_handle(r.id) for r in rows])
     ids = [governor_id(rig.account_id), poller_id(rig.account_id), *(r.id for r in rows)]
     for workflow_id in ids:
         try:
