@@ -118,6 +118,16 @@ class Settings(BaseSettings):
     linkedin_automation_api_key: SecretStr | None = None
     # How long the Unipile hosted sign-in link (and its notify state) stays usable.
     linkedin_automation_link_ttl_seconds: int = 1800
+    # Campaigns. Unipile authenticates its webhooks with a header you configure on the
+    # webhook (``Unipile-Auth: <secret>``); set the same value here, or the events route
+    # refuses every event. Providers without webhooks (the sandbox) are polled.
+    linkedin_webhook_secret: SecretStr | None = None
+    linkedin_poll_max_interval_seconds: float = 3600.0
+    campaign_max_targets: int = 10_000  # enrollments in one campaign
+    campaign_start_concurrency: int = 32  # enrollment starts in flight per request
+    campaign_history_limit: int = 1000  # an enrollment continues as new past this many events
+    # Workflows' inbound trigger URLs: the largest body that starts an execution.
+    workflow_trigger_max_bytes: int = 256 * 1024
 
     # App integrations: the platform's OAuth client per vendor, state and refresh timing.
     # An OAuth toolkit whose vendor client is not set connects through Taskyard's sandbox

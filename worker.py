@@ -19,6 +19,7 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.campaigns import CampaignActivities
 from activities.connections import ConnectionActivities
 from activities.credential_check import CredentialTestActivities
 from activities.deps import ActivityDeps
@@ -36,6 +37,7 @@ from engine.models.webhooks import DeliveryPolicy
 from engine.services import logs, telemetry
 from engine.services.temporal import connect
 from engine.services.worker_ops import WorkerOpsServer
+from engine.workflows.campaign_enrollment import CampaignEnrollmentWorkflow
 from engine.workflows.connections import ConnectionWorkflow
 from engine.workflows.credential_check import CredentialTestWorkflow
 from engine.workflows.enrichment import EnrichmentBatchWorkflow
@@ -44,6 +46,7 @@ from engine.workflows.lead_import import LeadImportWorkflow
 from engine.workflows.linkedin_action import LinkedInActionWorkflow
 from engine.workflows.linkedin_connect import LinkedInConnectWorkflow
 from engine.workflows.linkedin_governor import LinkedInGovernorWorkflow
+from engine.workflows.linkedin_poller import LinkedInPollerWorkflow
 from engine.workflows.rate_governor import RateGovernorWorkflow
 from engine.workflows.tool_execution import ToolExecutionWorkflow
 from engine.workflows.webhook_delivery import WebhookDeliveryWorkflow
@@ -109,11 +112,24 @@ def queue_plans(deps: ActivityDeps) -> dict[str, QueuePlan]:
         tools, deps.db, event_publisher(deps), SlotKeeper(deps.db, settings)
     )
     linkedin = LinkedInActivities(deps.db, deps.vault, settings)
+    campaigns = CampaignActivities(deps.db, DeliveryStarter.from_settings(settings))
     delivery = webhook_delivery(deps)
     return {
         queues.LINKEDIN: QueuePlan(
-            [LinkedInGovernorWorkflow, LinkedInActionWorkflow, LinkedInConnectWorkflow],
-            [linkedin.perform_linkedin_action, linkedin.complete_linkedin_connection],
+            [
+                LinkedInGovernorWorkflow,
+                LinkedInActionWorkflow,
+                LinkedInConnectWorkflow,
+                CampaignEnrollmentWorkflow,
+                LinkedInPollerWorkflow,
+            ],
+            [
+                linkedin.perform_linkedin_action,
+                linkedin.complete_linkedin_connection,
+                campaigns.record_campaign_enrollment,
+                campaigns.pause_account_campaigns,
+                campaigns.poll_linkedin_events,
+            ],
         ),
         queues.WORKFLOWS: QueuePlan(
             [WorkflowRunWorkflow],
@@ -122,6 +138,7 @@ def queue_plans(deps: ActivityDeps) -> dict[str, QueuePlan]:
                 workflow_steps.load_step_outputs,
                 workflow_steps.record_workflow_run,
                 workflow_steps.finish_workflow_run,
+                linkedin.prepare_linkedin_step,
             ],
         ),
         queues.WEBHOOKS: QueuePlan(

@@ -19,22 +19,30 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from temporalio import activity
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.exceptions import ApplicationError
 
 from activities.errors import to_application_error
 from activities.heartbeat import heartbeating
 from connectors import linkedin, linkedin_sandbox
 from connectors.errors import AuthError, ConnectorError, InvalidInputError, RateLimitedError
-from connectors.linkedin import ChallengeError
+from connectors.linkedin import AlreadyConnectedError, ChallengeError
 from connectors.linkedin_automation import ActionResult, UnipileClient, request_hosted_link
+from engine.models import queues
 from engine.models.linkedin import (
     AUTOMATION_NOTIFY_PATH,
     COMPLETE_CONNECTION,
+    GOVERNOR_WORKFLOW,
     PERFORM_ACTION,
     ConnectInput,
     ConnectOutput,
+    GovernorInput,
+    LinkedInSettings,
     PerformInput,
     PerformOutput,
+    governor_id,
 )
+from engine.models.runs import PREPARE_LINKEDIN_STEP, PrepareLinkedInInput, PrepareLinkedInOutput
 from settings import Settings
 from store import linkedin as store
 from store import linkedin_links
@@ -237,6 +245,30 @@ class LinkedInActivities:
 
     # ---- actions ------------------------------------------------------------------------
 
+    @activity.defn(name=PREPARE_LINKEDIN_STEP)
+    async def prepare_linkedin_step(self, data: PrepareLinkedInInput) -> PrepareLinkedInOutput:
+        """A local activity of a workflow run's ``linkedin_action`` step: the user's connected
+        account, and its governor made sure to run (settings from the database)."""
+        account = await store.get_account(self.db, data.user_id)
+        if account is None or account.status != "connected":
+            raise ApplicationError(
+                "LinkedIn is not connected for this user", type="LinkedInNotConnected"
+            )
+        task_queue = queues.task_queue(self.settings.task_queue_prefix, queues.LINKEDIN)
+        await activity.client().start_workflow(
+            GOVERNOR_WORKFLOW,
+            GovernorInput(
+                account_id=account.id,
+                settings=LinkedInSettings.model_validate(account.settings or {}),
+            ),
+            id=governor_id(account.id),
+            task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+        return PrepareLinkedInOutput(
+            account_id=account.id, provider=account.provider, task_queue=task_queue
+        )
+
     @activity.defn(name=PERFORM_ACTION)
     async def perform_linkedin_action(self, data: PerformInput) -> PerformOutput:
         try:
@@ -250,6 +282,12 @@ class LinkedInActivities:
             )
         except ChallengeError as exc:
             return PerformOutput(outcome="challenge", reason=exc.message)
+        except AlreadyConnectedError as exc:
+            if not data.already_connected_ok:
+                raise to_application_error(exc) from None
+            return PerformOutput(
+                outcome="completed", summary="already connected", details={"alreadyConnected": True}
+            )
         except Exception as exc:
             raise to_application_error(exc) from None
         return PerformOutput(

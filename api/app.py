@@ -34,12 +34,15 @@ from api.v1 import docs as v1_docs
 from api.v1 import executions as v1_executions
 from api.v1 import schedules as v1_schedules
 from api.v1 import tools, webhook_deliveries, webhooks
+from api.v1 import triggers as v1_triggers
 from api.v1 import workflows as v1_workflows
 from api.v2 import enrichment as v2_enrichment
 from api.v2 import health, jobs, keys, users
 from api.v2 import lead_import as v2_lead_import
 from api.v2 import leads as v2_leads
 from api.v2 import linkedin as v2_linkedin
+from api.v2 import linkedin_campaigns as v2_linkedin_campaigns
+from api.v2 import linkedin_events as v2_linkedin_events
 from api.v2 import user_integrations as v2_user_integrations
 from engine.services import telemetry
 from engine.services.events import EventPublisher
@@ -63,6 +66,8 @@ ROUTES: list[BaseRoute] = [
     *v2_enrichment.routes,
     *v2_user_integrations.routes,
     *v2_linkedin.routes,
+    *v2_linkedin_campaigns.routes,
+    *v2_linkedin_events.routes,
     *tools.routes,
     *v1_credentials.routes,
     *v1_connectors.routes,
@@ -75,6 +80,7 @@ ROUTES: list[BaseRoute] = [
     *webhooks.routes,
     *webhook_deliveries.routes,
     *v1_workflows.routes,
+    *v1_triggers.routes,
     *v1_executions.routes,
     *v1_schedules.routes,
     *v1_docs.routes,

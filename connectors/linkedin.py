@@ -45,6 +45,11 @@ class ChallengeError(ConnectorError):
     """
 
 
+class AlreadyConnectedError(InvalidInputError):
+    """An invitation to a member who is already a first-degree connection: LinkedIn refuses
+    it, and for a sequence it means the invitation step is already done."""
+
+
 class LinkedInToken(BaseModel):
     """What LinkedIn's token endpoint grants (refresh tokens only for approved apps)."""
 

@@ -49,7 +49,7 @@ from connectors.errors import (
     TransientError,
     retry_after_seconds,
 )
-from connectors.linkedin import ChallengeError, post_id, profile_slug
+from connectors.linkedin import AlreadyConnectedError, ChallengeError, post_id, profile_slug
 
 LIMIT_CODES = frozenset(
     {"limit_exceeded", "limit_reached", "too_many_requests", "rate_limit_exceeded"}
@@ -138,7 +138,7 @@ class UnipileClient:
     async def send_invitation(self, profile_url: str, note: str | None) -> ActionResult:
         user_id, profile = await self._target(profile_url)
         if _relation(profile).network_distance == "FIRST_DEGREE":
-            raise InvalidInputError("already connected with this member")
+            raise AlreadyConnectedError("already connected with this member")
         body: dict[str, Any] = {"user_id": user_id}
         if note:
             body["message"] = note

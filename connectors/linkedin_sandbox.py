@@ -15,20 +15,39 @@ an automation contract. Everything it answers is a pure function of its input:
                          later attempts succeed
   ``sandbox-missing``    the member does not exist (``NotFoundError``)
   ``sandbox-invalid``    LinkedIn refuses the request (``InvalidInputError``)
+  ``sandbox-connected``  already a connection: an invitation is refused
+                         (``AlreadyConnectedError``)
+
+* campaign members answer by ``campaign_rules``: ``sandbox-accepts-2d-…`` accepts an
+  invitation two days after it was sent, ``sandbox-replies-…`` replies to a message; the
+  sandbox has no webhooks, so Taskyard's poller reports what is due (docs/linkedin.md).
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
+from dataclasses import dataclass
+from datetime import timedelta
 
 from pydantic import BaseModel
 
 from connectors.errors import AuthError, InvalidInputError, NotFoundError, RateLimitedError
-from connectors.linkedin import ChallengeError, LinkedInToken, post_id, profile_slug
+from connectors.linkedin import (
+    AlreadyConnectedError,
+    ChallengeError,
+    LinkedInToken,
+    post_id,
+    profile_slug,
+)
 from connectors.linkedin_automation import ActionResult
 
 CLIENT_ID = "taskyard-sandbox"
 LIMIT_RETRY_AFTER_SECONDS = 3600.0
+DEFAULT_ANSWER_DELAY = timedelta(hours=1)
+_DURATION = re.compile(r"^(\d{1,4})([mhd])$")
+_ORDINAL = re.compile(r"^(\d{1,2})(st|nd|rd|th)$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 
 
 def _digest(*parts: str) -> str:
@@ -114,6 +133,8 @@ def perform(
         )
     if slug.startswith("sandbox-challenge") and attempt <= 1:
         raise ChallengeError("LinkedIn asked the member to verify their identity (sandbox)")
+    if action_type == "sendConnectionRequest" and campaign_rules(slug).connected:
+        raise AlreadyConnectedError("already connected with this member (sandbox)")
     if action_type == "sendMessage" and not (message or "").strip():
         raise InvalidInputError("a message needs text")
     if note is not None and len(note) > 300:
@@ -129,3 +150,60 @@ def perform(
         remote_id="sbx_" + _digest(action_type, slug, str(attempt))[:16],
         details=details,
     )
+
+
+@dataclass(frozen=True)
+class CampaignRules:
+    """How a sandbox member answers a campaign (from the words of its public identifier)."""
+
+    accepts_after: timedelta | None = None  # after the invitation was sent
+    replies_after: timedelta | None = None  # after the ``reply_to``-th message
+    reply_to: int = 1
+    connected: bool = False  # already a connection before any invitation
+
+
+def answer_jitter(slug: str, kind: str) -> timedelta:
+    """Members answer a little after the stated delay (one to ten minutes, fixed per member
+    and kind), as people do: never on the exact second a sequence's own timers fall on."""
+    spread = int(_digest("answer", slug, kind)[:8], 16) % 540
+    return timedelta(seconds=60 + spread)
+
+
+def _duration(token: str) -> timedelta | None:
+    found = _DURATION.match(token)
+    return timedelta(**{_UNITS[found[2]]: int(found[1])}) if found else None
+
+
+def campaign_rules(slug: str) -> CampaignRules:
+    """``sandbox-`` then any of: ``connected``; ``accepts`` [``2d``|``3h``|``30m``];
+    ``replies`` [``2nd``] [duration]. The first other word ends the rules (the name).
+
+    ``sandbox-accepts-2d-replies-2nd-4h-ada``: accepts two days after the invitation and
+    replies four hours after the second message (each a few minutes more:
+    ``answer_jitter``). Delays default to one hour."""
+    words = slug.lower().split("-")
+    if len(words) < 2 or words[0] != "sandbox":
+        return CampaignRules()
+    accepts = replies = None
+    reply_to, connected = 1, False
+    i = 1
+    while i < len(words):
+        word = words[i]
+        nxt = words[i + 1] if i + 1 < len(words) else ""
+        if word == "connected":
+            connected = True
+        elif word == "accepts":
+            accepts = _duration(nxt) or DEFAULT_ANSWER_DELAY
+            i += 1 if _duration(nxt) else 0
+        elif word == "replies":
+            ordinal = _ORDINAL.match(nxt)
+            if ordinal:
+                reply_to = max(1, int(ordinal[1]))
+                i += 1
+                nxt = words[i + 1] if i + 1 < len(words) else ""
+            replies = _duration(nxt) or DEFAULT_ANSWER_DELAY
+            i += 1 if _duration(nxt) else 0
+        else:
+            break
+        i += 1
+    return CampaignRules(accepts, replies, reply_to, connected)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import and_, delete, func, select
+from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -206,3 +206,16 @@ async def list_leads(
         total = int((await run(session, count)).scalar_one())
         rows = list((await run(session, page)).scalars().all())
     return rows, total
+
+
+async def set_status(
+    db: Database, user_id: str, lead_id: str, status: str, *, only_from: Sequence[str] | None = None
+) -> bool:
+    """Set a lead's status (``only_from``: only while it is one of these); True if changed.
+    A lead deleted meanwhile is no error: campaigns keep running without it."""
+    statement = update(Lead).where(col(Lead.id) == lead_id, col(Lead.user_id) == user_id)
+    if only_from:
+        statement = statement.where(col(Lead.status).in_(list(only_from)))
+    async with db.engine.begin() as conn:
+        result = await conn.execute(statement.values(status=status, updated_at=utcnow()))
+    return bool(result.rowcount)

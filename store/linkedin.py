@@ -382,3 +382,21 @@ def open_token(vault: Vault, account: LinkedInAccount) -> dict[str, Any]:
     return dict(
         vault.decrypt_json(account.token_ciphertext, token_aad(account.user_id, account.id))
     )
+
+
+async def account_by_id(db: Database, account_id: str) -> LinkedInAccount | None:
+    async with db.session() as session:
+        return await session.get(LinkedInAccount, account_id)
+
+
+async def accounts_by_automation_id(db: Database, automation_id: str) -> list[LinkedInAccount]:
+    """The connected accounts linked to a provider account (Unipile ``acc_…``), for its
+    webhooks (one, unless the provider account was linked twice)."""
+    async with db.session() as session:
+        rows = await session.exec(
+            select(LinkedInAccount).where(
+                LinkedInAccount.automation_account_id == automation_id,
+                LinkedInAccount.status == "connected",
+            )
+        )
+        return list(rows.all())

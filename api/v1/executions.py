@@ -18,8 +18,10 @@ from api.v1 import runs
 from api.v1.acting import user_for
 from api.v1.workflow_schemas import (
     CancelResponse,
+    EventAccepted,
     ExecuteResponse,
     ExecutionAction,
+    ExecutionEvent,
     ExecutionList,
     ExecutionListQuery,
     ExecutionView,
@@ -98,6 +100,24 @@ async def act_on_execution(request: Request) -> JSONResponse:
 
 
 @operation(
+    "Send an event to an execution",
+    tag=TAG,
+    scope="executions:write",
+    body=ExecutionEvent,
+    responses={202: EventAccepted, 404: None, 409: None, 422: None},
+    description="Resumes the execution's `wait_for_event` step waiting for `name` (an "
+    "event sent before that step starts waits for it): approvals, external triggers. "
+    "`payload` (at most 64 KB) becomes the step's output.",
+)
+async def send_event(request: Request) -> JSONResponse:
+    user_id = await user_for(request, "executions:write")
+    data = await bodies.read(request, ExecutionEvent)
+    execution_id = request.path_params["id"]
+    await runs.service(request).send_event(user_id, execution_id, data.name, data.payload, data.id)
+    return reply(EventAccepted(executionId=execution_id, event=data.name, status="accepted"), 202)
+
+
+@operation(
     "Get one step's full output",
     tag=TAG,
     scope="executions:read",
@@ -116,5 +136,6 @@ routes = [
     Route("/api/v1/executions", list_executions, methods=["GET"]),
     Route("/api/v1/executions/{id}", get_execution, methods=["GET"]),
     Route("/api/v1/executions/{id}", act_on_execution, methods=["POST"]),
+    Route("/api/v1/executions/{id}/events", send_event, methods=["POST"]),
     Route("/api/v1/executions/{id}/steps/{step}/output", step_output, methods=["GET"]),
 ]

@@ -113,6 +113,23 @@ class ExecutionAction(BaseModel):
     fromStep: str | None = Field(default=None, min_length=1, max_length=64)
 
 
+class ExecutionEvent(BaseModel):
+    """An event for the execution's ``wait_for_event`` steps; ``id`` makes a retry of
+    this call count once."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:\-]+$")
+    payload: Any = None
+    id: str | None = Field(default=None, min_length=1, max_length=100)
+
+
+class EventAccepted(BaseModel):
+    executionId: str
+    event: str
+    status: Literal["accepted"]
+
+
 class CancelResponse(BaseModel):
     executionId: str
     status: Literal["cancelling"]

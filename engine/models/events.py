@@ -32,6 +32,14 @@ EVENT_CATALOG: dict[str, str] = {
     "tool.failed": "A tool execution failed.",
     "linkedin.action.completed": "A LinkedIn action was performed.",
     "linkedin.action.failed": "A LinkedIn action failed.",
+    "linkedin.invitation.accepted": "A LinkedIn member accepted an invitation of a connected "
+    "account (reported by the provider's webhook, or by polling).",
+    "linkedin.message.received": "A LinkedIn member sent a message to a connected account.",
+    "linkedin.account.restricted": "A connected LinkedIn account was restricted or "
+    "disconnected by the provider; its campaigns were paused.",
+    "campaign.enrollment.completed": "A lead's LinkedIn campaign enrollment ended (sequence "
+    "done, replied, or stopped by a condition).",
+    "campaign.completed": "Every enrollment of a LinkedIn campaign has ended.",
     "enrichment.completed": "An enrichment batch finished.",
     "enrichment.failed": "An enrichment batch failed.",
     "lead.created": "A lead was created.",

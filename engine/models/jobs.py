@@ -26,6 +26,7 @@ JobType = Literal[
     "tool_execution",
     "webhook_delivery",
     "lead_import",
+    "campaign_enrollment",
 ]
 JOB_TYPES: tuple[str, ...] = get_args(JobType)
 JobStatus = Literal["pending", "running", "completed", "failed", "cancelled"]
@@ -51,6 +52,9 @@ SA_WORKFLOW_ID = SearchAttributeKey.for_keyword("TaskyardWorkflowId")
 # as started (engine.models.fairness), so operators can filter on them in the Temporal UI.
 SA_FAIRNESS_KEY = SearchAttributeKey.for_keyword("TaskyardFairnessKey")
 SA_PRIORITY = SearchAttributeKey.for_int("TaskyardPriority")
+# campaign_enrollment only: the LinkedIn campaign an enrollment belongs to, so a campaign's
+# enrollments are selected (paused, resumed, cancelled, counted) by one visibility query.
+SA_CAMPAIGN_ID = SearchAttributeKey.for_keyword("TaskyardCampaignId")
 SEARCH_ATTRIBUTES: tuple[SearchAttributeKey[Any], ...] = (
     SA_USER_ID,
     SA_JOB_TYPE,
@@ -59,6 +63,7 @@ SEARCH_ATTRIBUTES: tuple[SearchAttributeKey[Any], ...] = (
     SA_WORKFLOW_ID,
     SA_FAIRNESS_KEY,
     SA_PRIORITY,
+    SA_CAMPAIGN_ID,
 )
 
 QUERY_JOB_STATE = "job_state"

@@ -25,12 +25,14 @@ GOVERNOR_WORKFLOW = "LinkedInGovernorWorkflow"
 CONNECT_WORKFLOW = "LinkedInConnectWorkflow"
 PERFORM_ACTION = "perform_linkedin_action"
 COMPLETE_CONNECTION = "complete_linkedin_connection"
+PAUSE_ACCOUNT_CAMPAIGNS = "pause_account_campaigns"
 
 SIGNAL_ENQUEUE = "enqueue"
 SIGNAL_RELEASE = "release"
 SIGNAL_WITHDRAW = "withdraw"
 SIGNAL_DISCONNECT = "disconnect"
 SIGNAL_SLOT = "governor_slot"
+SIGNAL_ACCOUNT_STATUS = "account_status"
 UPDATE_CONFIGURE = "configure"
 QUERY_VIEW = "governor_view"
 
@@ -168,6 +170,9 @@ class ActionFields(BaseModel):
 
 class PerformInput(ActionFields):
     attempt: int = 1
+    # Campaign enrollments: a member who is already a connection is an answer (the
+    # invitation step is done), not a failure. Action jobs keep failing on it.
+    already_connected_ok: bool = False
 
 
 class PerformOutput(BaseModel):
@@ -240,6 +245,10 @@ class SlotRequest(BaseModel):
     job_id: str
     action_type: str
     not_before: datetime | None = None
+    # A workflow that asks for several slots one after another (a campaign enrollment)
+    # names each request; the governor echoes it, so a late answer to an earlier request
+    # is never taken for an answer to the current one.
+    ticket: str | None = None
 
 
 class Release(BaseModel):
@@ -260,6 +269,7 @@ class SlotMessage(BaseModel):
     at: datetime | None = None
     delay_ms: int | None = None
     message: str = ""
+    ticket: str | None = None
 
 
 class Queued(BaseModel):
@@ -270,6 +280,7 @@ class Queued(BaseModel):
     not_before: datetime | None = None
     announced: datetime | None = None
     announced_blocked: bool = False
+    ticket: str | None = None
 
 
 class Lease(BaseModel):
@@ -279,6 +290,17 @@ class Lease(BaseModel):
     granted_at: datetime
     expires_at: datetime
     delay_ms: int
+    ticket: str | None = None
+
+
+class AccountStatusChange(BaseModel):
+    """What the provider said about an account (webhook, polling or the sandbox)."""
+
+    status: Literal["restricted", "disconnected", "running"]
+    event_id: str
+    user_id: str
+    reason: str | None = None
+    at: datetime | None = None
 
 
 class GovernorState(BaseModel):
@@ -298,6 +320,21 @@ class GovernorState(BaseModel):
     outbox: list[SlotMessage] = Field(default_factory=list)
     totals: dict[str, int] = Field(default_factory=dict)
     runs: int = 1
+    # The provider said the account is restricted or disconnected: nothing is granted
+    # until it reports the account running again.
+    restricted: bool = False
+    restriction_reason: str | None = None
+    notices: list[AccountStatusChange] = Field(default_factory=list)  # not yet announced
+
+
+class PauseCampaignsInput(BaseModel):
+    user_id: str
+    account_id: str
+    reason: str
+
+
+class PauseCampaignsOutput(BaseModel):
+    campaigns: list[str] = Field(default_factory=list)
 
 
 class GovernorInput(BaseModel):
@@ -328,3 +365,5 @@ class GovernorView(BaseModel):
     totals: dict[str, int]
     runs: int
     historyLength: int
+    restricted: bool = False
+    restrictionReason: str | None = None

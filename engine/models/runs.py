@@ -7,7 +7,7 @@ import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from engine.models.events import EventInput
 
@@ -19,12 +19,16 @@ RUN_WORKFLOW_STEP = "run_workflow_step"
 LOAD_STEP_OUTPUTS = "load_step_outputs"
 RECORD_WORKFLOW_RUN = "record_workflow_run"
 FINISH_WORKFLOW_RUN = "finish_workflow_run"
+PREPARE_LINKEDIN_STEP = "prepare_linkedin_step"
+SIGNAL_RUN_EVENT = "run_event"
 
 # ---- definitions and plans -------------------------------------------------------------
 
 MAX_STEPS = 500
-CONTROL_TYPES = ("delay", "condition")
+CONTROL_TYPES = ("delay", "condition", "wait_for_event", "linkedin_action")
 MAX_DELAY_MS = 30 * 24 * 3600 * 1000
+EVENT_NAME = r"^[A-Za-z0-9_.:\-]+$"
+MAX_BUFFERED_EVENTS = 100  # events a run keeps that no step has taken yet
 REDACTED = "********"  # a sealed secret as shown back; sending it again keeps the secret
 
 
@@ -85,13 +89,61 @@ class ConditionConfig(BaseModel):
     else_: list[str] = Field(default_factory=list, alias="else")
 
 
-CONTROL_MODELS: dict[str, type[BaseModel]] = {"delay": DelayConfig, "condition": ConditionConfig}
+class WaitForEventConfig(BaseModel):
+    """``{"event": "approval", "timeoutMs": 86400000}``: wait until ``POST
+    /api/v1/executions/{id}/events {"name": "approval", "payload": …}`` arrives (an event
+    sent before the step starts waits for it), or time out: ``onTimeout`` ``fail`` (the
+    default) fails the step, ``continue`` succeeds with ``timedOut: true``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    event: str = Field(min_length=1, max_length=100, pattern=EVENT_NAME)
+    timeoutMs: int = Field(default=7 * 24 * 3600 * 1000, ge=1000, le=MAX_DELAY_MS)
+    onTimeout: Literal["fail", "continue"] = "fail"
+
+
+class LinkedInActionConfig(BaseModel):
+    """One LinkedIn action through the user's account governor (caps, working hours and
+    delays hold across everything the account does); runs as a ``linkedin_action`` job."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    actionType: Literal[
+        "sendConnectionRequest",
+        "sendMessage",
+        "viewProfile",
+        "followProfile",
+        "likePost",
+        "withdrawConnectionRequest",
+    ]
+    profileUrl: str = Field(min_length=1, max_length=500)
+    message: str | None = Field(default=None, max_length=8000)
+    note: str | None = Field(default=None, max_length=300)
+    postUrl: str | None = Field(default=None, max_length=1000)
+
+    @model_validator(mode="after")
+    def _fits(self) -> LinkedInActionConfig:
+        if self.actionType == "sendMessage" and not self.message:
+            raise ValueError("sendMessage needs a message")
+        if self.actionType == "likePost" and not self.postUrl:
+            raise ValueError("likePost needs a postUrl")
+        if self.note is not None and self.actionType != "sendConnectionRequest":
+            raise ValueError("note is only used with sendConnectionRequest")
+        return self
+
+
+CONTROL_MODELS: dict[str, type[BaseModel]] = {
+    "delay": DelayConfig,
+    "condition": ConditionConfig,
+    "wait_for_event": WaitForEventConfig,
+    "linkedin_action": LinkedInActionConfig,
+}
 
 
 class PlanStep(BaseModel):
     name: str
     type: str
-    kind: Literal["action", "delay", "condition"]
+    kind: Literal["action", "delay", "condition", "wait_for_event", "linkedin_action"]
     tool: str | None = None
     config: dict[str, Any] = Field(default_factory=dict)
     credential_id: str | None = None
@@ -214,6 +266,28 @@ def ref_marker(ref: str, size: int) -> dict[str, Any]:
     return {REF_KEY: ref, "size": size}
 
 
+class RunEvent(BaseModel):
+    """An event sent to a running execution (``POST /api/v1/executions/{id}/events``)."""
+
+    name: str = Field(min_length=1, max_length=100, pattern=EVENT_NAME)
+    payload: Any = None
+    id: str | None = Field(default=None, max_length=100)
+    received_at: datetime | None = None
+
+
+class PrepareLinkedInInput(BaseModel):
+    user_id: str
+
+
+class PrepareLinkedInOutput(BaseModel):
+    """The user's connected account, its provider, and the queue its actions run on (its
+    governor is made sure to run)."""
+
+    account_id: str
+    provider: str
+    task_queue: str
+
+
 class WorkflowRunInput(BaseModel):
     """Ids and the plan; literal secrets were sealed when the definition was saved."""
 
@@ -228,6 +302,7 @@ class WorkflowRunInput(BaseModel):
     schedule_id: str | None = None
     started_at: datetime | None = None
     continued: int = 0
+    events: list[RunEvent] = Field(default_factory=list)  # received, not yet taken (carried)
     history_limit: int = 8000
     heartbeat_timeout_seconds: float = 10.0
     default_timeout_seconds: float = 60.0

@@ -19,6 +19,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ValidationError
 
 from connectors.base import Action
+from connectors.errors import InvalidInputError
+from connectors.linkedin import normalize_profile_url, post_id
 from connectors.registry import CONNECTORS, get_connector
 from engine.models.runs import (
     CONTROL_MODELS,
@@ -84,6 +86,19 @@ def resolve_action(step_type: str) -> tuple[str, Action] | str:
         known = ", ".join(sorted(connector.actions))
         return f"connector {connector_type!r} has no action {action_name!r} (actions: {known})"
     return connector.tool_name(action_name), action
+
+
+def _linkedin_problems(step: StepDef) -> list[Problem]:
+    """A ``linkedin_action``'s literal URLs are checked now (templated ones when it runs)."""
+    problems = []
+    for field, check in (("profileUrl", normalize_profile_url), ("postUrl", post_id)):
+        value = step.config.get(field)
+        if isinstance(value, str) and not templates.has_template(value):
+            try:
+                check(value)
+            except InvalidInputError as exc:
+                problems.append(Problem(step.name, f"config.{field}", exc.message))
+    return problems
 
 
 def _structure_problems(data: Any, exc: ValidationError) -> list[Problem]:
@@ -259,6 +274,8 @@ def validate(data: Any) -> tuple[Definition, dict[str, list[str]]]:
     for step in definition.steps:
         if step.type in CONTROL_MODELS:
             problems += _config_problems(step, CONTROL_MODELS[step.type])
+            if step.type == "linkedin_action":
+                problems += _linkedin_problems(step)
         else:
             resolved = resolve_action(step.type)
             if isinstance(resolved, str):
@@ -311,7 +328,7 @@ def compile_plan(data: Any, sealed: dict[str, str] | None = None) -> Plan:
     steps = []
     for step in definition.steps:
         tool = None
-        kind: Literal["action", "delay", "condition"]
+        kind: Literal["action", "delay", "condition", "wait_for_event", "linkedin_action"]
         if step.type in CONTROL_MODELS:
             kind = step.type  # type: ignore[assignment]
         else:

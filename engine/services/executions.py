@@ -23,6 +23,8 @@ from engine.models.jobs import SA_WORKFLOW_ID
 from engine.models.runs import (
     QUERY_RUN_STATE,
     RUN_WORKFLOW,
+    SIGNAL_RUN_EVENT,
+    RunEvent,
     RunState,
     WorkflowRunInput,
     start_job_memo,
@@ -140,6 +142,13 @@ class ExecutionService:
             tokens=self.jobs.tokens,
             owner=user_id,
         )
+
+    async def signal_event(self, user_id: str, execution_id: str, event: RunEvent) -> None:
+        """Send an event to a running execution (its ``wait_for_event`` steps take it)."""
+        description = await self.describe(user_id, execution_id)
+        if description.status != WorkflowExecutionStatus.RUNNING:
+            raise JobAlreadyFinished(execution_id)
+        await self.client.get_workflow_handle(execution_id).signal(SIGNAL_RUN_EVENT, event)
 
     async def cancel(self, user_id: str, execution_id: str) -> None:
         description = await self.describe(user_id, execution_id)

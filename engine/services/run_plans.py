@@ -14,6 +14,7 @@ from engine.models.runs import Plan, WorkflowRunInput, json_size
 from engine.services.definitions import DefinitionError, compile_plan, validate
 from settings import Settings
 from store import credentials
+from store import linkedin as linkedin_accounts
 from store.db import Database
 from store.errors import InvalidError
 from store.workflows import WorkflowVersion
@@ -123,7 +124,13 @@ def _step_error(step: str, field: str, message: str) -> InvalidRunCredentials:
 
 
 async def check_credentials(db: Database, user_id: str, plan: Plan) -> None:
-    """Every credential and connector a run uses must be the caller's own (else 422)."""
+    """Every credential and connector a run uses must be the caller's own (else 422), and a
+    run with ``linkedin_action`` steps needs the caller's LinkedIn account connected."""
+    linkedin = next((s for s in plan.steps if s.kind == "linkedin_action"), None)
+    if linkedin is not None:
+        account = await linkedin_accounts.get_account(db, user_id)
+        if account is None or account.status != "connected":
+            raise _step_error(linkedin.name, "type", "LinkedIn is not connected for this user")
     for step in plan.steps:
         found = find_tool(step.tool) if step.tool else None
         if found is None:

@@ -20,7 +20,7 @@ from temporalio.client import WorkflowExecutionStatus
 from activities.run_slots import SlotKeeper
 from engine.models.fairness import NORMAL
 from engine.models.jobs import CLOSED_STATUS
-from engine.models.runs import RunState, StepState, WorkflowRunInput
+from engine.models.runs import RunEvent, RunState, StepState, WorkflowRunInput, json_size
 from engine.services import run_plans
 from engine.services.definitions import descendants
 from engine.services.executions import ExecutionPage, ExecutionService
@@ -45,6 +45,10 @@ class ExecutionFinished(ConflictError):
     code = "EXECUTION_FINISHED"
 
 
+class EventTooLarge(InvalidError):
+    code = "EVENT_TOO_LARGE"
+
+
 class ExecutionRunning(ConflictError):
     code = "EXECUTION_RUNNING"
 
@@ -59,6 +63,9 @@ class StepNotFound(NotFoundError):
 
 class StepOutputNotFound(NotFoundError):
     code = "STEP_OUTPUT_NOT_FOUND"
+
+
+MAX_EVENT_BYTES = 64 * 1024  # one event's payload (it goes into the run's history)
 
 
 def _missing() -> ExecutionNotFound:
@@ -227,6 +234,20 @@ class RunService:
         return await self.executions.list(
             user_id, workflow_id=workflow_id, status=status, limit=limit, page_token=page_token
         )
+
+    async def send_event(
+        self, user_id: str, execution_id: str, name: str, payload: Any, event_id: str | None
+    ) -> None:
+        """An event for the execution's ``wait_for_event`` steps (409 once it has ended)."""
+        if json_size(payload) > MAX_EVENT_BYTES:
+            raise EventTooLarge(f"payload is larger than {MAX_EVENT_BYTES} bytes")
+        event = RunEvent(name=name, payload=payload, id=event_id)
+        try:
+            await self.executions.signal_event(user_id, execution_id, event)
+        except JobNotFound as exc:
+            raise _missing() from exc
+        except JobAlreadyFinished as exc:
+            raise ExecutionFinished("Execution has already finished") from exc
 
     async def cancel(self, user_id: str, execution_id: str) -> None:
         try:

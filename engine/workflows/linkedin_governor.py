@@ -21,12 +21,14 @@ with workflow.unsafe.imports_passed_through():
     from engine.models.linkedin import (
         GOVERNOR_WORKFLOW,
         QUERY_VIEW,
+        SIGNAL_ACCOUNT_STATUS,
         SIGNAL_DISCONNECT,
         SIGNAL_ENQUEUE,
         SIGNAL_RELEASE,
         SIGNAL_SLOT,
         SIGNAL_WITHDRAW,
         UPDATE_CONFIGURE,
+        AccountStatusChange,
         GovernorInput,
         GovernorState,
         GovernorView,
@@ -39,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
         UsageView,
         Withdraw,
     )
+    from engine.workflows.linkedin_restriction import announce_restriction
     from engine.workflows.linkedin_schedule import (
         WEEK,
         describe_wait,
@@ -69,6 +72,7 @@ class LinkedInGovernorWorkflow:
         self._sending = 0
         self._alarm: asyncio.Task[None] | None = None
         self._alarm_at: datetime | None = None
+        self._notifying = False
 
     # ---- handlers --------------------------------------------------------------------
 
@@ -86,6 +90,7 @@ class LinkedInGovernorWorkflow:
                 seq=self.s.seq,
                 enqueued_at=workflow.now(),
                 not_before=req.not_before,
+                ticket=req.ticket,
             )
         )
         self._touch(replan=True)
@@ -110,6 +115,7 @@ class LinkedInGovernorWorkflow:
                     action_type=lease.action_type,
                     seq=lease.seq,
                     enqueued_at=now,
+                    ticket=lease.ticket,
                 )
             )
         self._finished(now)
@@ -137,10 +143,24 @@ class LinkedInGovernorWorkflow:
                     kind="reject",
                     job_id=q.job_id,
                     message="The LinkedIn account was disconnected before this action ran",
+                    ticket=q.ticket,
                 )
             )
             self._count("rejected")
         self.s.queue = []
+        self._touch(replan=True)
+
+    @workflow.signal(name=SIGNAL_ACCOUNT_STATUS)
+    def account_status(self, change: AccountStatusChange) -> None:
+        """The provider restricted or disconnected the account (nothing is granted; its
+        campaigns are paused and the owner told), or reports it running again."""
+        restricted = change.status != "running"
+        if restricted == self.s.restricted:
+            return  # a repeated report: only a change of state acts
+        self.s.restricted = restricted
+        self.s.restriction_reason = (change.reason or change.status) if restricted else None
+        if restricted:
+            self.s.notices.append(change)
         self._touch(replan=True)
 
     @workflow.update(name=UPDATE_CONFIGURE)
@@ -178,6 +198,8 @@ class LinkedInGovernorWorkflow:
             totals=dict(self.s.totals),
             runs=self.s.runs,
             historyLength=workflow.info().get_current_history_length(),
+            restricted=self.s.restricted,
+            restrictionReason=self.s.restriction_reason,
         )
 
     # ---- the loop --------------------------------------------------------------------
@@ -200,7 +222,15 @@ class LinkedInGovernorWorkflow:
             if self._replan:
                 self._announce(now)
             self._flush()
-            if self._history_full() and self._sending == 0 and workflow.all_handlers_finished():
+            if self.s.notices and not self._notifying:
+                self._notifying = True
+                asyncio.create_task(self._notify())  # noqa: RUF006 (tracked by _notifying)
+            if (
+                self._history_full()
+                and self._sending == 0
+                and not self._notifying
+                and workflow.all_handlers_finished()
+            ):
                 self._set_alarm(None, now)
                 workflow.continue_as_new(
                     GovernorInput(
@@ -292,6 +322,8 @@ class LinkedInGovernorWorkflow:
         return best
 
     def _choose(self, now: datetime) -> tuple[Queued, datetime] | None:
+        if self.s.restricted:
+            return None
         return self._pick(self._heads(self.s.queue), self._free_at(now), self.s.grants)
 
     def _grant(self, q: Queued, now: datetime) -> None:
@@ -305,17 +337,26 @@ class LinkedInGovernorWorkflow:
             granted_at=now,
             expires_at=now + timedelta(seconds=self.input.lease_seconds),
             delay_ms=delay_ms,
+            ticket=q.ticket,
         )
         self._count("granted")
         self.s.outbox.append(
             SlotMessage(
-                kind="grant", job_id=q.job_id, at=now, delay_ms=delay_ms, message="Slot granted"
+                kind="grant",
+                job_id=q.job_id,
+                at=now,
+                delay_ms=delay_ms,
+                message="Slot granted",
+                ticket=q.ticket,
             )
         )
 
     def _announce(self, now: datetime) -> None:
         """Tell waiting actions when they should run, when that is new or has moved."""
         self._replan = False
+        if self.s.restricted:
+            self._tell_restricted()
+            return
         groups: dict[str, list[Queued]] = {}
         for q in self.s.queue:
             groups.setdefault(q.action_type, []).append(q)
@@ -357,6 +398,7 @@ class LinkedInGovernorWorkflow:
                         f"Waiting: {q.action_type} is switched off in the LinkedIn settings "
                         "(its daily or weekly limit is 0)"
                     ),
+                    ticket=q.ticket,
                 )
             )
             return
@@ -379,8 +421,36 @@ class LinkedInGovernorWorkflow:
                 job_id=q.job_id,
                 at=at,
                 message=f"Waiting for a slot: expected to run around {when} ({why})",
+                ticket=q.ticket,
             )
         )
+
+    def _tell_restricted(self) -> None:
+        for q in self.s.queue:
+            if q.announced_blocked:
+                continue
+            q.announced, q.announced_blocked = None, True
+            self.s.outbox.append(
+                SlotMessage(
+                    kind="eta",
+                    job_id=q.job_id,
+                    message=(
+                        f"Waiting: the LinkedIn account is {self.s.restriction_reason}; "
+                        "actions resume once the provider reports it running again"
+                    ),
+                    ticket=q.ticket,
+                )
+            )
+
+    async def _notify(self) -> None:
+        """Pause the account's campaigns and tell the owner, once per restriction."""
+        try:
+            while self.s.notices:
+                await announce_restriction(self.input.account_id, self.s.notices[0])
+                self.s.notices.pop(0)
+        finally:
+            self._notifying = False
+            self._touch()
 
     # ---- bookkeeping -----------------------------------------------------------------
 

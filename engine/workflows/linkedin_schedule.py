@@ -101,3 +101,8 @@ def describe_wait(at: datetime, hours: WorkingHours | None) -> str:
         return stamp
     local = at.astimezone(zone(hours.timezone)).strftime("%Y-%m-%d %H:%M")
     return f"{stamp} ({local} {hours.timezone})"
+
+
+def local_stamp(at: datetime, timezone: str) -> str:
+    """``2026-11-24 09:40 Europe/Berlin``: a moment as the account's owner reads it."""
+    return at.astimezone(zone(timezone)).strftime("%Y-%m-%d %H:%M ") + timezone

@@ -36,6 +36,7 @@ from engine.models.runs import (
     RECORD_WORKFLOW_RUN,
     FinishRunInput,
     RecordRunInput,
+    RunEvent,
     RunState,
     StepState,
     WorkflowRunInput,
@@ -43,7 +44,7 @@ from engine.models.runs import (
 )
 from engine.workflows.events import emit_events, shielded, stamp_events
 from engine.workflows.jobs import JobTracker
-from engine.workflows.step_runner import StepRunner
+from engine.workflows.step_runner import RunEvents, StepRunner
 
 DONE = ("succeeded", "failed", "skipped")
 RECORD_RETRY = RetryPolicy(
@@ -79,9 +80,16 @@ class RunDriver:
         self.state: RunState | None = None
         self.one_finish = False
         self.slot_granted = False
+        self.events = RunEvents()
+
+    def on_event(self, event: RunEvent) -> None:
+        """The ``run_event`` signal (it may arrive before the run's first line)."""
+        self.events.add(event.model_copy(update={"received_at": workflow.now()}))
 
     async def run(self, data: WorkflowRunInput) -> RunState:
         info = workflow.info()
+        if data.events:  # carried across continue-as-new, before any received since
+            self.events.pending[:0] = data.events
         if data.queued and workflow.patched(PATCH_RUN_QUEUE):
             await self._wait_for_slot(data)
         # (Patched runs record only the newest patch's marker; older runs replay as they ran.)
@@ -132,6 +140,7 @@ class RunDriver:
             default_timeout=data.default_timeout_seconds,
             secret_input_keys=data.secret_input_keys,
             secret_input_id=data.secret_input_id,
+            events=self.events,
         )
         try:
             outcome = await self._drive(runner, data)
@@ -151,6 +160,7 @@ class RunDriver:
                         "started_at": state.startedAt,
                         "continued": data.continued + 1,
                         "queued": False,  # (it holds its slot already)
+                        "events": self.events.pending,
                     }
                 )
             )

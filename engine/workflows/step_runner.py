@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
         RUN_WORKFLOW_STEP,
         ConditionConfig,
         DelayConfig,
+        LinkedInActionConfig,
         LoadOutputsInput,
         LoadOutputsOutput,
         OutputPath,
@@ -39,10 +40,17 @@ with workflow.unsafe.imports_passed_through():
         StepRunInput,
         StepRunOutput,
         StepState,
+        WaitForEventConfig,
         ref_marker,
         secret_placeholder,
     )
     from engine.workflows import templates
+    from engine.workflows.run_steps import (
+        RunEvents,
+        StepFailed,
+        linkedin_action,
+        wait_for_event,
+    )
 
 DONE = ("succeeded", "failed", "skipped")
 INLINE_MAX = 32 * 1024  # one output kept in history at most this big…
@@ -55,13 +63,6 @@ LOAD_RETRY = RetryPolicy(
     maximum_attempts=5,
     non_retryable_error_types=["NotFoundError"],
 )
-
-
-class StepFailed(Exception):
-    def __init__(self, message: str, error_type: str) -> None:
-        super().__init__(message)
-        self.message = message
-        self.error_type = error_type
 
 
 def _classify(err: ActivityError) -> tuple[str, str, bool, timedelta | None, bool]:
@@ -89,8 +90,10 @@ class StepRunner:
         default_timeout: float,
         secret_input_keys: list[str] | None = None,
         secret_input_id: str | None = None,
+        events: RunEvents | None = None,
     ) -> None:
         self.plan = plan
+        self.events = events or RunEvents()
         self.state = state
         self.user_id = user_id
         # Secret inputs are not in the run's input: templates read placeholders, which the
@@ -255,6 +258,19 @@ class StepRunner:
                 rec.attempts = 1
                 expression = str(step.config.get("expression", ""))
                 rec.output = {"result": templates.condition(expression, ctx)}
+            elif step.kind == "wait_for_event":
+                rec.attempts = 1
+                config = WaitForEventConfig.model_validate(templates.render(step.config, ctx))
+                rec.output = await wait_for_event(self.events, config)
+            elif step.kind == "linkedin_action":
+                rec.attempts += 1
+                rec.output = await linkedin_action(
+                    LinkedInActionConfig.model_validate(templates.render(step.config, ctx)),
+                    user_id=self.user_id,
+                    state=self.state,
+                    step=step.name,
+                    heartbeat_timeout=self.heartbeat_timeout,
+                )
             else:
                 await self._action(step, rec, ctx)
             rec.status = "succeeded"

@@ -13,7 +13,9 @@ with workflow.unsafe.imports_passed_through():
     from engine.models.runs import (
         QUERY_RUN_STATE,
         RUN_WORKFLOW,
+        SIGNAL_RUN_EVENT,
         SIGNAL_SLOT_GRANTED,
+        RunEvent,
         RunState,
         WorkflowRunInput,
     )
@@ -26,6 +28,10 @@ class WorkflowRunWorkflow(JobWorkflow):
     def __init__(self) -> None:
         self._driver = RunDriver()
         self._job = self._driver.job
+
+    @workflow.signal(name=SIGNAL_RUN_EVENT)
+    def run_event(self, event: RunEvent) -> None:
+        self._driver.on_event(event)
 
     @workflow.query(name=QUERY_RUN_STATE)
     def run_state(self) -> RunState | None:

@@ -9,7 +9,15 @@ from temporalio.testing import WorkflowEnvironment
 
 from tests.conftest import Stack, make_settings, run_stack
 from tests.fakes.server import serve
-from tests.linkedin.fakes import CLIENT_ID, CLIENT_SECRET, UNIPILE_KEY, FakeLinkedIn, FakeUnipile
+from tests.linkedin.campaign_rig import campaigns  # noqa: F401 (time-skipping fixtures)
+from tests.linkedin.fakes import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    UNIPILE_KEY,
+    WEBHOOK_SECRET,
+    FakeLinkedIn,
+    FakeUnipile,
+)
 from tests.linkedin.helpers import rebase
 from tests.linkedin.skipping import rig, skipping_env  # noqa: F401 (time-skipping fixtures)
 
@@ -56,6 +64,7 @@ async def real_providers(
             linkedin_token_url=li_url + "/oauth/v2/accessToken",
             linkedin_automation_base_url=uni_url,
             linkedin_automation_api_key=UNIPILE_KEY,
+            linkedin_webhook_secret=WEBHOOK_SECRET,
         )
         async with run_stack(temporal_env, settings) as stack:
             unipile.reach = lambda url: rebase(url, stack)

@@ -23,6 +23,7 @@ CLIENT_ID = "li-client"
 CLIENT_SECRET = "li-secret"
 UNIPILE_KEY = "unipile-key"
 ACCOUNT = "acc_member1"
+WEBHOOK_SECRET = "unipile-webhook-" + "s3cr3t" * 4  # the Unipile-Auth header's value
 
 
 @dataclass

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+from temporalio.client import Client
 
 from tests.conftest import Stack, wait_for
 
@@ -83,3 +87,14 @@ async def fast_settings(stack: Stack, key: str, **extra: Any) -> dict[str, Any]:
     assert r.status_code == 200, r.text
     data: dict[str, Any] = r.json()["data"]
     return data
+
+
+HISTORIES = Path(__file__).resolve().parent.parent / "histories"
+
+
+async def record_history(client: Client, workflow_id: str, name: str) -> None:
+    """With ``TASKYARD_RECORD_HISTORIES=1``, save a workflow's history for replay tests."""
+    if not os.environ.get("TASKYARD_RECORD_HISTORIES"):
+        return
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    await asyncio.to_thread((HISTORIES / f"{name}.json").write_text, history.to_json())

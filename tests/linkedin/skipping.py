@@ -101,6 +101,10 @@ class FakeProvider:
             )
         if outcome == "challenge":
             return PerformOutput(outcome="challenge", reason="security verification")
+        if outcome == "connected":
+            return PerformOutput(
+                outcome="completed", summary="already connected", details={"alreadyConnected": True}
+            )
         if outcome == "missing":
             raise ApplicationError(
                 "get profile: member not found", type="NotFoundError", non_retryable=True

@@ -17,9 +17,11 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 from engine.models.linkedin import connect_workflow_id, governor_id
+from engine.workflows.campaign_enrollment import CampaignEnrollmentWorkflow
 from engine.workflows.linkedin_action import LinkedInActionWorkflow
 from engine.workflows.linkedin_connect import LinkedInConnectWorkflow
 from engine.workflows.linkedin_governor import LinkedInGovernorWorkflow
+from engine.workflows.linkedin_poller import LinkedInPollerWorkflow
 from store import linkedin as store
 from tests.conftest import Stack, new_user, session_converter, wait_for
 from tests.linkedin.helpers import fast_settings, follow, job, wait_status
@@ -32,22 +34,37 @@ NAMES = (
     "linkedin_action_cancelled_v1",
     "linkedin_governor_v1",
 )
+CAMPAIGNS = (
+    "campaign_enrollment_replied_v1",
+    "campaign_enrollment_timeout_v1",
+    "campaign_enrollment_paused_v1",
+    "campaign_enrollment_cancelled_v1",
+    "linkedin_poller_v1",
+    "linkedin_governor_restricted_v1",
+)
 
 
 def recorded() -> list[Path]:
-    return sorted(HISTORIES.glob("linkedin_*.json"))
+    return sorted([*HISTORIES.glob("linkedin_*.json"), *HISTORIES.glob("campaign_*.json")])
 
 
 def test_histories_are_recorded() -> None:
-    # the continued-as-new governor run is saved by tests/linkedin/test_governor.py
-    assert {p.stem for p in recorded()} >= {*NAMES, "linkedin_governor_continued_v1"}
+    # the continued-as-new governor run is saved by tests/linkedin/test_governor.py, the
+    # campaign histories by test_campaign_sequence.py and test_campaigns_api.py
+    assert {p.stem for p in recorded()} >= {*NAMES, "linkedin_governor_continued_v1", *CAMPAIGNS}
 
 
 @pytest.mark.parametrize("path", recorded(), ids=lambda p: p.stem)
 async def test_history_replays(path: Path) -> None:
     history = WorkflowHistory.from_json(path.stem, await asyncio.to_thread(path.read_text))
     replayer = Replayer(
-        workflows=[LinkedInGovernorWorkflow, LinkedInActionWorkflow, LinkedInConnectWorkflow],
+        workflows=[
+            LinkedInGovernorWorkflow,
+            LinkedInActionWorkflow,
+            LinkedInConnectWorkflow,
+            CampaignEnrollmentWorkflow,
+            LinkedInPollerWorkflow,
+        ],
         data_converter=session_converter(),
     )
     await replayer.replay_workflow(history)
