@@ -49,6 +49,18 @@ class TargetFields(BaseModel):
 class TargetsBody(TargetFields):
     """Targets to add: profile URLs, inline leads, stored lead ids, or a lead filter."""
 
+    # The document says what the validator below enforces: at least one non-empty source.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["profileUrls"], "properties": {"profileUrls": {"minItems": 1}}},
+                {"required": ["leads"], "properties": {"leads": {"minItems": 1}}},
+                {"required": ["leadIds"], "properties": {"leadIds": {"minItems": 1}}},
+                {"required": ["leadFilter"], "properties": {"leadFilter": {"type": "object"}}},
+            ]
+        }
+    )
+
     userId: str | None = Field(default=None, max_length=64)
 
     @model_validator(mode="after")

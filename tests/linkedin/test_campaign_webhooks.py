@@ -7,8 +7,8 @@ from typing import Any
 
 from tests.conftest import new_user, wait_for
 from tests.linkedin.conftest import RealProviders
-from tests.linkedin.fakes import ACCOUNT, WEBHOOK_SECRET
-from tests.linkedin.helpers import RETURN_URL, follow, job
+from tests.linkedin.fakes import WEBHOOK_SECRET
+from tests.linkedin.helpers import RETURN_URL, connect, job
 from tests.linkedin.test_campaigns_api import BASE, enrollment_jobs, job_message, ok
 
 HOOK = "/api/v2/linkedin/events/unipile"
@@ -21,18 +21,18 @@ STEPS = [
 ]
 
 
-async def _connect(env: RealProviders, key: str) -> None:
+async def _connect(env: RealProviders, key: str) -> str:
+    """Link LinkedIn through Unipile's hosted sign-in; returns the Unipile account id."""
+    final = await connect(env.stack, key)
+    assert final.headers["location"] == RETURN_URL + "?linkedin=connected"
+    account: str = env.unipile.notified[-1][1]["account_id"]
     async with env.stack.api(key) as api:
-        r = await api.post(
-            "/api/v2/users/integrations/linkedin",
-            json={"returnUrl": RETURN_URL, "automationAccountId": ACCOUNT},
-        )
-        await follow(env.stack, r.json()["data"]["authUrl"])
         r = await api.put(
             "/api/v2/linkedin/settings",
             json={"minDelaySeconds": 0, "maxDelaySeconds": 0, "workingHours": None},
         )
         assert r.status_code == 200, r.text
+    return account
 
 
 async def _hook(
@@ -46,7 +46,7 @@ async def _hook(
 async def test_unipile_events_drive_enrollments(real_providers: RealProviders) -> None:
     env = real_providers
     _user, key = await new_user(env.stack)
-    await _connect(env, key)
+    account = await _connect(env, key)
     marie = env.unipile.add_member("marie-sklodowska")
     pierre = env.unipile.add_member("pierre-curie")
     async with env.stack.api(key) as api:
@@ -78,7 +78,7 @@ async def test_unipile_events_drive_enrollments(real_providers: RealProviders) -
 
     relation = {
         "event": "new_relation",
-        "account_id": ACCOUNT,
+        "account_id": account,
         "account_type": "LINKEDIN",
         "webhook_name": "relations",
         "user_full_name": "Marie Sklodowska",
@@ -100,7 +100,7 @@ async def test_unipile_events_drive_enrollments(real_providers: RealProviders) -
 
     def message(sender: str, message_id: str) -> dict[str, Any]:
         return {
-            "account_id": ACCOUNT,
+            "account_id": account,
             "account_type": "LINKEDIN",
             "account_info": {"user_id": "ACoAAowner"},
             "event": "message_received",
@@ -131,7 +131,7 @@ async def test_unipile_events_drive_enrollments(real_providers: RealProviders) -
 
     status = {
         "AccountStatus": {
-            "account_id": ACCOUNT,
+            "account_id": account,
             "account_type": "LINKEDIN",
             "message": "CREDENTIALS",
         }

@@ -214,6 +214,13 @@ STATE_STATUSES = {
     "user_quotas": ["403"],
     # retry fromStep must name a step of that execution (422 UNKNOWN_STEP).
     "act_on_execution": ["422"],
+    # A wait's days + hours + minutes must add up to more than zero (a sum no schema can
+    # state), and a branch's goto must name a later step of the same campaign.
+    "create_campaign": ["422"],
+    "update_campaign": ["422"],
+    # Sandbox events need the caller's LinkedIn to be a connected sandbox account
+    # (400 LINKEDIN_NOT_SANDBOX); the fuzzer's user has none.
+    "fire_sandbox_event": ["400"],
 }
 # Not fuzzed: revoking a key found in the key list revokes the fuzzer's own key.
 SKIPPED_OPERATIONS = ("revoke_key",)
