@@ -81,10 +81,10 @@ class Settings(BaseSettings):
     allow_private_urls: bool = False
     http_timeout_seconds: float = 30.0
 
-    # Workflows (issue 4): a run continues as new past this many history events
+    # Workflows: a run continues as new past this many history events
     workflow_history_limit: int = 8000
 
-    # Webhooks (issue 5)
+    # Webhooks
     webhook_timeout_seconds: float = 10.0  # one delivery attempt; only a 2xx within it succeeds
     webhook_max_backoff_seconds: float = 3600.0  # cap on one back-off wait (and on Retry-After)
     webhook_error_after_failures: int = 3  # consecutive failed attempts before status "error"
@@ -107,7 +107,7 @@ class Settings(BaseSettings):
     linkedin_auth_url: str = "https://www.linkedin.com/oauth/v2/authorization"
     linkedin_token_url: str = "https://www.linkedin.com/oauth/v2/accessToken"
 
-    # LinkedIn automation (issue 6). "sandbox" simulates LinkedIn so a new user can try
+    # LinkedIn automation. "sandbox" simulates LinkedIn so a new user can try
     # everything; "unipile" speaks the Unipile v2 API for actions, LinkedIn OAuth to connect.
     linkedin_provider: Literal["sandbox", "unipile"] = "sandbox"
     linkedin_client_id: str = ""
@@ -143,7 +143,7 @@ class Settings(BaseSettings):
     oauth_state_ttl_seconds: int = 600
     connection_refresh_margin_seconds: int = 300
 
-    # Leads and enrichment (issue 7)
+    # Leads and enrichment
     hunter_base_url: str = "https://api.hunter.io/v2"
     pdl_base_url: str = "https://api.peopledatalabs.com/v5"
     hunter_api_key: SecretStr | None = None  # operator-wide fallback when a batch names no key

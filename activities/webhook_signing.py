@@ -2,7 +2,7 @@
 
 Two schemes are sent on every delivery:
 
-* seed 004's ``X-Webhook-Signature``: hex HMAC-SHA256 of the raw body, keyed
+* the workflows API's ``X-Webhook-Signature``: hex HMAC-SHA256 of the raw body, keyed
   with the endpoint secret exactly as shown to the user (``whsec_…``);
 * Standard Webhooks (``webhook-id``, ``webhook-timestamp``, ``webhook-signature``):
   ``v1,<base64 HMAC-SHA256 of "id.timestamp.body">`` keyed with the base64-decoded
@@ -55,7 +55,7 @@ def iso_timestamp(value: datetime) -> str:
 
 
 def payload(event: str, occurred_at: datetime, data: dict[str, Any]) -> bytes:
-    """The POST body of seed 004: ``{event, timestamp, data}``; the same bytes on every retry."""
+    """The workflows API's POST body, ``{event, timestamp, data}``: the same bytes every retry."""
     return json.dumps(
         {"event": event, "timestamp": iso_timestamp(occurred_at), "data": data},
         separators=(",", ":"),
@@ -65,7 +65,8 @@ def payload(event: str, occurred_at: datetime, data: dict[str, Any]) -> bytes:
 
 
 def hex_signature(secret: str, body: bytes) -> str:
-    """Seed 004's recipe: ``createHmac('sha256', secret).update(payload).digest('hex')``."""
+    """The workflows API's recipe:
+    ``createHmac('sha256', secret).update(payload).digest('hex')``."""
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 

@@ -61,7 +61,7 @@ def key_from_headers(headers: Mapping[str, str]) -> str | None:
     if authorization and authorization.lower().startswith("bearer "):
         token = str(authorization[7:]).strip()
         if token.count(".") == 2:
-            return None  # an app end user's JWT (seed 003): the app routes verify it
+            return None  # an app end user's JWT (app-integrations API): the app routes verify it
         return token or None
     return None
 

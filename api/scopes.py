@@ -17,7 +17,7 @@ SCOPES: tuple[str, ...] = (
     "linkedin:schedule",
     "jobs:read",
     "jobs:update",
-    # seed 004 (/api/v1)
+    # the workflows API (/api/v1)
     "workflows:read",
     "workflows:write",
     "workflows:execute",
@@ -28,7 +28,7 @@ SCOPES: tuple[str, ...] = (
     "connectors:read",
     "connectors:write",
     "tools:execute",
-    # seed 003 (/v1/{appId}/integrations)
+    # the app-integrations API (/v1/{appId}/integrations)
     "apps:read",
     "apps:write",
     "integrations:read",

@@ -1,4 +1,4 @@
-"""Apps (seed 003): a user's application, its end-user JWT secret and enabled toolkits.
+"""Apps (app-integrations API): a user's application, its end-user JWT secret and enabled toolkits.
 
 The JWT signing secret must be recoverable to verify HS256 tokens, so it is
 encrypted (``associated_data(user_id, "app_secret", app id)``), never hashed,

@@ -1,4 +1,4 @@
-"""End users' connected accounts (seed 003) and the OAuth requests that create them.
+"""End users' connected accounts (app-integrations API) and the OAuth requests that create them.
 
 A connection's tokens (or directly given credentials) are one ciphertext bound to
 its app, end user and record. OAuth ``state`` values are stored only as SHA-256

@@ -1,4 +1,4 @@
-"""Credentials and connector instances (seed 004), and their persistence.
+"""Credentials and connector instances (workflows API), and their persistence.
 
 A credential's ``data`` is one AES-256-GCM ciphertext bound to its owner and
 record (``associated_data(user_id, "credential", id)``); what the API shows is a

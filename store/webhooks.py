@@ -137,7 +137,7 @@ class WebhookAttempt(SQLModel, table=True):
 
 
 class WebhookSummary(BaseModel):
-    """The ``webhooks`` object of seed 000's integrations response."""
+    """The ``webhooks`` object of the user-integrations API's integrations response."""
 
     configured: bool
     endpoints: list[str]

@@ -1,4 +1,5 @@
-"""Apps (seed 003 owners): create one (its end-user JWT secret shown once), list, read, edit.
+"""Apps (owners of app integrations): create one (its end-user JWT secret shown once),
+list, read, edit.
 
 An app is what ``/v1/{appId}/integrations`` is scoped to. Its end users
 authenticate with HS256 JWTs the app signs with ``jwtSecret`` (``sub`` = the end

@@ -1,4 +1,4 @@
-"""Connectors (seed 004): the catalog, a user's connector instances, and running an action.
+"""Connectors (workflows API): the catalog, a user's connector instances, and running an action.
 
 ``GET /api/v1/connectors?available=true`` is the catalog with each action's
 JSON Schemas (from the same pydantic models the activity validates with);

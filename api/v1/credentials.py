@@ -1,4 +1,5 @@
-"""Credentials (seed 004): create, list, read, update, delete — never showing a secret — and test.
+"""Credentials (workflows API): create, list, read, update, delete (never showing a secret)
+and test.
 
 Data is checked against the connector's declared credential fields, encrypted
 at rest, and shown back only as ``dataPreview`` (declared non-secret fields in

@@ -1,4 +1,4 @@
-"""Executions (seed 004): read one, list, cancel, retry (optionally from a step).
+"""Executions (workflows API): read one, list, cancel, retry (optionally from a step).
 
 Executions are ``workflow_run`` jobs, so they also appear in
 ``/api/v2/users/jobs``. Another user's execution is a 404.

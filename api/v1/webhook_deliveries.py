@@ -1,4 +1,4 @@
-"""The delivery log (issue 5): list and read deliveries with every attempt, retry one,
+"""The delivery log: list and read deliveries with every attempt, retry one,
 recover every failed delivery since a time. Deliveries are also ``webhook_delivery``
 jobs in ``/api/v2/users/jobs``.
 """

@@ -1,4 +1,4 @@
-"""Webhook endpoints (seed 004, issue 5): create, list, read, change, delete, rotate, test,
+"""Webhook endpoints (workflows API): create, list, read, change, delete, rotate, test,
 and the event catalog.
 
 The signing secret is returned once, on create and on rotate. Handlers

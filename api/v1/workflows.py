@@ -1,4 +1,4 @@
-"""Workflows (seed 004): define, list, read, update, delete, copy and execute.
+"""Workflows (workflows API): define, list, read, update, delete, copy and execute.
 
 A definition is validated when saved (422 naming the step and field); each
 change of definition adds a version, and an execution keeps the version it

@@ -1,4 +1,4 @@
-"""User jobs (seed 002): list with filters and statistics, one job, cancel, legacy routes.
+"""User jobs (jobs API): list with filters and statistics, one job, cancel, legacy routes.
 
 Lists and counts come from Temporal visibility; one job's progress comes from
 its workflow query. Another user's job id is a 404.

@@ -1,6 +1,6 @@
 """Request and response models for leads, lead imports and enrichment batches.
 
-The shapes follow seed 001's ``Lead`` as the ``buena-sdk`` client reads it:
+The shapes follow the leads and keys API's ``Lead`` as the ``buena-sdk`` client reads it:
 snake_case fields, the object itself as the body of create/get/update, and the
 list as ``{data, total, limit, offset}`` plus ``leads`` (the same list).
 ``job_title`` is also accepted and returned as ``title``.

@@ -1,4 +1,4 @@
-"""Leads (seed 001): list with filters and sorting, create, read, update, delete.
+"""Leads (leads and keys API): list with filters and sorting, create, read, update, delete.
 
 Bodies are the ``Lead`` object itself, as the ``buena-sdk`` client expects;
 errors are the /api/v2 family's. Missing required fields are 400, an invalid

@@ -1,4 +1,5 @@
-"""User integrations (seed 000): status, LinkedIn connect and callback, disconnect, legacy routes.
+"""User integrations (user-integrations API): status, LinkedIn connect and callback, disconnect,
+legacy routes.
 
 The simplified routes take the user from a user key (a global key is pointed at
 the legacy ``:userId`` route); the legacy routes take the user from the path or

@@ -1,4 +1,4 @@
-"""ConnectionWorkflow: the life of one end user's connected account (seed 003).
+"""ConnectionWorkflow: the life of one end user's connected account (app-integrations API).
 
 One entity workflow per OAuth connection, its workflow id the connection id:
 

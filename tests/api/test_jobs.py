@@ -1,4 +1,4 @@
-"""The jobs API (seed 002) over real tool-execution workflows."""
+"""The jobs API over real tool-execution workflows."""
 
 from __future__ import annotations
 

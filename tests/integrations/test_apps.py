@@ -1,4 +1,5 @@
-"""Apps and the app-admin integration routes (seed 003): auth rules, shapes, error codes."""
+"""Apps and the app-admin integration routes (app-integrations API): auth rules, shapes,
+error codes."""
 
 from __future__ import annotations
 

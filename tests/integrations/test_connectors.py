@@ -1,4 +1,4 @@
-"""Connector catalog, instances and actions (seed 004) through the real stack."""
+"""Connector catalog, instances and actions (workflows API) through the real stack."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Credentials (seed 004) through the API, with the real stack and a local Slack."""
+"""Credentials (workflows API) through the API, with the real stack and a local Slack."""
 
 from __future__ import annotations
 

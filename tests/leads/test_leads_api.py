@@ -1,4 +1,5 @@
-"""Leads CRUD (seed 001): shapes, every filter and sort, and every error the seed lists."""
+"""Leads CRUD (leads and keys API): shapes, every filter and sort, and every error the API
+documents."""
 
 from __future__ import annotations
 

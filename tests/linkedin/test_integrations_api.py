@@ -1,4 +1,5 @@
-"""Seed 000 through the real API, worker and Temporal, with the sandbox provider."""
+"""The user-integrations API through the real API, worker and Temporal, with the sandbox
+provider."""
 
 from __future__ import annotations
 

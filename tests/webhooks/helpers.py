@@ -28,7 +28,8 @@ async def create_hook(
 
 
 def seed_recipe_ok(body: bytes, signature: str, secret: str) -> bool:
-    """Seed 004's verifier, transcribed: hex HMAC-SHA256 of the raw body, constant-time compare."""
+    """The workflows API's verifier, transcribed: hex HMAC-SHA256 of the raw body,
+    constant-time compare."""
     expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     return hmac.compare_digest(signature.encode(), expected.encode())
 
