@@ -23,7 +23,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from connectors import google_api
-from connectors.base import Action, ActionContext, Connector, CredentialField
+from connectors.base import Action, ActionContext, Connector
 from connectors.fields import AddressList
 
 DEFAULT_BASE_URL = "https://gmail.googleapis.com"
@@ -245,13 +245,7 @@ CONNECTOR = Connector(
     description="Send and read email in a Gmail account",
     categories=("email", "communication", "productivity", "google"),
     credential_type="oauth2",
-    credential_fields=(
-        CredentialField("access_token"),
-        CredentialField("refresh_token"),
-        CredentialField("client_id", secret=False),
-        CredentialField("client_secret"),
-        CredentialField("expires_at", secret=False, required=False, description="Unix seconds"),
-    ),
+    credential_fields=google_api.CREDENTIAL_FIELDS,
     actions={
         "send_email": Action(
             name="send_email",

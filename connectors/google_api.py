@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 
 from connectors import google_sandbox, oauth
-from connectors.base import ActionContext
+from connectors.base import ActionContext, CredentialField
 from connectors.errors import (
     AuthError,
     ConnectorError,
@@ -38,6 +38,14 @@ from connectors.errors import (
 )
 
 DEFAULT_TOKEN_URL = "https://oauth2.googleapis.com/token"
+# What both Google connectors store: the tokens and the OAuth client that minted them.
+CREDENTIAL_FIELDS = (
+    CredentialField("access_token"),
+    CredentialField("refresh_token"),
+    CredentialField("client_id", secret=False),
+    CredentialField("client_secret"),
+    CredentialField("expires_at", secret=False, required=False, description="Unix seconds"),
+)
 EXPIRY_MARGIN_SECONDS = 60
 RATE_LIMIT_REASONS = frozenset(
     {"rateLimitExceeded", "userRateLimitExceeded", "dailyLimitExceeded", "quotaExceeded"}

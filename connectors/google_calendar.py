@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from connectors import google_api
-from connectors.base import Action, ActionContext, Connector, CredentialField
+from connectors.base import Action, ActionContext, Connector
 from connectors.fields import AddressList, StrList
 
 DEFAULT_BASE_URL = "https://www.googleapis.com/calendar/v3"
@@ -339,13 +339,7 @@ CONNECTOR = Connector(
     description="Find, create and delete events in a Google Calendar; check free/busy time",
     categories=("calendar", "scheduling", "productivity", "google"),
     credential_type="oauth2",
-    credential_fields=(
-        CredentialField("access_token"),
-        CredentialField("refresh_token"),
-        CredentialField("client_id", secret=False),
-        CredentialField("client_secret"),
-        CredentialField("expires_at", secret=False, required=False, description="Unix seconds"),
-    ),
+    credential_fields=google_api.CREDENTIAL_FIELDS,
     actions={
         "list_events": Action(
             name="list_events",

@@ -390,16 +390,10 @@ class LinkedInGovernorWorkflow:
             if q.announced_blocked:
                 return
             q.announced, q.announced_blocked = None, True
-            self.s.outbox.append(
-                SlotMessage(
-                    kind="eta",
-                    job_id=q.job_id,
-                    message=(
-                        f"Waiting: {q.action_type} is switched off in the LinkedIn settings "
-                        "(its daily or weekly limit is 0)"
-                    ),
-                    ticket=q.ticket,
-                )
+            self._eta(
+                q,
+                f"Waiting: {q.action_type} is switched off in the LinkedIn settings "
+                "(its daily or weekly limit is 0)",
             )
             return
         if q.announced is not None and not q.announced_blocked:
@@ -415,14 +409,11 @@ class LinkedInGovernorWorkflow:
         else:
             why = f"{ahead} action(s) ahead of it" if ahead else "pacing since the last action"
         when = describe_wait(at, hours)
+        self._eta(q, f"Waiting for a slot: expected to run around {when} ({why})", at=at)
+
+    def _eta(self, q: Queued, message: str, *, at: datetime | None = None) -> None:
         self.s.outbox.append(
-            SlotMessage(
-                kind="eta",
-                job_id=q.job_id,
-                at=at,
-                message=f"Waiting for a slot: expected to run around {when} ({why})",
-                ticket=q.ticket,
-            )
+            SlotMessage(kind="eta", job_id=q.job_id, at=at, message=message, ticket=q.ticket)
         )
 
     def _tell_restricted(self) -> None:
@@ -430,16 +421,10 @@ class LinkedInGovernorWorkflow:
             if q.announced_blocked:
                 continue
             q.announced, q.announced_blocked = None, True
-            self.s.outbox.append(
-                SlotMessage(
-                    kind="eta",
-                    job_id=q.job_id,
-                    message=(
-                        f"Waiting: the LinkedIn account is {self.s.restriction_reason}; "
-                        "actions resume once the provider reports it running again"
-                    ),
-                    ticket=q.ticket,
-                )
+            self._eta(
+                q,
+                f"Waiting: the LinkedIn account is {self.s.restriction_reason}; "
+                "actions resume once the provider reports it running again",
             )
 
     async def _notify(self) -> None:
