@@ -61,7 +61,8 @@ class ProviderLimits:
     def __init__(self, settings: Settings) -> None:
         self.enabled = settings.provider_rate_limits
         self.budgets = provider_budgets(settings)
-        self.queue = queues.task_queue(settings.task_queue_prefix, queues.RATES)
+        self.prefix = settings.task_queue_prefix
+        self.queue = queues.task_queue(self.prefix, queues.RATES)
 
     async def reserve(
         self, budget_name: str, account: str, count: int, max_wait_seconds: float
@@ -73,7 +74,7 @@ class ProviderLimits:
             start: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
                 RATE_GOVERNOR_WORKFLOW,
                 GovernorInput(budget=budget),
-                id=governor_id(budget.name, account),
+                id=governor_id(self.prefix, budget.name, account),
                 task_queue=self.queue,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 priority=Priority(priority_key=SYSTEM),

@@ -89,11 +89,13 @@ def recovered(state: GovernorState, now: datetime) -> bool:
     return state.tat is None or state.tat <= now
 
 
-def governor_id(budget: str, account: str) -> str:
-    """One governor per budget and vendor account; the account (a key, a token) only as a
-    hash, so no secret reaches Temporal."""
+def governor_id(prefix: str, budget: str, account: str) -> str:
+    """One governor per deployment (its task-queue prefix), budget and vendor account; the
+    account (a key, a token) only as a hash, so no secret reaches Temporal. Without the
+    prefix, two deployments sharing a namespace would meet on one governor that only the
+    other's workers serve."""
     digest = hashlib.sha256(f"{budget}\0{account}".encode()).hexdigest()[:32]
-    return f"rate-{budget}-{digest}"
+    return f"{prefix}-rate-{budget}-{digest}"
 
 
 def provider_budgets(settings: Settings) -> dict[str, Budget]:

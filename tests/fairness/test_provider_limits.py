@@ -141,7 +141,7 @@ async def test_hunter_budget_holds_across_two_worker_processes(
                         if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
                     }
                 governor = await stack.client.get_workflow_handle(
-                    governor_id("hunter", f"key:{hunter.key}")
+                    governor_id(settings.task_queue_prefix, "hunter", f"key:{hunter.key}")
                 ).query(QUERY_BUDGET, result_type=GovernorState)
             finally:
                 for process in workers:
