@@ -2,8 +2,9 @@
 
 Each case is a literal example of one API document (bodies, paths and query strings copied
 from it), in the order a reader meets them, with the status and the response shape the
-document shows. Where an example names a placeholder id (``lead_123456789``, ``uuid``,
-``app_abc``, ``wf_123``, ``exec_456``) the test substitutes the id an earlier step created.
+document shows, and the document's own error examples. Where an example names a placeholder
+id (``lead_123456789``, ``uuid``, ``app_abc``, ``wf_123``, ``exec_456``, ``:userId``,
+``:jobId``) the test substitutes the id an earlier step created.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.conftest import Stack, new_user
+from tests.conftest import Stack, new_user, wait_for
 from tests.integrations.test_sandbox import consent
+from tests.linkedin.helpers import connect
 
 LEAD_EXAMPLE = {
     "first_name": "John",
@@ -133,24 +135,99 @@ async def test_python_sdk_reference_examples(stack: Stack) -> None:
 
 
 async def test_user_jobs_examples(stack: Stack) -> None:
-    _user, key = await new_user(stack, ["users:read"])
+    user_id, key = await new_user(stack, ["users:read", "jobs:read", "jobs:update", "leads:write"])
+    await _one_finished_job(stack, key)
     async with stack.api(key) as api:
-        for query in ("", "?startDate=1640995200&endDate=1703980800", "?status=completed"):
+        queries = ("", "?startDate=1640995200&endDate=1703980800", "?status=completed")
+        for query in (*queries, "?status=failed"):
             r = await api.get("/api/v2/users/jobs" + query)
             assert r.status_code == 200, (query, r.text)
             body = r.json()
             has_keys(body, {"userId", "success", "data"})
             has_keys(body["data"], {"jobs", "statistics"})
             has_keys(body["data"]["statistics"], {"total", "pending", "running", "completed"})
+        [job] = (await api.get("/api/v2/users/jobs")).json()["data"]["jobs"]
+        # The legacy routes, as the document lists them.
+        r = await api.get("/api/v2/users/jobs/jobStatus")
+        assert r.status_code == 200 and r.json()["data"]["jobs"][0]["id"] == job["id"]
+        r = await api.get("/api/v2/users/jobs/jobCounts")
+        assert r.status_code == 200 and r.json()["data"]["statistics"]["total"] == 1
+        # ":jobId" in the legacy route: the job listed above.
+        r = await api.put(
+            f"/api/v2/users/jobs/editJobMessage/{job['id']}", json={"message": "Checked by ops"}
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["data"]["message"] == "Checked by ops"
+    async with stack.admin as admin:
+        r = await admin.get("/api/v2/users/jobs")
+        assert r.status_code == 400
+        assert r.json()["availableRoute"] == "/api/v2/users/jobs/userJobStatus/:userId"
+        # ":userId" in the legacy route: the user created above.
+        r = await admin.get(f"/api/v2/users/jobs/userJobStatus/{user_id}")
+        assert r.status_code == 200 and r.json()["userId"] == user_id
+
+
+async def _one_finished_job(stack: Stack, key: str) -> None:
+    """A job to list: one lead through the local enrichment provider."""
+    async with stack.api(key) as api:
+        r = await api.post("/api/v2/leads", json=LEAD_EXAMPLE)
+        assert r.status_code == 201, r.text
+        r = await api.post("/api/v2/enrichment/batches", json={"leadIds": [r.json()["id"]]})
+        assert r.status_code == 202, r.text
+
+        async def finished() -> bool:
+            jobs = (await api.get("/api/v2/users/jobs")).json()["data"]["jobs"]
+            return bool(jobs) and jobs[0]["status"] == "completed"
+
+        await wait_for(finished, timeout=60, interval=0.1)
 
 
 async def test_user_integrations_examples(stack: Stack) -> None:
-    _user, key = await new_user(stack, ["users:read", "users:write"])
+    user_id, key = await new_user(stack, ["users:read", "users:write"])
     async with stack.api(key) as api:
         r = await api.get("/api/v2/users/integrations")
         assert r.status_code == 200
         has_keys(r.json()["data"], {"linkedin", "webhooks", "summary"})
         has_keys(r.json()["data"]["summary"], {"total", "connected", "completionPercentage"})
+        # The dashboard example reads setupUrl while LinkedIn is not connected.
+        assert r.json()["data"]["linkedin"]["connected"] is False
+        assert r.json()["data"]["linkedin"]["setupUrl"].startswith("http")
+        r = await api.post(
+            "/api/v2/users/integrations/linkedin",
+            json={"returnUrl": "https://yourapp.com/linkedin-success"},
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["userId"] == user_id and r.json()["success"] is True
+        has_keys(r.json()["data"], {"authUrl", "state", "expiresAt"})
+        r = await api.post("/api/v2/users/integrations/setup-linkedin-integration", json={})
+        assert r.status_code == 200, r.text
+        has_keys(r.json()["data"], {"authUrl", "state", "expiresAt"})
+    # The member consents (the sandbox provider on embedded defaults); then the document's
+    # "already connected" error.
+    await connect(stack, key)
+    async with stack.api(key) as api:
+        r = await api.get("/api/v2/users/integrations")
+        assert r.json()["data"]["linkedin"]["connected"] is True
+        r = await api.post(
+            "/api/v2/users/integrations/linkedin",
+            json={"returnUrl": "https://yourapp.com/linkedin-success"},
+        )
+        assert r.status_code == 400 and r.json()["code"] == "LINKEDIN_ALREADY_CONNECTED"
+        has_keys(r.json()["details"], {"profileUrl", "connectedAt"})
+    _reader, read_only = await new_user(stack, ["users:read"])
+    async with stack.api(read_only) as api:
+        r = await api.post("/api/v2/users/integrations/linkedin", json={})
+        assert r.status_code == 403 and r.json()["code"] == "PERMISSION_DENIED"
+        assert r.json()["permissionHelp"]["required"] == "users:write"
+    async with stack.admin as admin:
+        r = await admin.get("/api/v2/users/integrations")
+        assert r.status_code == 400
+        route = "/api/v2/users/integrations/linkedin-integration/:userId"
+        assert r.json()["availableRoute"] == route
+        # ":userId" in the legacy route: the user created above.
+        r = await admin.get(f"/api/v2/users/integrations/linkedin-integration/{user_id}")
+        assert r.status_code == 200, r.text
+        assert r.json()["data"]["linkedin"]["connected"] is True
 
 
 async def test_workflows_api_examples(stack: Stack) -> None:
@@ -249,3 +326,34 @@ async def test_app_integrations_examples(stack: Stack) -> None:
         )
         assert r.status_code == 200, r.text
         assert r.json()["successful"] is True and "data" in r.json()
+        # The rest of the document's endpoint table, in its order.
+        r = await api.get(f"/v1/{app_id}/integrations/config")
+        assert r.status_code == 200
+        assert [i["toolkit"] for i in r.json()["integrations"]] == ["gmail"]
+        r = await api.get(f"/v1/{app_id}/integrations/connections", params={"userId": "u1"})
+        assert r.status_code == 200, r.text
+        [connection] = r.json()["connections"]
+        r = await api.get(f"/v1/{app_id}/integrations/tools")
+        assert r.status_code == 200
+        assert "GMAIL_SEND_EMAIL" in {t["name"] for t in r.json()["tools"]}
+        r = await api.delete(f"/v1/{app_id}/integrations/connections/{connection['id']}")
+        assert r.status_code == 200 and r.json()["success"] is True
+        r = await api.delete(f"/v1/{app_id}/integrations/configure/gmail")
+        assert r.status_code == 200 and r.json()["success"] is True
+        r = await api.post(
+            f"/v1/{app_id}/integrations/execute",
+            json={
+                "toolName": "GMAIL_SEND_EMAIL",
+                "params": {"to": "x@y.com", "subject": "Hi", "body": "Hello"},
+                "userId": "u1",
+            },
+        )
+        assert r.status_code == 400, r.text
+        assert r.json()["error"]["code"] == "INTEGRATIONS_TOOLKIT_NOT_ENABLED"
+
+
+async def test_openapi_document_example(stack: Stack) -> None:
+    async with stack.api() as api:
+        r = await api.get("/api/v1/openapi")
+    assert r.status_code == 200
+    assert r.json()["openapi"].startswith("3.0") and r.json()["paths"]
