@@ -31,7 +31,7 @@ async def json_body(request: Request) -> Any:
 
 
 def validate(model: type[M], data: Any, *, missing_is_400: bool = True) -> M:
-    """Validate; missing required fields are 400 (as the seeds say), other problems 422."""
+    """Validate; missing required fields are 400 (as the API documents say), other problems 422."""
     if not isinstance(data, dict):
         raise BadRequest("Request body must be a JSON object", code="INVALID_BODY")
     try:

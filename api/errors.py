@@ -1,10 +1,10 @@
-"""API errors and the one place that renders them in each seed family's shape.
+"""API errors and the one place that renders them in each API family's shape.
 
 Hierarchy::
 
     ApiError                      status, code, message
     ├── BadRequest (400)
-    │   └── GlobalKeyOnUserRoute  the seed's ``availableRoute`` body
+    │   └── GlobalKeyOnUserRoute  the user-integrations and jobs APIs' ``availableRoute`` body
     ├── Unauthorized (401)
     ├── PermissionDenied (403)    ``permissionHelp`` on /api/v2
     ├── QuotaExceeded (403/429)   a per-user quota is used up (429: work in flight, wait)

@@ -356,7 +356,7 @@ def build_spec(
             "description": (
                 op.description
                 if op
-                else "No metadata is declared for this route yet; see the seed docs."
+                else "No metadata is declared for this route yet; see the docs."
             ),
             "tags": [op.tag if op else "Other"],
             "parameters": _parameters(path, op),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 ALL = "*"
 SCOPES: tuple[str, ...] = (
-    # seeds 000, 001, 002
+    # the user-integrations, leads and jobs APIs
     "users:read",
     "users:write",
     "leads:read",
