@@ -70,12 +70,19 @@ class BenchStack:
         """A lean HTTP client (aiohttp) for measured loops, so client overhead stays small."""
         return FastClient(self.base_url, key or ADMIN_KEY)
 
-    async def new_user(self, permissions: list[str] | None = None) -> tuple[str, str]:
+    async def new_user(
+        self, permissions: list[str] | None = None, *, quotas: dict[str, int] | None = None
+    ) -> tuple[str, str]:
+        """A user and a key for it; ``quotas`` overrides the user's quotas as an operator
+        would (0: no cap)."""
         async with self.api() as admin:
             email = f"bench-{uuid.uuid4().hex[:10]}@example.com"
             r = await admin.post("/api/v2/users", json={"email": email, "name": "Bench"})
             r.raise_for_status()
             user_id = r.json()["userId"]
+            if quotas:
+                r = await admin.patch(f"/api/v2/users/{user_id}", json={"quotas": quotas})
+                r.raise_for_status()
             r = await admin.post(
                 "/api/v2/keys",
                 json={"name": "bench", "permissions": permissions or ["*"], "userId": user_id},
