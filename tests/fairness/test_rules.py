@@ -8,7 +8,7 @@ import pytest
 
 from engine.models import fairness
 from engine.models.quotas import month_counter
-from engine.models.rate_limits import Budget, GovernorState, recovered, reserve
+from engine.models.rate_limits import Budget, GovernorState, governor_id, recovered, reserve
 from engine.services.cron_interval import smallest_interval_seconds
 
 
@@ -88,3 +88,12 @@ def test_a_daily_cap_allows_half_at_once_and_never_the_cap_twice_a_day() -> None
 def test_month_counter_turns_with_the_calendar() -> None:
     name, left = month_counter(datetime(2026, 12, 31, 23, 0, tzinfo=UTC))
     assert name == "operator_enrichment:2026-12" and left == 3600
+
+
+def test_governors_belong_to_one_deployment_and_never_name_the_secret() -> None:
+    # Two deployments (task-queue prefixes) on one namespace each serve their own governor:
+    # one left running by the other would never be served by this one's workers.
+    ours, theirs = governor_id("taskyard", "hunter", "key:k1"), governor_id("b", "hunter", "key:k1")
+    assert ours != theirs and ours.startswith("taskyard-rate-hunter-")
+    assert "k1" not in ours
+    assert ours != governor_id("taskyard", "hunter", "key:k2")
