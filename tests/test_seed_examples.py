@@ -61,6 +61,12 @@ CREDENTIAL_EXAMPLE = {
     "data": {"bot_token": "xoxb-xxxxxxxxxxxxx", "app_id": "A01234567"},
     "metadata": {"scopes": ["chat:write", "channels:read"]},
 }
+# "uuid" in the example: an end user id of our own.
+EXECUTE_EXAMPLE = {
+    "toolName": "GMAIL_SEND_EMAIL",
+    "params": {"to": "x@y.com", "subject": "Hi", "body": "Hello"},
+    "userId": "u1",
+}
 WEBHOOK_EXAMPLE = {
     "name": "Workflow Completed Hook",
     "url": "https://your-app.com/webhook",
@@ -316,14 +322,7 @@ async def test_app_integrations_examples(stack: Stack) -> None:
         # The end user's browser: the sandbox consent page, then the callback.
         back = await consent(stack, r.json()["authUrl"])
         assert back.status_code == 302 and "status=ACTIVE" in back.headers["location"]
-        r = await api.post(
-            f"/v1/{app_id}/integrations/execute",
-            json={
-                "toolName": "GMAIL_SEND_EMAIL",
-                "params": {"to": "x@y.com", "subject": "Hi", "body": "Hello"},
-                "userId": "u1",
-            },
-        )
+        r = await api.post(f"/v1/{app_id}/integrations/execute", json=EXECUTE_EXAMPLE)
         assert r.status_code == 200, r.text
         assert r.json()["successful"] is True and "data" in r.json()
         # The rest of the document's endpoint table, in its order.
@@ -340,14 +339,7 @@ async def test_app_integrations_examples(stack: Stack) -> None:
         assert r.status_code == 200 and r.json()["success"] is True
         r = await api.delete(f"/v1/{app_id}/integrations/configure/gmail")
         assert r.status_code == 200 and r.json()["success"] is True
-        r = await api.post(
-            f"/v1/{app_id}/integrations/execute",
-            json={
-                "toolName": "GMAIL_SEND_EMAIL",
-                "params": {"to": "x@y.com", "subject": "Hi", "body": "Hello"},
-                "userId": "u1",
-            },
-        )
+        r = await api.post(f"/v1/{app_id}/integrations/execute", json=EXECUTE_EXAMPLE)
         assert r.status_code == 400, r.text
         assert r.json()["error"]["code"] == "INTEGRATIONS_TOOLKIT_NOT_ENABLED"
 
