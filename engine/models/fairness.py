@@ -104,4 +104,5 @@ DEFAULT_CLASS: dict[str, int] = {
     "linkedin_action": INTERACTIVE,
     "data_enrichment": BULK,
     "lead_import": BULK,
+    "campaign_enrollment": BULK,
 }

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from engine.models import fairness
+from engine.models.jobs import JOB_TYPES
 from engine.models.quotas import month_counter
 from engine.models.rate_limits import Budget, GovernorState, governor_id, recovered, reserve
 from engine.services.cron_interval import smallest_interval_seconds
@@ -97,3 +98,9 @@ def test_governors_belong_to_one_deployment_and_never_name_the_secret() -> None:
     assert ours != theirs and ours.startswith("taskyard-rate-hunter-")
     assert "k1" not in ours
     assert ours != governor_id("taskyard", "hunter", "key:k2")
+
+
+def test_every_job_type_has_a_priority_class() -> None:
+    assert set(fairness.DEFAULT_CLASS) == set(JOB_TYPES)
+    assert fairness.DEFAULT_CLASS["campaign_enrollment"] == fairness.BULK
+    assert fairness.DEFAULT_CLASS["data_enrichment"] == fairness.BULK

@@ -96,6 +96,7 @@ async def test_a_campaign_runs_through_the_api(stack: Stack) -> None:
     grace = await job_message(stack, key, by_url[url("grace-three")], "waiting for acceptance")
     assert grace["message"] == "Step 3/4: waiting for acceptance, 1 of 1 hours"
     assert grace["status"] == "running" and grace["userId"] == user_id
+    assert grace["priority"] == 4 and grace["fairnessKey"] == user_id  # bulk work
     accepted = await fire(stack, key, type="invitation.accepted", profileUrl=url("grace-three"))
     assert accepted["matched"] == 1 and not accepted["duplicate"]
     done = await job_message(stack, key, by_url[url("grace-three")], "Sequence completed")
