@@ -24,7 +24,7 @@ from api.integrations import sandbox as integrations_sandbox
 from api.integrations import tools as integrations_tools
 from api.limits import BodyLimitMiddleware, RouteLimit
 from api.middleware import AuthRateLimitMiddleware
-from api.observability import ObservabilityMiddleware, tracing_middleware
+from api.observability import ObservabilityMiddleware, TracingMiddleware
 from api.ratelimit import create_limiter
 from api.state import Services
 from api.v1 import apps as v1_apps
@@ -142,7 +142,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ),
     ]
     if tracing:  # outermost, so the request's span is current in everything below it
-        middleware.insert(0, Middleware(tracing_middleware))
+        middleware.insert(0, Middleware(TracingMiddleware))
     return Starlette(
         # Temporal's codec protocol: outside ROUTES and the OpenAPI document.
         routes=[*observability.routes(with_metrics=settings.api_metrics), *ROUTES, *codec_routes],

@@ -17,6 +17,7 @@ import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from opentelemetry import trace
 from opentelemetry.context import Context
@@ -34,8 +35,10 @@ from engine.services import logs
 log = logging.getLogger("taskyard.telemetry")
 
 JOB_ID = "taskyard.job_id"
-# Attributes that may hold a URL or its query, rewritten without the query string.
-URL_ATTRIBUTES = ("http.url", "url.full", "http.target")
+# Outbound spans keep only a URL's origin: its path and query may hold a secret (a Discord
+# webhook's token, a key in the query string) and its userinfo a password.
+URL_ATTRIBUTES = ("http.url", "url.full")
+PATH_ATTRIBUTES = ("http.target", "url.path", "url.query")
 
 
 @dataclass
@@ -169,21 +172,25 @@ def current_trace_id() -> str | None:
     return f"{context.trace_id:032x}" if context.is_valid else None
 
 
-def without_query(url: str) -> str:
-    return url.split("?", 1)[0].split("#", 1)[0]
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of a URL, without userinfo, path or query."""
+    parts = urlsplit(url)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return f"{parts.scheme}://{host}" if parts.scheme and host else ""
 
 
 def scrub_url_attributes(span: Any) -> None:
-    """Rewrite a span's URL attributes without their query string (it may hold a key)."""
+    """Rewrite a span's URL attributes to the URL's origin and blank its path and query."""
     if span is None or not span.is_recording():
         return
     attributes = getattr(span, "attributes", None) or {}
     for name in URL_ATTRIBUTES:
         value = attributes.get(name)
-        if isinstance(value, str) and "?" in value:
-            span.set_attribute(name, without_query(value))
-    if attributes.get("url.query"):
-        span.set_attribute("url.query", "")
+        if isinstance(value, str) and value != origin_of(value):
+            span.set_attribute(name, origin_of(value))
+    for name in PATH_ATTRIBUTES:
+        if attributes.get(name):
+            span.set_attribute(name, "")
 
 
 def _scrub_request(span: Any, _request: Any) -> None:
