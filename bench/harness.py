@@ -461,6 +461,29 @@ async def telemetry_stack(
                 await scraper
 
 
+def cpu_cost_line(label: str, off: Stats, on: Stats) -> str:
+    """CPU per operation with telemetry on over off, in total and by process: on two cores
+    the steadier signal, since a throughput ratio drifts with the host."""
+
+    def per_op(stats: Stats) -> dict[str, float]:
+        return (
+            {k: v * 1000 / stats.count for k, v in (stats.cpu or {}).items()} if stats.count else {}
+        )
+
+    before, after = per_op(off), per_op(on)
+    total_off, total_on = sum(before.values()), sum(after.values())
+    ratio = total_on / total_off if total_off else 0.0
+    moved = "  ".join(
+        f"{k} {after.get(k, 0.0) - before.get(k, 0.0):+.2f}"
+        for k in sorted(set(before) | set(after))
+        if abs(after.get(k, 0.0) - before.get(k, 0.0)) >= 0.01
+    )
+    return (
+        f"{label}: cpu ms/op on/off = {ratio:.3f} (cost {100 * (ratio - 1):+.1f} %), "
+        f"{total_off:.1f} -> {total_on:.1f} ms; by process {moved}"
+    )
+
+
 def cost_line(label: str, off: Stats, on: Stats) -> str:
     """Throughput with telemetry on over off, and the cost it stands for."""
     ratio = on.rate / off.rate if off.rate else 0.0

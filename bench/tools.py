@@ -31,6 +31,7 @@ from bench.harness import (
     codec_sides,
     compare,
     cost_line,
+    cpu_cost_line,
     measure,
     telemetry_stack,
 )
@@ -204,3 +205,5 @@ async def main() -> None:
     print(cost_line("end-to-end", off.api_e, on_.api_e))
     print(cost_line("sequential starts", off.api_1, on_.api_1))
     print(cost_line("raw end-to-end (worker side only)", off.raw_e, on_.raw_e))
+    print(cpu_cost_line("end-to-end", off.api_e, on_.api_e))
+    print(cpu_cost_line("sequential starts", off.api_1, on_.api_1))
