@@ -15,7 +15,6 @@ connection's calls to the vendor, nor a vendor connection's to the sandbox.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -27,6 +26,7 @@ from store import rotation
 from store.db import Database, as_utc, utcnow
 from store.errors import StateError
 from store.models import new_id
+from store.states import state_hash
 from store.vault import Vault, associated_data
 
 CONNECTION_PREFIX = "ca_"
@@ -83,10 +83,6 @@ rotation.register(
     "ciphertext",
     lambda row: connection_aad(row["app_id"], row["end_user_id"], row["id"]),
 )
-
-
-def state_hash(state: str) -> str:
-    return hashlib.sha256(state.encode()).hexdigest()
 
 
 def open_tokens(vault: Vault, row: Connection) -> dict[str, Any]:

@@ -15,7 +15,6 @@ provider account is never linked to two users (``AUTOMATION_ACCOUNT_IN_USE``).
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,9 +24,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel, col, select
 
 from store import rotation
-from store.db import Database, as_utc, utcnow
+from store.db import Database, utcnow
 from store.errors import ConflictError, StateError
 from store.models import User, new_id
+from store.states import state_hash, usable
 from store.vault import Vault, associated_data
 
 
@@ -107,10 +107,6 @@ rotation.register(
 )
 
 
-def state_hash(state: str) -> str:
-    return hashlib.sha256(state.encode()).hexdigest()
-
-
 async def user_exists(db: Database, user_id: str) -> bool:
     """Does the user the LinkedIn routes act for exist?"""
     async with db.session() as session:
@@ -175,14 +171,7 @@ async def peek_state(db: Database, state: str) -> LinkedInOAuthState | None:
 
 async def open_state(db: Database, state: str) -> LinkedInOAuthState:
     """A state that can still be used (without using it); else ``StateError``."""
-    row = await peek_state(db, state)
-    if row is None:
-        raise StateError("unknown state")
-    if row.used_at is not None:
-        raise StateError("this state was already used")
-    if as_utc(row.expires_at) <= utcnow():  # type: ignore[operator]
-        raise StateError("this state has expired")
-    return row
+    return usable(await peek_state(db, state))
 
 
 async def bind_browser(db: Database, digest: str, browser_hash: str) -> bool:
@@ -219,13 +208,7 @@ async def consume_state(
     """Use a state once, keeping ``code`` encrypted on it for the connect workflow."""
     digest = state_hash(state)
     now = utcnow()
-    row = await peek_state(db, state)
-    if row is None:
-        raise StateError("unknown state")
-    if row.used_at is not None:
-        raise StateError("this state was already used")
-    if as_utc(row.expires_at) <= now:  # type: ignore[operator]
-        raise StateError("this state has expired")
+    row = usable(await peek_state(db, state), now)
     sealed = vault.encrypt(code.encode(), code_aad(row.user_id, digest)) if code else None
     async with db.engine.begin() as conn:
         result = await conn.execute(

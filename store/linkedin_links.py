@@ -12,7 +12,6 @@ history.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from datetime import datetime
@@ -23,6 +22,7 @@ from sqlmodel import Field, SQLModel, col, select
 from store import rotation
 from store.db import Database, as_utc, utcnow
 from store.errors import StateError
+from store.states import state_hash, usable
 from store.vault import Vault, associated_data
 
 
@@ -54,10 +54,6 @@ rotation.register(
     lambda row: link_aad(row["user_id"], row["state_hash"]),
     key="state_hash",
 )
-
-
-def state_hash(state: str) -> str:
-    return hashlib.sha256(state.encode()).hexdigest()
 
 
 def new_state() -> tuple[str, str]:
@@ -112,14 +108,7 @@ async def get(db: Database, digest: str) -> LinkedInAutomationLink | None:
 
 async def open_state(db: Database, state: str) -> LinkedInAutomationLink:
     """A notify state that can still be used (without using it); else ``StateError``."""
-    row = await get(db, state_hash(state))
-    if row is None:
-        raise StateError("unknown state")
-    if row.used_at is not None:
-        raise StateError("this state was already used")
-    if as_utc(row.expires_at) <= utcnow():  # type: ignore[operator]
-        raise StateError("this state has expired")
-    return row
+    return usable(await get(db, state_hash(state)))
 
 
 async def consume(db: Database, state: str, name: str, account_id: str) -> LinkedInAutomationLink:
@@ -129,11 +118,8 @@ async def consume(db: Database, state: str, name: str, account_id: str) -> Linke
     row = await get(db, digest)
     if row is None or not hmac.compare_digest(row.name.encode(), name.encode()):
         raise StateError("unknown state")
-    if row.used_at is not None:
-        raise StateError("this state was already used")
     now = utcnow()
-    if as_utc(row.expires_at) <= now:  # type: ignore[operator]
-        raise StateError("this state has expired")
+    usable(row, now)
     async with db.engine.begin() as conn:
         result = await conn.execute(
             update(LinkedInAutomationLink)
