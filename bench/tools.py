@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
@@ -25,6 +27,7 @@ from starlette.routing import Route
 from bench.harness import (
     TELEMETRY,
     BenchStack,
+    FastClient,
     Stats,
     bench_stack,
     codec_line,
@@ -51,23 +54,32 @@ async def _ok(_request: object) -> JSONResponse:
     return JSONResponse({"ok": True})
 
 
+def api_calls(
+    api: FastClient, params: dict[str, Any]
+) -> tuple[Callable[[int], Awaitable[None]], Callable[[int], Awaitable[None]]]:
+    """The HTTP tool through the API: an asynchronous start (202) and a synchronous
+    execution (200, successful), as ``measure`` calls."""
+    body_async = {"toolName": "HTTP_REQUEST", "params": params, "async": True}
+    body_sync = {"toolName": "HTTP_REQUEST", "params": params}
+
+    async def api_start(_i: int) -> None:
+        status, body = await api.post("/api/v1/tools/execute", body_async)
+        assert status == 202, body
+
+    async def api_execute(_i: int) -> None:
+        status, body = await api.post("/api/v1/tools/execute", body_sync)
+        assert status == 200 and body["successful"], body
+
+    return api_start, api_execute
+
+
 async def codec_side(side: str, target: str) -> tuple[Stats, Stats]:
     """One stack with ``payload_encryption`` = ``side``: API starts, then sync executions."""
     async with bench_stack(payload_encryption=side) as stack:
         _user, key = await stack.new_user()
         params = {"method": "GET", "url": target + "/ok"}
         async with stack.fast(key) as api:
-            body_async = {"toolName": "HTTP_REQUEST", "params": params, "async": True}
-            body_sync = {"toolName": "HTTP_REQUEST", "params": params}
-
-            async def api_start(_i: int) -> None:
-                status, body = await api.post("/api/v1/tools/execute", body_async)
-                assert status == 202, body
-
-            async def api_execute(_i: int) -> None:
-                status, body = await api.post("/api/v1/tools/execute", body_sync)
-                assert status == 200 and body["successful"], body
-
+            api_start, api_execute = api_calls(api, params)
             await measure(20, 5, api_execute)
             starts = await measure(STARTS, CONCURRENCY, api_start)
             await stack.drain()
@@ -149,16 +161,7 @@ async def run(stack: BenchStack, target: str) -> Results:
         )
 
     async with stack.fast(key) as api:
-        body_async = {"toolName": "HTTP_REQUEST", "params": params, "async": True}
-        body_sync = {"toolName": "HTTP_REQUEST", "params": params}
-
-        async def api_start(_i: int) -> None:
-            status, body = await api.post("/api/v1/tools/execute", body_async)
-            assert status == 202, body
-
-        async def api_execute(_i: int) -> None:
-            status, body = await api.post("/api/v1/tools/execute", body_sync)
-            assert status == 200 and body["successful"], body
+        api_start, api_execute = api_calls(api, params)
 
         # Warm both paths (connections, caches) before measuring.
         await measure(20, 5, api_execute)

@@ -132,6 +132,28 @@ async def endpoints(stack: BenchStack, key: str, url: str, count: int) -> list[s
         return list(await asyncio.gather(*(one(i) for i in range(count))))
 
 
+async def subscribers(
+    stack: BenchStack,
+    receiver: Receiver,
+    url: str,
+    publish: Callable[[str, str], Awaitable[None]],
+) -> tuple[str, list[str], str, str]:
+    """A user with FANOUT endpoints and one with a single endpoint, the single path warmed
+    by 20 deliveries: (fan-out user, its endpoints, single user, its endpoint)."""
+    fan_user, fan_key = await stack.new_user(quotas=UNCAPPED)
+    many = await endpoints(stack, fan_key, url, FANOUT)
+    one_user, one_key = await stack.new_user()
+    [single] = await endpoints(stack, one_key, url, 1)
+    warm = [event_id_for(uuid.uuid4().hex, "lead.created") for _ in range(20)]
+    await phase(
+        receiver,
+        [[delivery_id_for(e, single)] for e in warm],
+        lambda i: publish(one_user, warm[i]),
+        5,
+    )
+    return fan_user, many, one_user, single
+
+
 def publisher(stack: BenchStack, db: Database) -> Callable[[str, str], Awaitable[None]]:
     events = EventPublisher(stack.client, DeliveryStarter.from_settings(stack.settings), db)
 
@@ -161,19 +183,8 @@ async def run(
             task_queue=RAW_QUEUE,
         )
 
-    fan_user, fan_key = await stack.new_user(quotas=UNCAPPED)
-    many = await endpoints(stack, fan_key, url, FANOUT)
-    one_user, one_key = await stack.new_user()
-    [single] = await endpoints(stack, one_key, url, 1)
-
-    # Warm both paths before measuring.
-    warm = [event_id_for(uuid.uuid4().hex, "lead.created") for _ in range(20)]
-    await phase(
-        receiver,
-        [[delivery_id_for(e, single)] for e in warm],
-        lambda i: publish(one_user, warm[i]),
-        5,
-    )
+    fan_user, many, one_user, single = await subscribers(stack, receiver, url, publish)
+    # Warm the raw path too before measuring.
     warm_raw = [f"raw_{uuid.uuid4().hex}" for _ in range(20)]
     await phase(receiver, [[w] for w in warm_raw], lambda i: raw(warm_raw[i]), 5)
     await stack.drain()
@@ -278,17 +289,7 @@ async def codec_side(side: str, receiver: Receiver, url: str) -> tuple[Stats, St
         db = Database(stack.settings.database_url)
         try:
             publish = publisher(stack, db)
-            fan_user, fan_key = await stack.new_user(quotas=UNCAPPED)
-            many = await endpoints(stack, fan_key, url, FANOUT)
-            one_user, one_key = await stack.new_user()
-            [single] = await endpoints(stack, one_key, url, 1)
-            warm = [event_id_for(uuid.uuid4().hex, "lead.created") for _ in range(20)]
-            await phase(
-                receiver,
-                [[delivery_id_for(e, single)] for e in warm],
-                lambda i: publish(one_user, warm[i]),
-                5,
-            )
+            fan_user, many, one_user, single = await subscribers(stack, receiver, url, publish)
             await stack.drain()
             event = event_id_for(uuid.uuid4().hex, "lead.created")
             fan = await phase(
