@@ -287,7 +287,10 @@ class StepRunner:
             rec.status = "cancelled"
             raise
         finally:
-            rec.finishedAt = workflow.now()
+            # An evicted workflow's coroutines are closed outside its event loop, where
+            # there is no workflow clock to read (and no state left to keep).
+            if workflow.in_workflow():
+                rec.finishedAt = workflow.now()
 
     def _inline_limit(self) -> int:
         used = sum(r.outputSize or 0 for r in self.state.steps if r.outputRef is None)

@@ -16,7 +16,7 @@ from engine.models.tools import TOOL_WORKFLOW, ToolExecutionInput
 from engine.services.fair_share import FairShare
 from engine.services.jobs import JobService
 from engine.services.pagination import PageTokens
-from tests.conftest import Stack, make_settings, new_user, run_stack
+from tests.conftest import Stack, make_settings, new_user, run_stack, wait_for
 from tests.fairness.conftest import set_limits
 from tests.fakes.target import Target
 from worker import event_publisher, queue_plans
@@ -58,19 +58,38 @@ class Backlog:
         self.handles.append(handle)
 
     async def drain(self) -> list[str]:
+        """Workflows first, activities later: every tool call is scheduled before the one
+        activity slot opens, so the order is the matching engine's choice alone and not
+        a race between workflow tasks finishing."""
         plan = queue_plans(self.stack.deps)[queues.TOOLS]
-        worker = Worker(
+        queue = self.jobs.queue(queues.TOOLS)
+        workflows = Worker(
             self.stack.client,
-            task_queue=self.jobs.queue(queues.TOOLS),
+            task_queue=queue,
             workflows=plan.workflows,
-            activities=[*plan.activities, event_publisher(self.stack.deps).publish_events],
-            max_concurrent_workflow_tasks=2,
+            # the job's events go out as a local activity, which runs beside the workflow
+            activities=[event_publisher(self.stack.deps).publish_events],
+            no_remote_activities=True,
+        )
+        activities = Worker(
+            self.stack.client,
+            task_queue=queue,
+            activities=plan.activities,
             max_concurrent_activities=1,
         )
-        async with worker:
-            for handle in self.handles:
-                await handle.result()
+        async with workflows:
+            await wait_for(self._all_scheduled, timeout=60)
+            async with activities:
+                for handle in self.handles:
+                    await handle.result()
         return [r.path.removeprefix("/echo/") for r in self.target.requests]
+
+    async def _all_scheduled(self) -> bool:
+        for handle in self.handles:
+            raw = (await handle.describe()).raw_description
+            if not raw.pending_activities:
+                return False
+        return True
 
 
 async def _stack(temporal_env: WorkflowEnvironment, database_url: str, tmp_path: Path) -> Any:
