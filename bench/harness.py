@@ -368,6 +368,9 @@ def mean(values: list[float]) -> float:
 # Telemetry off and on (BENCH_TELEMETRY=1) ---------------------------------------------
 
 TELEMETRY = os.environ.get("BENCH_TELEMETRY") == "1"
+# Off, on, on, off (ABBA, one stack each): the host's drift over the run falls on both
+# sides alike instead of on whichever side runs second.
+TELEMETRY_SIDES = (False, True, True, False)
 SCRAPE_SECONDS = float(os.environ.get("BENCH_SCRAPE_SECONDS", "5"))
 
 

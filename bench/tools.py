@@ -8,8 +8,9 @@ The HTTP tool calls a local loopback server in both cases.
 
 ``BENCH_CODEC=1`` instead measures payload encryption: the API's starts and synchronous
 executions on four stacks, encryption off, on, on, off, and prints on/off throughput.
-``BENCH_TELEMETRY=1`` runs all of it twice, telemetry off and on (traces to a local
-collector stub, metrics scraped), and prints what telemetry costs in API throughput.
+``BENCH_TELEMETRY=1`` runs all of it on four stacks, telemetry off, on, on, off (traces to
+a local collector stub, metrics scraped), and prints what telemetry costs in API
+throughput and in CPU per operation.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from starlette.applications import Starlette
@@ -26,12 +27,14 @@ from starlette.routing import Route
 
 from bench.harness import (
     TELEMETRY,
+    TELEMETRY_SIDES,
     BenchStack,
     FastClient,
     Stats,
     bench_stack,
     codec_line,
     codec_sides,
+    combined,
     compare,
     cost_line,
     cpu_cost_line,
@@ -126,6 +129,11 @@ class Results:
         ]
 
 
+def merged(runs: list[Results]) -> Results:
+    """One side's stacks taken together, phase by phase."""
+    return Results(*(combined([getattr(r, f.name) for r in runs]) for f in fields(Results)))
+
+
 async def run(stack: BenchStack, target: str) -> Results:
     user_id, key = await stack.new_user()
     params = {"method": "GET", "url": target + "/ok"}
@@ -196,14 +204,16 @@ async def main() -> None:
                 results = await run(stack, target)
             print("\n".join(results.lines()))
             return
-        variants: dict[bool, Results] = {}
-        for on in (False, True):
+        variants: dict[bool, list[Results]] = {False: [], True: []}
+        for on in TELEMETRY_SIDES:
             async with telemetry_stack(on) as (stack, report):
-                variants[on] = await run(stack, target)
+                variants[on].append(await run(stack, target))
             print(f"--- {report.line()}")
-            print("\n".join(variants[on].lines()), flush=True)
-    off, on_ = variants[False], variants[True]
-    print("--- what telemetry costs (API throughput, on over off)")
+            print("\n".join(variants[on][-1].lines()), flush=True)
+    for pair, (off_e, on_e) in enumerate(zip(variants[False], variants[True], strict=True), 1):
+        print(cpu_cost_line(f"end-to-end, pair {pair}", off_e.api_e, on_e.api_e))
+    off, on_ = merged(variants[False]), merged(variants[True])
+    print("--- what telemetry costs (API throughput, on over off, both stacks of a side)")
     print(cost_line("starts", off.api_s, on_.api_s))
     print(cost_line("end-to-end", off.api_e, on_.api_e))
     print(cost_line("sequential starts", off.api_1, on_.api_1))
