@@ -348,8 +348,11 @@ async def main() -> None:
             found[on].append((fan, many))
             print(f"--- {report.line()}")
             print("\n".join(lines), flush=True)
-    off = [combined([fan for fan, _ in found[False]]), combined([m for _, m in found[False]])]
-    on_ = [combined([fan for fan, _ in found[True]]), combined([m for _, m in found[True]])]
+    # Each side's stacks taken together, shape by shape.
+    off, on_ = (
+        [combined(list(shape)) for shape in zip(*found[side], strict=True)]
+        for side in (False, True)
+    )
     print("--- what telemetry costs (Taskyard deliveries/s, on over off, both stacks of a side)")
     print(cost_line(f"1x{FANOUT}", off[0], on_[0]))
     print(cost_line(f"{EVENTS}x1", off[1], on_[1]))

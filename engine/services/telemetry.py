@@ -186,8 +186,8 @@ def scrub_url_attributes(span: Any) -> None:
     attributes = getattr(span, "attributes", None) or {}
     for name in URL_ATTRIBUTES:
         value = attributes.get(name)
-        if isinstance(value, str) and value != origin_of(value):
-            span.set_attribute(name, origin_of(value))
+        if isinstance(value, str) and value != (origin := origin_of(value)):
+            span.set_attribute(name, origin)
     for name in PATH_ATTRIBUTES:
         if attributes.get(name):
             span.set_attribute(name, "")
